@@ -1,0 +1,5 @@
+"""`python -m remediation` runs the CLI."""
+
+from remediation.cli import run
+
+run()

@@ -1,0 +1,84 @@
+"""The two controls as data: every human sentence and IAM action about a control lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Control:
+    """One protection a Sentinel table must have."""
+
+    id: str
+    """Stable kebab-case id: the policy name, the CLI's wording key and the test-name prefix."""
+    label: str
+    """Column heading and noun in CLI output."""
+    description: str
+    remediation: str
+    """What a human does to fix it, in one paragraph."""
+    pulumi_fix: str
+    """The line of Pulumi code (aws.dynamodb.Table argument) that fixes it."""
+    docs_url: str
+    read_action: str
+    """IAM action that reads the control's state."""
+    write_action: str
+    """IAM action that turns the control on."""
+
+
+DELETION_PROTECTION = Control(
+    id="dynamodb-deletion-protection",
+    label="Deletion Protection",
+    description=(
+        "Sentinel DynamoDB tables must have deletion protection enabled, so that no DeleteTable "
+        "call, console click or `pulumi destroy` can drop the audit trail or the live sessions."
+    ),
+    remediation=(
+        "Set deletion_protection_enabled=True on the table (or run "
+        "`python -m remediation harden --table NAME`); it changes nothing else and costs nothing."
+    ),
+    pulumi_fix="deletion_protection_enabled=True",
+    docs_url="https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection",
+    read_action="dynamodb:DescribeTable",
+    write_action="dynamodb:UpdateTable",
+)
+
+PITR = Control(
+    id="dynamodb-point-in-time-recovery",
+    label="PITR",
+    description=(
+        "Sentinel DynamoDB tables must have point-in-time recovery enabled, so that a corrupted or "
+        "wrongly written table can be restored to any second of the recovery period."
+    ),
+    remediation=(
+        "Set point_in_time_recovery={'enabled': True} on the table (or run "
+        "`python -m remediation harden --table NAME`); it starts continuous backups and changes "
+        "nothing else."
+    ),
+    pulumi_fix="point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True)",
+    docs_url="https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/PointInTimeRecovery.html",
+    read_action="dynamodb:DescribeContinuousBackups",
+    write_action="dynamodb:UpdateContinuousBackups",
+)
+
+ALL: tuple[Control, ...] = (DELETION_PROTECTION, PITR)
+
+DISCOVERY_ACTION = "dynamodb:ListTables"
+"""The one account-wide action: ListTables has no resource-level scoping."""
+
+
+def by_id(control_id: str) -> Control:
+    """Look a control up by its id; KeyError names the unknown id."""
+    for control in ALL:
+        if control.id == control_id:
+            return control
+    raise KeyError(control_id)
+
+
+def iam_actions(controls: tuple[Control, ...] = ALL) -> tuple[str, ...]:
+    """Every IAM action the CLI needs to check and enforce `controls`, discovery first."""
+    actions = [DISCOVERY_ACTION, DELETION_PROTECTION.read_action]
+    for control in controls:
+        for action in (control.read_action, control.write_action):
+            if action not in actions:
+                actions.append(action)
+    return tuple(actions)

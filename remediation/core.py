@@ -1,0 +1,246 @@
+"""The hardener core: pure values and decisions. No boto3, no pulumi, no I/O.
+
+Every shell (CLI, policy pack, Pulumi transform) translates its world into these values, asks the
+core what is missing and what to change, and translates the answer back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
+
+DEFAULT_PREFIX = "sentinel-"
+MIN_RECOVERY_DAYS = 1
+MAX_RECOVERY_DAYS = 35
+"""AWS's bounds for PointInTimeRecoverySpecification.RecoveryPeriodInDays; 35 when unset."""
+
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_TABLE_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):dynamodb:(?P<region>[a-z0-9-]+):(?P<account>\d{12})"
+    r":table/(?P<name>[^/]+)"
+)
+
+
+@dataclass(frozen=True)
+class AwsError:
+    """An error AWS answered for one call: what we asked, and what it said."""
+
+    action: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code} on {self.action}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One protection's state as read: True, False, or None when it could not be read."""
+
+    enabled: bool | None
+    error: AwsError | None = None
+
+    @property
+    def label(self) -> str:
+        if self.enabled is None:
+            return "Unknown"
+        return "Enabled" if self.enabled else "Disabled"
+
+
+UNREAD = Reading(None)
+"""Not asked (for example PITR under --no-pitr)."""
+
+
+@dataclass(frozen=True)
+class TableState:
+    """A table's protection state, whoever read it (AWS, or a Pulumi resource's inputs)."""
+
+    name: str
+    deletion_protection: Reading = UNREAD
+    pitr: Reading = UNREAD
+    pitr_recovery_days: int | None = None
+    """The recovery period when PITR is on; None when unknown or unset (AWS's default is 35)."""
+    arn: str | None = None
+    status: str | None = None
+    error: AwsError | None = None
+    """Set when the table itself could not be read (vanished, denied): nothing else is known."""
+
+    def reading(self, control: Control) -> Reading:
+        if control is DELETION_PROTECTION:
+            return self.deletion_protection
+        if control is PITR:
+            return self.pitr
+        raise KeyError(control.id)
+
+    def with_reading(self, control: Control, reading: Reading) -> TableState:
+        if control is DELETION_PROTECTION:
+            return replace(self, deletion_protection=reading)
+        if control is PITR:
+            return replace(self, pitr=reading)
+        raise KeyError(control.id)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What "protected" means for one run: which controls, and PITR's minimum recovery period."""
+
+    controls: tuple[Control, ...] = ALL
+    min_recovery_days: int | None = None
+
+    def __post_init__(self) -> None:
+        days = self.min_recovery_days
+        if days is not None and not MIN_RECOVERY_DAYS <= days <= MAX_RECOVERY_DAYS:
+            raise ValueError(
+                f"minimum PITR recovery period must be {MIN_RECOVERY_DAYS} to "
+                f"{MAX_RECOVERY_DAYS} days, got {days}"
+            )
+
+
+def missing(state: TableState, requirement: Requirement = Requirement()) -> tuple[Control, ...]:
+    """The required controls the table does not provably have; unknown counts as missing."""
+    result = []
+    for control in requirement.controls:
+        reading = state.reading(control)
+        if reading.enabled is not True:
+            result.append(control)
+        elif control is PITR and recovery_period_short(state, requirement):
+            result.append(control)
+    return tuple(result)
+
+
+def recovery_period_short(state: TableState, requirement: Requirement) -> bool:
+    """True when PITR is on but keeps fewer days than the requirement asks."""
+    wanted = requirement.min_recovery_days
+    if wanted is None:
+        return False
+    days = MAX_RECOVERY_DAYS if state.pitr_recovery_days is None else state.pitr_recovery_days
+    return days < wanted
+
+
+def is_protected(state: TableState, requirement: Requirement = Requirement()) -> bool:
+    return state.error is None and not missing(state, requirement)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The protections to turn on for one table. Only ever enables: there is no "disable"."""
+
+    table: str
+    enable: tuple[Control, ...]
+    unknown: tuple[Control, ...] = ()
+    """Controls in `enable` whose current state could not be read (enabling is safe either way)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Read everything, then judge: what to change, what is fine, what could not be judged."""
+
+    changes: tuple[Change, ...]
+    protected: tuple[str, ...]
+    unreadable: tuple[TableState, ...]
+    """Tables that could not be read at all (vanished, denied DescribeTable): reported, not touched."""
+
+    @property
+    def tables(self) -> int:
+        return len(self.changes) + len(self.protected) + len(self.unreadable)
+
+
+def plan(states: Iterable[TableState], requirement: Requirement = Requirement()) -> Plan:
+    """Decide per table what to enable; tables come out sorted by name."""
+    changes: list[Change] = []
+    protected: list[str] = []
+    unreadable: list[TableState] = []
+    for state in sorted(states, key=lambda s: s.name):
+        if state.error is not None:
+            unreadable.append(state)
+            continue
+        needed = missing(state, requirement)
+        if needed:
+            unknown = tuple(c for c in needed if state.reading(c).enabled is None)
+            changes.append(Change(state.name, needed, unknown))
+        else:
+            protected.append(state.name)
+    return Plan(tuple(changes), tuple(protected), tuple(unreadable))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one table: state before, state reached, and every error on the way."""
+
+    before: TableState
+    after: TableState
+    changed: tuple[Control, ...] = ()
+    """Controls that were off (or unknown) before and are read back on after."""
+    errors: Mapping[str, AwsError] = field(default_factory=dict)
+    """Errors by control id, or by "table" for errors about the table as a whole."""
+
+    @property
+    def name(self) -> str:
+        return self.before.name
+
+    def succeeded(self, requirement: Requirement = Requirement()) -> bool:
+        return not self.errors and is_protected(self.after, requirement)
+
+
+def changed_controls(before: TableState, after: TableState) -> tuple[Control, ...]:
+    """Controls that were not on before and are on after, as read from the server."""
+    return tuple(
+        c for c in ALL if before.reading(c).enabled is not True and after.reading(c).enabled is True
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    succeeded: int
+    failed: int
+
+
+def summarize(outcomes: Iterable[Outcome], requirement: Requirement = Requirement()) -> Summary:
+    results = [o.succeeded(requirement) for o in outcomes]
+    return Summary(total=len(results), succeeded=sum(results), failed=results.count(False))
+
+
+def select(names: Iterable[str], prefix: str = DEFAULT_PREFIX) -> list[str]:
+    """Names that start with `prefix` (case-sensitive), sorted and without duplicates."""
+    return sorted({name for name in names if name.startswith(prefix)})
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table the user named: a bare name, or an ARN that also pins region and account."""
+
+    name: str
+    region: str | None = None
+    account: str | None = None
+
+
+class InvalidTableRef(ValueError):
+    """A --table value that is neither a valid table name nor a DynamoDB table ARN."""
+
+
+def parse_table_ref(text: str) -> TableRef:
+    """Parse a table name or table ARN; raise InvalidTableRef with a one-line reason."""
+    if text.startswith("arn:"):
+        match = _TABLE_ARN.fullmatch(text)
+        if match is None:
+            raise InvalidTableRef(
+                f"not a DynamoDB table ARN: {text!r} "
+                "(expected arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)"
+            )
+        name = match["name"]
+        _check_name(name, text)
+        return TableRef(name=name, region=match["region"], account=match["account"])
+    _check_name(text, text)
+    return TableRef(name=text)
+
+
+def _check_name(name: str, given: str) -> None:
+    if not _TABLE_NAME.fullmatch(name):
+        raise InvalidTableRef(
+            f"not a valid DynamoDB table name: {given!r} "
+            "(3 to 255 characters of A-Z a-z 0-9 _ - .)"
+        )
