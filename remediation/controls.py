@@ -12,7 +12,9 @@ class Control:
     id: str
     """Stable kebab-case id: the policy name, the CLI's wording key and the test-name prefix."""
     label: str
-    """Column heading and noun in CLI output."""
+    """Column heading in CLI output."""
+    noun: str
+    """The control in a sentence: "Deletion protection enabled"."""
     description: str
     remediation: str
     """What a human does to fix it, in one paragraph."""
@@ -28,6 +30,7 @@ class Control:
 DELETION_PROTECTION = Control(
     id="dynamodb-deletion-protection",
     label="Deletion Protection",
+    noun="deletion protection",
     description=(
         "Sentinel DynamoDB tables must have deletion protection enabled, so that no DeleteTable "
         "call, console click or `pulumi destroy` can drop the audit trail or the live sessions."
@@ -45,6 +48,7 @@ DELETION_PROTECTION = Control(
 PITR = Control(
     id="dynamodb-point-in-time-recovery",
     label="PITR",
+    noun="PITR",
     description=(
         "Sentinel DynamoDB tables must have point-in-time recovery enabled, so that a corrupted or "
         "wrongly written table can be restored to any second of the recovery period."

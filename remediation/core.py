@@ -103,10 +103,8 @@ def missing(state: TableState, requirement: Requirement = Requirement()) -> tupl
     """The required controls the table does not provably have; unknown counts as missing."""
     result = []
     for control in requirement.controls:
-        reading = state.reading(control)
-        if reading.enabled is not True:
-            result.append(control)
-        elif control is PITR and recovery_period_short(state, requirement):
+        short = control is PITR and recovery_period_short(state, requirement)
+        if state.reading(control).enabled is not True or short:
             result.append(control)
     return tuple(result)
 
@@ -141,7 +139,7 @@ class Plan:
     changes: tuple[Change, ...]
     protected: tuple[str, ...]
     unreadable: tuple[TableState, ...]
-    """Tables that could not be read at all (vanished, denied DescribeTable): reported, not touched."""
+    """Tables that could not be read at all (vanished, DescribeTable denied): never touched."""
 
     @property
     def tables(self) -> int:
@@ -241,6 +239,5 @@ def parse_table_ref(text: str) -> TableRef:
 def _check_name(name: str, given: str) -> None:
     if not _TABLE_NAME.fullmatch(name):
         raise InvalidTableRef(
-            f"not a valid DynamoDB table name: {given!r} "
-            "(3 to 255 characters of A-Z a-z 0-9 _ - .)"
+            f"not a valid DynamoDB table name: {given!r} (3 to 255 characters of A-Z a-z 0-9 _ - .)"
         )

@@ -1,0 +1,433 @@
+"""The only module that talks to boto3: discover, read state, apply, read back.
+
+One boto3 client is shared by a bounded pool of worker threads (boto3 clients are thread-safe);
+every call goes through `Hardener._call`, which paces it to AWS's quotas, stops starting new calls
+once the run is cancelled, and turns AWS errors into `core.AwsError` values on the table they
+concern. Nothing here decides what a table needs: that is `core.plan`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
+
+from remediation.controls import DELETION_PROTECTION, DISCOVERY_ACTION, PITR, Control
+from remediation.core import AwsError, Change, Outcome, Reading, TableState, changed_controls
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+T = TypeVar("T")
+
+PAGE_SIZE = 100
+"""ListTables' maximum page; there is no server-side name filter."""
+
+DEFAULT_WORKERS = 16
+"""Well under AWS's 500 table updates in flight, and enough to keep 2,500 calls/s busy at ~20 ms."""
+
+DEFAULT_RATES: Mapping[str, float] = {
+    # AWS: 10 DescribeContinuousBackups calls per second per account and region. Paced evenly a
+    # little under it, never in a burst: the server's bucket may already be partly drained.
+    "DescribeContinuousBackups": 9.5,
+    "UpdateContinuousBackups": 9.5,
+    # The control plane as a whole: about 2,500 requests per second.
+    "*": 2400.0,
+}
+
+MAX_ATTEMPTS = 6
+"""botocore standard-mode attempts per call (throttling, LimitExceeded, 5xx, connection errors)."""
+
+DEFAULT_WAIT_TIMEOUT = 120.0
+"""Seconds to keep retrying a table that is busy (UPDATING, ResourceInUse, backups not ready)."""
+
+
+class SetupError(Exception):
+    """The run cannot start or go on at all (credentials, profile, region, endpoint, discovery)."""
+
+
+class Cancelled(Exception):
+    """Raised in a worker instead of starting a new call once the run is cancelled."""
+
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as (done, total) after each table finishes a phase."""
+
+
+class Pacer:
+    """Spaces calls evenly at `rate` per second across threads, with no initial burst."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.rate = rate
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._next = -math.inf
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take the next slot; return how long the caller must wait for it."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+            return slot - now
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    workers: int = DEFAULT_WORKERS
+    rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+
+
+def make_client(settings: Settings) -> tuple[DynamoDBClient, str]:
+    """Build the shared client; return it with the region in use. Raises SetupError."""
+    try:
+        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        config = Config(
+            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            max_pool_connections=settings.workers + 2,
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        client = session.client("dynamodb", endpoint_url=settings.endpoint_url, config=config)
+        if session.get_credentials() is None:
+            raise SetupError(
+                "no AWS credentials found: set AWS_PROFILE or --aws-profile, or "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            )
+    except ProfileNotFound:
+        raise SetupError(
+            f"AWS profile {settings.profile!r} not found in the AWS config files"
+        ) from None
+    except NoRegionError:
+        raise SetupError("no AWS region: pass --region or set AWS_REGION") from None
+    except ValueError as exc:  # botocore rejects a malformed endpoint URL this way
+        raise SetupError(f"invalid endpoint URL {settings.endpoint_url!r}: {exc}") from None
+    return client, client.meta.region_name
+
+
+def _aws_error(action: str, exc: ClientError | BotoCoreError) -> AwsError:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return AwsError(action, error.get("Code", "Unknown"), error.get("Message", str(exc)))
+    return AwsError(action, type(exc).__name__, str(exc))
+
+
+def _setup_error(action: str, exc: ClientError | BotoCoreError) -> SetupError:
+    if isinstance(exc, NoCredentialsError):
+        return SetupError("no AWS credentials found: set AWS_PROFILE or --aws-profile")
+    if isinstance(exc, EndpointConnectionError):
+        return SetupError(f"cannot reach the DynamoDB endpoint: {exc}")
+    return SetupError(f"cannot list tables: {_aws_error(action, exc)}")
+
+
+class _CallFailed(Exception):
+    def __init__(self, error: AwsError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Hardener:
+    """Discovers, reads and hardens tables through one shared client and a bounded pool."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        settings: Settings = Settings(),
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._cancel = threading.Event()
+        rates = dict(settings.rates)
+        self._global = Pacer(rates.pop("*")) if "*" in rates else None
+        self._pacers = {op: Pacer(rate) for op, rate in rates.items()}
+
+    # -- the one door to AWS -------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Start no new call from now on; calls in flight finish."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _sleep(self, seconds: float) -> None:
+        if self._cancel.wait(seconds):
+            raise Cancelled
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        if self._cancel.is_set():
+            raise Cancelled
+        delay = max(
+            self._global.reserve() if self._global else 0.0,
+            self._pacers[operation].reserve() if operation in self._pacers else 0.0,
+        )
+        if delay > 0:
+            self._sleep(delay)
+        if self._cancel.is_set():
+            raise Cancelled
+        method = getattr(self._client, _snake(operation))
+        try:
+            response: dict[str, Any] = method(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise _CallFailed(_aws_error(f"dynamodb:{operation}", exc)) from None
+        return response
+
+    # -- discover ------------------------------------------------------------------------------
+
+    def list_tables(self) -> list[str]:
+        """Every table name in the account and region, through every page."""
+        names: list[str] = []
+        params: dict[str, Any] = {"Limit": PAGE_SIZE}
+        while True:
+            try:
+                page = self._call("ListTables", **params)
+            except _CallFailed as exc:
+                raise SetupError(f"cannot list tables: {exc.error}") from None
+            names.extend(page.get("TableNames", []))
+            last = page.get("LastEvaluatedTableName")
+            if not last:
+                return names
+            params["ExclusiveStartTableName"] = last
+
+    # -- read ----------------------------------------------------------------------------------
+
+    def read(self, name: str, controls: Sequence[Control]) -> TableState:
+        """One table's state: DescribeTable, and DescribeContinuousBackups when PITR is asked."""
+        try:
+            table = self._call("DescribeTable", TableName=name)["Table"]
+        except _CallFailed as exc:
+            return TableState(name=name, error=exc.error)
+        state = TableState(
+            name=name,
+            arn=table.get("TableArn"),
+            status=table.get("TableStatus"),
+            deletion_protection=Reading(bool(table.get("DeletionProtectionEnabled", False))),
+        )
+        if PITR in controls:
+            state = replace(state, **self._read_pitr(name))
+        return state
+
+    def _read_pitr(self, name: str) -> dict[str, Any]:
+        try:
+            response = self._call("DescribeContinuousBackups", TableName=name)
+        except _CallFailed as exc:
+            return {"pitr": Reading(None, exc.error)}
+        return _pitr_fields(response["ContinuousBackupsDescription"])
+
+    def read_all(
+        self,
+        names: Sequence[str],
+        controls: Sequence[Control],
+        progress: ProgressCallback | None = None,
+    ) -> list[TableState]:
+        """Read every table on the pool; the result is in the order of `names`."""
+        return self._map(lambda n: self.read(n, controls), names, progress)
+
+    # -- act -----------------------------------------------------------------------------------
+
+    def apply(self, before: TableState, change: Change) -> Outcome:
+        """Turn on what `change` asks, each protection attempted whatever befell the other."""
+        errors: dict[str, AwsError] = {}
+        written: list[Control] = []
+        for control in change.enable:
+            try:
+                if control is DELETION_PROTECTION:
+                    self._enable_deletion_protection(before)
+                elif control is PITR:
+                    self._enable_pitr(before.name)
+                written.append(control)
+            except _CallFailed as exc:
+                errors[control.id] = exc.error
+            except Cancelled:
+                errors[control.id] = _interrupted(control.write_action, "not attempted")
+        after = self._read_back(before, written, errors)
+        for control in written:
+            reached = after.reading(control)
+            if reached.enabled is not True and control.id not in errors:
+                errors[control.id] = AwsError(
+                    control.read_action,
+                    "NotEnabledAfterWrite",
+                    f"{control.noun} was turned on but reads back {reached.label.lower()}",
+                )
+        return Outcome(before, after, changed_controls(before, after), errors)
+
+    def apply_all(
+        self,
+        states: Mapping[str, TableState],
+        changes: Sequence[Change],
+        progress: ProgressCallback | None = None,
+    ) -> list[Outcome]:
+        """Apply every change on the pool; the result is in the order of `changes`."""
+        return self._map(lambda c: self.apply(states[c.table], c), changes, progress)
+
+    def _enable_deletion_protection(self, before: TableState) -> None:
+        deadline = time.monotonic() + self._settings.wait_timeout
+        if before.status not in (None, "ACTIVE"):
+            self._wait_active(before.name, deadline)
+        for attempt in _attempts():
+            try:
+                self._call("UpdateTable", TableName=before.name, DeletionProtectionEnabled=True)
+                return
+            except _CallFailed as exc:
+                if exc.error.code != "ResourceInUseException" or time.monotonic() > deadline:
+                    raise
+                self._sleep(_backoff(attempt))
+                self._wait_active(before.name, deadline)
+
+    def _enable_pitr(self, name: str) -> None:
+        deadline = time.monotonic() + self._settings.wait_timeout
+        spec = {"PointInTimeRecoveryEnabled": True}
+        for attempt in _attempts():
+            try:
+                self._call(
+                    "UpdateContinuousBackups",
+                    TableName=name,
+                    PointInTimeRecoverySpecification=spec,
+                )
+                return
+            except _CallFailed as exc:
+                busy = exc.error.code in (
+                    "ContinuousBackupsUnavailableException",
+                    "ResourceInUseException",
+                )
+                if not busy or time.monotonic() + _backoff(attempt) > deadline:
+                    raise
+                self._sleep(_backoff(attempt))
+
+    def _wait_active(self, name: str, deadline: float) -> None:
+        """Poll DescribeTable until the table is ACTIVE; give up (quietly) at the deadline."""
+        for attempt in _attempts():
+            status = self._call("DescribeTable", TableName=name)["Table"].get("TableStatus")
+            if status == "ACTIVE" or time.monotonic() + _backoff(attempt) > deadline:
+                return
+            self._sleep(_backoff(attempt))
+
+    def _read_back(
+        self, before: TableState, written: Iterable[Control], errors: dict[str, AwsError]
+    ) -> TableState:
+        """Read from the server what was written; everything else stays as it was read."""
+        after = before
+        for control in written:
+            try:
+                if control is DELETION_PROTECTION:
+                    table = self._call("DescribeTable", TableName=before.name)["Table"]
+                    enabled = bool(table.get("DeletionProtectionEnabled", False))
+                    after = replace(after, status=table.get("TableStatus"))
+                    after = after.with_reading(control, Reading(enabled))
+                elif control is PITR:
+                    response = self._call("DescribeContinuousBackups", TableName=before.name)
+                    after = replace(after, **_pitr_fields(response["ContinuousBackupsDescription"]))
+            except _CallFailed as exc:
+                errors.setdefault(control.id, exc.error)
+                after = after.with_reading(control, Reading(None, exc.error))
+            except Cancelled:
+                error = _interrupted(control.read_action, "sent, but not read back")
+                errors.setdefault(control.id, error)
+                after = after.with_reading(control, Reading(None, error))
+        return after
+
+    # -- the pool ------------------------------------------------------------------------------
+
+    def _map(
+        self,
+        fn: Callable[[Any], T],
+        items: Sequence[Any],
+        progress: ProgressCallback | None,
+    ) -> list[T]:
+        """Run fn over items on a bounded pool, results in input order.
+
+        On KeyboardInterrupt: cancel (no new calls), wait for calls in flight, and re-raise with
+        the finished results attached as `exc.partial` (index -> result).
+        """
+        results: dict[int, T] = {}
+        if not items:
+            return []
+        pool = ThreadPoolExecutor(max_workers=min(self._settings.workers, len(items)))
+        pending: dict[Future[T], int] = {}
+        try:
+            pending = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            while pending:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    results[index] = future.result()
+                    if progress:
+                        progress(len(results), len(items))
+        except BaseException as exc:
+            self.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future, index in pending.items():
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    results[index] = future.result()
+            exc.partial = results  # type: ignore[attr-defined]
+            raise
+        pool.shutdown(wait=True)
+        return [results[i] for i in range(len(items))]
+
+
+def _interrupted(action: str, what: str) -> AwsError:
+    return AwsError(action, "Interrupted", f"{what}: the run was interrupted")
+
+
+def _pitr_fields(description: Mapping[str, Any]) -> dict[str, Any]:
+    pitr = description.get("PointInTimeRecoveryDescription", {})
+    enabled = pitr.get("PointInTimeRecoveryStatus") == "ENABLED"
+    days = pitr.get("RecoveryPeriodInDays")
+    return {"pitr": Reading(enabled), "pitr_recovery_days": int(days) if days else None}
+
+
+def _snake(operation: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
+
+
+def _attempts() -> Iterable[int]:
+    attempt = 0
+    while True:
+        yield attempt
+        attempt += 1
+
+
+def _backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff: 0.25 s doubling, capped at 5 s."""
+    cap: float = min(5.0, 0.25 * 2**attempt)
+    return random.uniform(0.5, 1.0) * cap
+
+
+__all__ = [
+    "DEFAULT_RATES",
+    "DEFAULT_WORKERS",
+    "DISCOVERY_ACTION",
+    "Cancelled",
+    "Hardener",
+    "Pacer",
+    "ProgressCallback",
+    "Settings",
+    "SetupError",
+    "make_client",
+]

@@ -1,0 +1,653 @@
+"""`python -m remediation harden`: argv and streams in, exit status out.
+
+Read everything, judge with `core.plan`, show it, ask, act through `aws.Hardener`, report.
+boto3 is imported only once the arguments are good, so `--help` and usage errors stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from remediation import core
+from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
+from remediation.core import AwsError, Outcome, Plan, Requirement, TableRef, TableState
+
+if TYPE_CHECKING:
+    from remediation.aws import Hardener
+
+KNOWN_OPERATIONS = (
+    "ListTables",
+    "DescribeTable",
+    "DescribeContinuousBackups",
+    "UpdateTable",
+    "UpdateContinuousBackups",
+)
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    """Every selected table is protected (hardened now, or already), or a dry run."""
+    FAILED = 1
+    """One or more tables could not be read or hardened; the others were done."""
+    CANCELLED = 2
+    """Declined at the prompt, or no terminal to ask on and no --force: nothing changed."""
+    USAGE = 3
+    """Bad flags or input (table name or ARN, prefix, rate): nothing was called."""
+    AWS_SETUP = 4
+    """AWS could not be used at all: credentials, profile, region, endpoint, ListTables."""
+    INTERRUPTED = 130
+    """Ctrl-C: no new calls were started; what was done is reported."""
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage, which here means "cancelled": raise instead."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m remediation",
+        description="Deletion protection and PITR for Sentinel's DynamoDB tables.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    harden = commands.add_parser(
+        "harden",
+        help="enable deletion protection and PITR on sentinel- tables",
+        description=(
+            "Discover tables by prefix (or take --table), show their protection, ask, then enable "
+            "deletion protection and point-in-time recovery where missing. Never disables "
+            "anything, never touches another table or setting."
+        ),
+        epilog=(
+            "exit status: 0 all protected (or dry run), 1 one or more tables failed, "
+            "2 cancelled at the prompt, 3 bad input, 4 AWS unusable (credentials, profile, "
+            "region, endpoint, ListTables), 130 interrupted"
+        ),
+    )
+    harden.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        metavar="NAME_OR_ARN",
+        help="a table to harden, by name or ARN (repeatable; default: discover by --prefix)",
+    )
+    harden.add_argument(
+        "--prefix",
+        default=core.DEFAULT_PREFIX,
+        help="case-sensitive name prefix for discovery (default: %(default)s)",
+    )
+    harden.add_argument(
+        "--allow-all-tables",
+        action="store_true",
+        help="accept an empty --prefix, which selects every table in the account and region",
+    )
+    harden.add_argument(
+        "--no-pitr", action="store_true", help="only enable deletion protection; leave PITR alone"
+    )
+    harden.add_argument("--force", "-f", action="store_true", help="do not ask for confirmation")
+    harden.add_argument(
+        "--dry-run", action="store_true", help="show status and the plan, change nothing"
+    )
+    harden.add_argument(
+        "--json", action="store_true", help="print one JSON document on stdout instead of text"
+    )
+    harden.add_argument("--aws-profile", metavar="PROFILE", help="AWS profile for credentials")
+    harden.add_argument("--region", help="AWS region (default: from the profile or environment)")
+    harden.add_argument(
+        "--endpoint-url", metavar="URL", help="DynamoDB endpoint (default: AWS's; or a local one)"
+    )
+    harden.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="concurrent calls (default: 16; AWS allows 500 table updates in flight)",
+    )
+    harden.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="OPERATION=PER_SECOND",
+        help=(
+            "client-side pace for one operation, or '*' for all calls together (repeatable; "
+            "default: DescribeContinuousBackups=9.5 UpdateContinuousBackups=9.5 *=2400)"
+        ),
+    )
+    harden.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long to keep retrying a busy table (UPDATING, backups not ready); default 120",
+    )
+    return parser
+
+
+@dataclass
+class Options:
+    refs: list[TableRef]
+    prefix: str
+    requirement: Requirement
+    force: bool
+    dry_run: bool
+    as_json: bool
+    profile: str | None
+    region: str | None
+    endpoint_url: str | None
+    workers: int | None
+    rates: dict[str, float] = field(default_factory=dict)
+    wait_timeout: float | None = None
+
+
+def parse_options(argv: Sequence[str]) -> Options:
+    """Parse and validate argv; raise UsageError with one line on any bad input."""
+    args = build_parser().parse_args(list(argv))
+    refs: list[TableRef] = []
+    seen: set[str] = set()
+    for text in args.table:
+        try:
+            ref = core.parse_table_ref(text)
+        except core.InvalidTableRef as exc:
+            raise UsageError(str(exc)) from None
+        if ref.name in seen:
+            raise UsageError(f"table {ref.name!r} is named twice")
+        seen.add(ref.name)
+        refs.append(ref)
+    if not args.prefix and not args.allow_all_tables and not refs:
+        raise UsageError(
+            "an empty --prefix selects every table in the account; "
+            "pass --allow-all-tables if that is what you mean"
+        )
+    if args.workers is not None and not 1 <= args.workers <= 500:
+        raise UsageError(f"--workers must be 1 to 500, got {args.workers}")
+    if args.wait_timeout is not None and args.wait_timeout < 0:
+        raise UsageError(f"--wait-timeout must not be negative, got {args.wait_timeout}")
+    controls = (DELETION_PROTECTION,) if args.no_pitr else ALL
+    return Options(
+        refs=refs,
+        prefix=args.prefix,
+        requirement=Requirement(controls=controls),
+        force=args.force,
+        dry_run=args.dry_run,
+        as_json=args.json,
+        profile=args.aws_profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        workers=args.workers,
+        rates=_parse_rates(args.rate),
+        wait_timeout=args.wait_timeout,
+    )
+
+
+def _parse_rates(values: Sequence[str]) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for value in values:
+        operation, sep, number = value.partition("=")
+        if not sep or operation not in (*KNOWN_OPERATIONS, "*"):
+            raise UsageError(
+                f"--rate takes OPERATION=PER_SECOND with OPERATION one of "
+                f"{', '.join(KNOWN_OPERATIONS)} or '*', got {value!r}"
+            )
+        try:
+            rate = float(number)
+        except ValueError:
+            rate = 0.0
+        if not rate > 0:
+            raise UsageError(f"--rate needs a positive number of calls per second, got {value!r}")
+        rates[operation] = rate
+    return rates
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """Everything the run learned, rendered at the end as text or as one JSON document."""
+
+    requirement: Requirement
+    states: list[TableState] = field(default_factory=list)
+    plan: Plan | None = None
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    dry_run: bool = False
+    cancelled: bool = False
+    interrupted: bool = False
+    region: str | None = None
+    error: str | None = None
+
+    def outcome(self, state: TableState) -> Outcome:
+        found = self.outcomes.get(state.name)
+        if found is not None:
+            return found
+        errors = {"table": state.error} if state.error else {}
+        return Outcome(state, state, (), errors)
+
+    def counts(self) -> dict[str, int]:
+        succeeded = failed = pending = 0
+        for state in self.states:
+            outcome = self.outcome(state)
+            if outcome.errors:
+                failed += 1
+            elif core.is_protected(outcome.after, self.requirement):
+                succeeded += 1
+            else:
+                pending += 1
+        return {
+            "total": len(self.states),
+            "succeeded": succeeded,
+            "failed": failed,
+            "pending": pending,
+        }
+
+    def exit_status(self) -> ExitStatus:
+        if self.interrupted:
+            return ExitStatus.INTERRUPTED
+        if self.cancelled:
+            return ExitStatus.CANCELLED
+        if self.dry_run:
+            return ExitStatus.OK
+        return ExitStatus.FAILED if self.counts()["failed"] else ExitStatus.OK
+
+
+class Run:
+    def __init__(self, options: Options, stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> None:
+        self.options = options
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.report = Report(requirement=options.requirement, dry_run=options.dry_run)
+        self.text = None if options.as_json else stdout
+
+    def say(self, line: str = "") -> None:
+        if self.text is not None:
+            print(line, file=self.text, flush=True)
+
+    def execute(self) -> ExitStatus:
+        from remediation import aws  # boto3 is heavy: only now that the arguments are good
+
+        opts = self.options
+        settings = aws.Settings(
+            profile=opts.profile,
+            region=opts.region,
+            endpoint_url=opts.endpoint_url,
+            workers=opts.workers or aws.DEFAULT_WORKERS,
+            rates={**aws.DEFAULT_RATES, **opts.rates},
+            wait_timeout=(
+                aws.DEFAULT_WAIT_TIMEOUT if opts.wait_timeout is None else opts.wait_timeout
+            ),
+        )
+        client, region = aws.make_client(settings)
+        self.report.region = region
+        for ref in opts.refs:
+            if ref.region is not None and ref.region != region:
+                raise UsageError(
+                    f"table ARN is in region {ref.region} but this run uses {region}: "
+                    f"pass --region {ref.region}"
+                )
+        hardener = aws.Hardener(client, settings)
+        try:
+            return self._execute(hardener)
+        except KeyboardInterrupt as exc:
+            hardener.cancel()
+            return self._interrupted(exc)
+
+    def _execute(self, hardener: Hardener) -> ExitStatus:
+        opts = self.options
+        if opts.refs:
+            names = [ref.name for ref in opts.refs]
+        else:
+            with Progress(self.stderr, "Listing tables", enabled=self.text is not None):
+                names = core.select(hardener.list_tables(), opts.prefix)
+        controls = opts.requirement.controls
+        with Progress(self.stderr, "Reading tables", enabled=self.text is not None) as bar:
+            states = hardener.read_all(names, controls, bar.update)
+        states = [_check_account(state, opts.refs) for state in states]
+        self.report.states = sorted(states, key=lambda s: s.name)
+        plan = core.plan(states, opts.requirement)
+        self.report.plan = plan
+        self._show_status(plan)
+
+        if opts.dry_run:
+            self.say("Dry run: nothing was changed.")
+            return self.report.exit_status()
+        if not plan.changes:
+            return self.report.exit_status()
+        if not opts.force and not self._confirm(len(plan.changes)):
+            self.report.cancelled = True
+            return self.report.exit_status()
+
+        by_name = {s.name: s for s in states}
+        with Progress(self.stderr, "Hardening", enabled=self.text is not None) as bar:
+            try:
+                outcomes = hardener.apply_all(by_name, plan.changes, bar.update)
+            except KeyboardInterrupt as exc:
+                partial: Mapping[int, Outcome] = getattr(exc, "partial", {})
+                self.report.outcomes = {o.name: o for o in partial.values()}
+                raise
+        self.report.outcomes = {o.name: o for o in outcomes}
+        self._show_results()
+        return self.report.exit_status()
+
+    def _confirm(self, count: int) -> bool:
+        noun = "table" if count == 1 else "tables"
+        prompt_to = self.stderr if self.options.as_json else self.stdout
+        if not _isatty(self.stdin):
+            print(
+                "Cancelled: no terminal to confirm on; pass --force to harden without a prompt.",
+                file=self.stderr,
+            )
+            return False
+        print(f"Harden {count} {noun}? [y/N] ", end="", file=prompt_to, flush=True)
+        answer = self.stdin.readline()
+        if not answer:
+            print("", file=prompt_to)
+        if answer.strip().lower() in ("y", "yes"):
+            return True
+        print("Cancelled: nothing was changed.", file=self.stderr)
+        return False
+
+    def _interrupted(self, exc: KeyboardInterrupt) -> ExitStatus:
+        self.report.interrupted = True
+        done = sorted(self.report.outcomes)
+        planned = [c.table for c in self.report.plan.changes] if self.report.plan else []
+        not_done = [name for name in planned if name not in self.report.outcomes]
+        if not self.report.outcomes:
+            print("Interrupted before any change: nothing was changed.", file=self.stderr)
+        else:
+            self._show_results()
+            print(
+                f"Interrupted: {len(done)} of {len(planned)} tables finished; "
+                f"not started: {', '.join(not_done) or 'none'}.",
+                file=self.stderr,
+            )
+        return ExitStatus.INTERRUPTED
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _show_status(self, plan: Plan) -> None:
+        states = self.report.states
+        title = "Sentinel DynamoDB Hardening"
+        self.say(title)
+        self.say("=" * len(title))
+        self.say()
+        self.say(f"Tables to harden ({len(states)} found):")
+        self.say()
+        if states:
+            columns = [c.label for c in ALL]
+            width = max(len("Table"), *(len(s.name) for s in states)) + 4
+            self.say("  " + "Table".ljust(width) + "".join(c.ljust(23) for c in columns).rstrip())
+            self.say(
+                "  " + "-----".ljust(width) + "".join(("-" * len(c)).ljust(23) for c in columns)
+            )
+            for state in states:
+                cells = [self._cell(state, c) for c in ALL]
+                self.say("  " + state.name.ljust(width) + "".join(c.ljust(23) for c in cells))
+            self.say()
+        for state in states:
+            for problem in _read_problems(state):
+                self.say(f"! {state.name}: {problem}")
+        if any(_read_problems(s) for s in states):
+            self.say()
+        if plan.changes:
+            self.say("Changes to apply:")
+            for change in plan.changes:
+                steps = ", ".join(
+                    f"Enable {c.noun}" + (" (current state unknown)" if c in change.unknown else "")
+                    for c in change.enable
+                )
+                self.say(f"- {change.table}: {steps}")
+        elif states:
+            self.say(f"No changes needed: all {len(states)} tables are already protected.")
+            if plan.unreadable:
+                self.say(f"Except {len(plan.unreadable)} that could not be read (see above).")
+        else:
+            where = (
+                ", ".join(r.name for r in self.options.refs) or f"prefix {self.options.prefix!r}"
+            )
+            self.say(f"No tables found ({where}) in {self.report.region}: nothing to do.")
+        self.say()
+
+    def _cell(self, state: TableState, control: Control) -> str:
+        if control not in self.report.requirement.controls:
+            return "not checked"
+        if state.error is not None:
+            return "Unknown"
+        reading = state.reading(control)
+        if reading.error is not None:
+            return f"Unknown ({reading.error.code})"
+        return reading.label
+
+    def _show_results(self) -> None:
+        for state in self.report.states:
+            outcome = self.report.outcome(state)
+            ok = outcome.succeeded(self.report.requirement)
+            if not ok and not outcome.errors:
+                continue  # planned but never attempted (interrupted): told in the closing line
+            self.say(f"{'✓' if ok else '✗'} {state.name}: {self._describe(outcome)}")
+        counts = self.report.counts()
+        self.say()
+        self.say(
+            f"Summary: {counts['succeeded']}/{counts['total']} tables hardened successfully"
+            + (f", {counts['failed']} failed" if counts["failed"] else "")
+        )
+
+    def _describe(self, outcome: Outcome) -> str:
+        if "table" in outcome.errors:
+            return f"could not be read: {outcome.errors['table']}"
+        done: list[str] = []
+        already: list[str] = []
+        failed: list[str] = []
+        for control in self.report.requirement.controls:
+            if control.id in outcome.errors:
+                failed.append(f"{control.noun} not enabled: {outcome.errors[control.id]}")
+            elif control in outcome.changed:
+                done.append(f"{control.noun} enabled")
+            elif outcome.before.reading(control).enabled:
+                already.append(f"{control.noun} already enabled")
+        if not done and not failed:
+            return "already protected"
+        text = "; ".join([*failed, ", ".join(done)] if done else failed)
+        text = text[0].upper() + text[1:]
+        return text + (f" ({', '.join(already)})" if already else "")
+
+    def to_json(self) -> dict[str, Any]:
+        tables = [self._table_json(s) for s in self.report.states]
+        return {
+            "tables": tables,
+            **self.report.counts(),
+            "region": self.report.region,
+            "dry_run": self.report.dry_run,
+            "cancelled": self.report.cancelled,
+            "interrupted": self.report.interrupted,
+            "error": self.report.error,
+        }
+
+    def _table_json(self, state: TableState) -> dict[str, Any]:
+        outcome = self.report.outcome(state)
+        change = next(
+            (
+                c
+                for c in (self.report.plan.changes if self.report.plan else ())
+                if c.table == state.name
+            ),
+            None,
+        )
+        errors = [_error_json(key, err) for key, err in outcome.errors.items()]
+        read_errors = [
+            _error_json(c.id, state.reading(c).error)
+            for c in self.report.requirement.controls
+            if state.reading(c).error is not None
+        ]
+        entry: dict[str, Any] = {
+            "table_name": state.name,
+            "table_arn": state.arn,
+            "deletion_protection_changed": DELETION_PROTECTION in outcome.changed,
+            "pitr_changed": PITR in outcome.changed,
+            "result": _result(self.report, outcome, change is not None),
+            "planned": [c.id for c in change.enable] if change else [],
+            "before": _state_json(outcome.before, self.report.requirement),
+            "after": _state_json(outcome.after, self.report.requirement),
+        }
+        if read_errors:
+            entry["read_errors"] = read_errors
+        if errors:
+            entry["error"] = errors[0]
+            entry["errors"] = errors
+        return entry
+
+
+def _result(report: Report, outcome: Outcome, planned: bool) -> str:
+    if outcome.errors:
+        return "failed"
+    if core.is_protected(outcome.after, report.requirement):
+        return "hardened" if outcome.changed else "already_protected"
+    return "pending" if planned else "failed"
+
+
+def _state_json(state: TableState, requirement: Requirement) -> dict[str, Any]:
+    pitr_checked = PITR in requirement.controls
+    return {
+        "deletion_protection": state.deletion_protection.enabled,
+        "pitr_enabled": state.pitr.enabled if pitr_checked else None,
+        "pitr_recovery_period_days": state.pitr_recovery_days,
+        "table_status": state.status,
+    }
+
+
+def _error_json(control_id: str, error: AwsError | None) -> dict[str, Any]:
+    assert error is not None
+    return {
+        "control": None if control_id == "table" else control_id,
+        "action": error.action,
+        "code": error.code,
+        "message": error.message,
+    }
+
+
+def _read_problems(state: TableState) -> list[str]:
+    if state.error is not None:
+        return [f"cannot be read: {state.error}"]
+    return [f"{c.noun} unknown: {state.reading(c).error}" for c in ALL if state.reading(c).error]
+
+
+def _check_account(state: TableState, refs: Sequence[TableRef]) -> TableState:
+    """A table named by ARN must be in the account the credentials reach, or it is not ours."""
+    for ref in refs:
+        if ref.name == state.name and ref.account and state.arn:
+            account = state.arn.split(":")[4]
+            if account != ref.account:
+                error = AwsError(
+                    "dynamodb:DescribeTable",
+                    "AccountMismatch",
+                    f"the ARN names account {ref.account} but these credentials reach {account}",
+                )
+                return TableState(name=state.name, arn=state.arn, error=error)
+    return state
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except ValueError:  # closed
+        return False
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal and output is text."""
+
+    def __init__(self, stream: IO[str], label: str, enabled: bool = True) -> None:
+        self.stream = stream
+        self.label = label
+        self.enabled = enabled and _isatty(stream)
+        self.shown = False
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        filled = 30 * done // total
+        bar = "#" * filled + "-" * (30 - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}")
+        self.stream.flush()
+        self.shown = True
+
+    def __exit__(self, *_: object) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> ExitStatus:
+    """Run the CLI; every failure is one line on stderr and an ExitStatus, never a traceback."""
+    as_json = "--json" in argv
+    try:
+        return _main(argv, stdin, stdout, stderr, as_json)
+    except KeyboardInterrupt:
+        print("Interrupted: nothing was changed.", file=stderr)
+        return ExitStatus.INTERRUPTED
+
+
+def _main(
+    argv: Sequence[str], stdin: IO[str], stdout: IO[str], stderr: IO[str], as_json: bool
+) -> ExitStatus:
+    try:
+        options = parse_options(argv)
+    except UsageError as exc:
+        return _fail(ExitStatus.USAGE, str(exc), stdout, stderr, as_json)
+    except SystemExit as exc:  # --help and --version print, then argparse exits 0
+        return ExitStatus.OK if not exc.code else ExitStatus.USAGE
+    run = Run(options, stdin, stdout, stderr)
+    from remediation.aws import SetupError
+
+    try:
+        status = run.execute()
+    except UsageError as exc:
+        return _fail(ExitStatus.USAGE, str(exc), stdout, stderr, as_json)
+    except SetupError as exc:
+        run.report.error = str(exc)
+        print(f"error: {exc}", file=stderr)
+        status = ExitStatus.AWS_SETUP
+    if options.as_json:
+        json.dump(run.to_json(), stdout, indent=2)
+        stdout.write("\n")
+    return status
+
+
+def _fail(
+    status: ExitStatus, message: str, stdout: IO[str], stderr: IO[str], as_json: bool
+) -> ExitStatus:
+    print(f"error: {message}", file=stderr)
+    if as_json:
+        document = {
+            "tables": [],
+            "total": 0,
+            "succeeded": 0,
+            "failed": 0,
+            "pending": 0,
+            "error": message,
+        }
+        json.dump(document, stdout, indent=2)
+        stdout.write("\n")
+    return status
+
+
+def run() -> NoReturn:
+    sys.exit(main(sys.argv[1:], sys.stdin, sys.stdout, sys.stderr))
