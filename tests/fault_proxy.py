@@ -1,0 +1,606 @@
+"""A fault-injecting HTTP proxy on loopback, in front of moto_server, for DynamoDB's JSON protocol.
+
+The code under test reaches it through AWS_ENDPOINT_URL unchanged, so botocore's real parser,
+CRC32 check and retry handlers see every injected fault exactly as they would see DynamoDB's own.
+Whatever no rule answers is forwarded to the backend byte for byte.
+
+    with FaultProxy(moto.url) as proxy:
+        proxy.fail("UpdateTable", "AccessDeniedException", tables=["sentinel-a"], times=None)
+        proxy.report_updating("sentinel-b", calls=2)
+        proxy.on_call("UpdateTable", lambda call: drop(call.backend_url, call.table), table="t")
+        ...run the CLI with aws_env(proxy.url)...
+        assert proxy.calls("DescribeTable", "sentinel-a") == 1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+__all__ = [
+    "ERRORS",
+    "FORWARDED",
+    "Call",
+    "CallRecord",
+    "ErrorShape",
+    "FaultProxy",
+    "Hook",
+    "HookRegistration",
+    "Rule",
+    "UpdatingWindow",
+]
+
+TARGET_PREFIX: Final = "DynamoDB_20120810."
+ACCOUNT_ID: Final = "123456789012"  # moto's default account, so ARNs in messages match moto's
+FORWARDED: Final = "forwarded"
+BACKEND_ERROR: Final = "BackendError"
+
+# Hop-by-hop headers belong to one connection, never to the message (RFC 9110 section 7.6.1).
+_HOP_BY_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
+_REGION_IN_CREDENTIAL: Final = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+
+
+@dataclass(frozen=True)
+class ErrorShape:
+    """An error as DynamoDB sends it: `__type` is `<prefix>#<code>`, text under `message_key`.
+
+    `message` may use {operation}, {table} and {arn}.
+    """
+
+    code: str
+    type_prefix: str
+    message: str
+    status: int = 400
+    message_key: str = "message"
+
+    def body(self, operation: str, table: str | None, arn: str) -> bytes:
+        text = self.message.format(operation=operation, table=table or "", arn=arn)
+        document = {"__type": f"{self.type_prefix}#{self.code}", self.message_key: text}
+        return json.dumps(document).encode()
+
+
+_DYNAMODB: Final = "com.amazonaws.dynamodb.v20120810"
+
+# Status codes and `__type` prefixes as DynamoDB sends them. botocore's JSON parser keeps what
+# follows the last '#', so the codes are what `ClientError.response["Error"]["Code"]` shows; its
+# standard retry mode treats ThrottlingException and LimitExceededException as throttling (retried),
+# legacy mode retries ThrottlingException only. Nothing else here is retried by botocore.
+ERRORS: Final[dict[str, ErrorShape]] = {
+    shape.code: shape
+    for shape in (
+        ErrorShape(
+            "ThrottlingException",
+            "com.amazon.coral.availability",
+            "Rate of requests exceeds the allowed throughput.",
+        ),
+        ErrorShape(
+            "AccessDeniedException",
+            "com.amazon.coral.service",
+            f"User: arn:aws:iam::{ACCOUNT_ID}:user/x is not authorized to perform: "
+            "dynamodb:{operation} on resource: {arn} because no identity-based policy allows "
+            "the dynamodb:{operation} action",
+            message_key="Message",
+        ),
+        ErrorShape(
+            "ResourceInUseException",
+            _DYNAMODB,
+            "Attempt to change a resource which is still in use: Table is being updated: {table}",
+        ),
+        ErrorShape(
+            "ContinuousBackupsUnavailableException",
+            _DYNAMODB,
+            "Backups are being enabled for the table: {table}. Please retry later",
+        ),
+        ErrorShape(
+            "LimitExceededException",
+            _DYNAMODB,
+            "Too many tables are being created, updated or deleted at once: "
+            "the limit is 500 in CREATING, UPDATING or DELETING state",
+        ),
+        ErrorShape(
+            "ResourceNotFoundException",
+            _DYNAMODB,
+            "Requested resource not found: Table: {table} not found",
+        ),
+        ErrorShape("TableNotFoundException", _DYNAMODB, "Table not found: {table}"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One DynamoDB call as it reached the proxy; what a hook receives."""
+
+    operation: str
+    table: str | None
+    body: dict[str, Any]
+    backend_url: str
+
+
+Hook = Callable[[Call], None]
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What happened to one call: `outcome` is FORWARDED or the code of the fault that answered."""
+
+    operation: str
+    table: str | None
+    outcome: str
+    status: int
+    rewritten: bool = False  # forwarded, then TableStatus rewritten to UPDATING
+
+    @property
+    def faulted(self) -> bool:
+        return self.outcome != FORWARDED
+
+
+@dataclass
+class Rule:
+    """Answer `operation` (on `tables`; None: any) with `error`, `times` times (None: always)."""
+
+    operation: str
+    error: ErrorShape
+    tables: frozenset[str] | None = None
+    times: int | None = 1
+    fired: int = 0
+
+    def matches(self, operation: str, table: str | None) -> bool:
+        if operation != self.operation or self.exhausted:
+            return False
+        return self.tables is None or table in self.tables
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.fired >= self.times
+
+
+@dataclass
+class UpdatingWindow:
+    """DescribeTable shows `table` as UPDATING for `calls` answers, or until `until` (monotonic)."""
+
+    table: str
+    calls: int | None = None
+    until: float | None = None
+    reject_writes: bool = False
+    rewritten: int = 0
+
+    def active(self, now: float) -> bool:
+        if self.calls is not None:
+            return self.rewritten < self.calls
+        return self.until is not None and now < self.until
+
+
+@dataclass
+class HookRegistration:
+    operation: str
+    action: Hook
+    table: str | None = None
+    times: int | None = 1
+    fired: int = 0
+
+    def matches(self, operation: str, table: str | None) -> bool:
+        if operation != self.operation:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        return self.table is None or table == self.table
+
+
+@dataclass
+class _Decision:
+    hooks: list[HookRegistration] = field(default_factory=list)
+    fault: ErrorShape | None = None
+    windows: list[UpdatingWindow] = field(default_factory=list)
+
+
+def table_name(value: object) -> str | None:
+    """The table a request names: DynamoDB accepts a name or an ARN in TableName."""
+    if not isinstance(value, str):
+        return None
+    if value.startswith("arn:") and ":table/" in value:
+        return value.split(":table/", 1)[1].split("/", 1)[0]
+    return value
+
+
+class FaultProxy:
+    """A threaded proxy on 127.0.0.1 and a free port; use as a context manager."""
+
+    def __init__(self, backend_url: str, *, timeout: float = 30.0) -> None:
+        parts = urlsplit(backend_url)
+        if parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
+            raise ValueError(f"backend must be a loopback URL with a port, got {backend_url!r}")
+        self.backend_url = backend_url.rstrip("/")
+        self._backend = (parts.hostname, parts.port)
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._rules: list[Rule] = []
+        self._windows: list[UpdatingWindow] = []
+        self._hooks: list[HookRegistration] = []
+        self._records: list[CallRecord] = []
+        self._hook_errors: list[BaseException] = []
+        self._connections: set[socket.socket] = set()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the proxy is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FaultProxy:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        server.daemon_threads = True
+        self._server = server
+        # A short poll interval keeps stop() (and so each test's teardown) quick.
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.02,), name="fault-proxy", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            # Idle keep-alive connections would otherwise outlive the proxy in handler threads.
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        if exc is None:
+            self.raise_hook_errors()
+
+    # ---- configuring faults ----------------------------------------------------------------
+
+    def fail(
+        self,
+        operation: str,
+        error: str | ErrorShape,
+        *,
+        tables: Iterable[str] | None = None,
+        times: int | None = 1,
+    ) -> Rule:
+        """Answer `operation` with `error` (a code from ERRORS, or a shape), `times` times.
+
+        `times=None` answers every matching call.
+
+        Rules are tried in the order they were added; the first live match answers.
+        """
+        shape = ERRORS[error] if isinstance(error, str) else error
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1, or None for always")
+        rule = Rule(
+            operation=_operation(operation),
+            error=shape,
+            tables=None if tables is None else frozenset(tables),
+            times=times,
+        )
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def report_updating(
+        self,
+        table: str,
+        *,
+        calls: int | None = None,
+        seconds: float | None = None,
+        reject_writes: bool = False,
+    ) -> UpdatingWindow:
+        """Show `table` as UPDATING in its next `calls` DescribeTable answers, or for `seconds`.
+
+        With `reject_writes`, UpdateTable on it meanwhile gets ResourceInUseException, as in AWS.
+        """
+        if (calls is None) == (seconds is None):
+            raise ValueError("give exactly one of calls or seconds")
+        until = None if seconds is None else time.monotonic() + seconds
+        window = UpdatingWindow(table=table, calls=calls, until=until, reject_writes=reject_writes)
+        with self._lock:
+            self._windows.append(window)
+        return window
+
+    def on_call(
+        self,
+        operation: str,
+        action: Hook,
+        *,
+        table: str | None = None,
+        times: int | None = 1,
+    ) -> HookRegistration:
+        """Run `action` when `operation` (on `table`, if given) arrives, before it is answered.
+
+        Hooks run on the proxy's handler thread, so the call waits for them (e.g. for a table to be
+        deleted through `call.backend_url`). An exception in a hook fails the `with` block on exit.
+        """
+        registration = HookRegistration(_operation(operation), action, table, times)
+        with self._lock:
+            self._hooks.append(registration)
+        return registration
+
+    def clear_faults(self) -> None:
+        """Drop every rule, UPDATING window and hook; counts are kept."""
+        with self._lock:
+            self._rules.clear()
+            self._windows.clear()
+            self._hooks.clear()
+
+    # ---- reading counts --------------------------------------------------------------------
+
+    @property
+    def records(self) -> list[CallRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def calls(self, operation: str | None = None, table: str | None = None) -> int:
+        """DynamoDB calls that reached the proxy, answered by a fault or forwarded."""
+        return sum(1 for r in self.records if _selected(r, operation, table))
+
+    def faulted(self, operation: str | None = None, table: str | None = None) -> int:
+        return sum(1 for r in self.records if r.faulted and _selected(r, operation, table))
+
+    def forwarded(self, operation: str | None = None, table: str | None = None) -> int:
+        return sum(1 for r in self.records if not r.faulted and _selected(r, operation, table))
+
+    def counts(self) -> Counter[str]:
+        """Calls per operation."""
+        return Counter(r.operation for r in self.records)
+
+    def table_counts(self) -> Counter[tuple[str, str | None]]:
+        """Calls per (operation, table); ListTables is counted under table None."""
+        return Counter((r.operation, r.table) for r in self.records)
+
+    def operations(self) -> set[str]:
+        return {r.operation for r in self.records}
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def raise_hook_errors(self) -> None:
+        with self._lock:
+            errors, self._hook_errors = self._hook_errors, []
+        if errors:
+            raise RuntimeError(f"{len(errors)} fault-proxy hook(s) failed") from errors[0]
+
+    # ---- the request path (handler threads) ------------------------------------------------
+
+    def _decide(self, operation: str, table: str | None) -> _Decision:
+        decision = _Decision()
+        now = time.monotonic()
+        with self._lock:
+            for hook in self._hooks:
+                if hook.matches(operation, table):
+                    hook.fired += 1
+                    decision.hooks.append(hook)
+            for rule in self._rules:
+                if rule.matches(operation, table):
+                    rule.fired += 1
+                    decision.fault = rule.error
+                    break
+            live = [w for w in self._windows if w.table == table and w.active(now)]
+            rejecting = any(w.reject_writes for w in live)
+            if decision.fault is None and operation == "UpdateTable" and rejecting:
+                decision.fault = ERRORS["ResourceInUseException"]
+            if decision.fault is None and operation == "DescribeTable":
+                decision.windows = live
+        return decision
+
+    def _record(self, record: CallRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def _run_hooks(self, hooks: list[HookRegistration], call: Call) -> None:
+        for hook in hooks:
+            try:
+                hook.action(call)
+            except Exception as error:  # noqa: BLE001 - kept and re-raised in the test's thread
+                with self._lock:
+                    self._hook_errors.append(error)
+
+    def _forward(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        host, port = self._backend
+        connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
+        try:
+            connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers:
+                if name.lower() not in _HOP_BY_HOP:
+                    connection.putheader(name, value)
+            connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+            response = connection.getresponse()
+            content = response.read()
+            return response.status, response.reason, response.getheaders(), content
+        finally:
+            connection.close()
+
+    def _track(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def handle(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        """Answer one request: (status, reason, headers, body)."""
+        target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
+        if method != "POST" or not target.startswith(TARGET_PREFIX):
+            return self._forward_or_502(method, path, headers, body)
+
+        operation = target.removeprefix(TARGET_PREFIX)
+        try:
+            document = json.loads(body or b"{}")
+        except ValueError:
+            document = {}
+        if not isinstance(document, dict):
+            document = {}
+        table = table_name(document.get("TableName"))
+        decision = self._decide(operation, table)
+        self._run_hooks(decision.hooks, Call(operation, table, document, self.backend_url))
+
+        if decision.fault is not None:
+            arn = _table_arn(_region(headers), table)
+            fault_body = decision.fault.body(operation, table, arn)
+            self._record(CallRecord(operation, table, decision.fault.code, decision.fault.status))
+            return decision.fault.status, "Bad Request", _dynamodb_headers(fault_body), fault_body
+
+        status, reason, response_headers, content = self._forward_or_502(
+            method, path, headers, body
+        )
+        rewritten = False
+        if decision.windows and status == 200:
+            content, rewritten = _as_updating(content)
+            if rewritten:
+                response_headers = _with_crc32(response_headers, content)
+                with self._lock:
+                    for window in decision.windows:
+                        window.rewritten += 1
+        outcome = FORWARDED if status != 502 or reason != BACKEND_ERROR else BACKEND_ERROR
+        self._record(CallRecord(operation, table, outcome, status, rewritten))
+        return status, reason, response_headers, content
+
+    def _forward_or_502(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        try:
+            return self._forward(method, path, headers, body)
+        except (OSError, http.client.HTTPException) as error:
+            message = json.dumps({"message": f"fault proxy: backend unreachable: {error}"}).encode()
+            return 502, BACKEND_ERROR, [("Content-Type", "application/json")], message
+
+
+def _operation(name: str) -> str:
+    return name.removeprefix(TARGET_PREFIX)
+
+
+def _selected(record: CallRecord, operation: str | None, table: str | None) -> bool:
+    if operation is not None and record.operation != _operation(operation):
+        return False
+    return table is None or record.table == table
+
+
+def _region(headers: list[tuple[str, str]]) -> str:
+    authorization = next((v for k, v in headers if k.lower() == "authorization"), "")
+    match = _REGION_IN_CREDENTIAL.search(authorization)
+    return match.group(1) if match else "us-east-1"
+
+
+def _table_arn(region: str, table: str | None) -> str:
+    return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{table or '*'}"
+
+
+def _crc32(content: bytes) -> str:
+    return str(zlib.crc32(content) & 0xFFFFFFFF)
+
+
+def _dynamodb_headers(body: bytes) -> list[tuple[str, str]]:
+    return [
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("x-amzn-RequestId", uuid.uuid4().hex.upper()),
+        ("x-amz-crc32", _crc32(body)),
+    ]
+
+
+def _with_crc32(headers: list[tuple[str, str]], content: bytes) -> list[tuple[str, str]]:
+    # botocore checks x-amz-crc32 against the body it gets; a stale one would look like corruption.
+    kept = [(k, v) for k, v in headers if k.lower() != "x-amz-crc32"]
+    return [*kept, ("x-amz-crc32", _crc32(content))]
+
+
+def _as_updating(content: bytes) -> tuple[bytes, bool]:
+    try:
+        document = json.loads(content)
+    except ValueError:
+        return content, False
+    table = document.get("Table") if isinstance(document, dict) else None
+    if not isinstance(table, dict) or "TableStatus" not in table:
+        return content, False
+    table["TableStatus"] = "UPDATING"
+    return json.dumps(document).encode(), True
+
+
+def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+        disable_nagle_algorithm = True
+        timeout = 60  # idle keep-alive connections end on their own
+
+        def setup(self) -> None:
+            super().setup()
+            proxy._track(self.connection, open_=True)
+
+        def finish(self) -> None:
+            proxy._track(self.connection, open_=False)
+            super().finish()
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, reason, headers, content = proxy.handle(
+                self.command, self.path, list(self.headers.items()), body
+            )
+            self.send_response_only(status, reason)
+            for name, value in headers:
+                if name.lower() not in _HOP_BY_HOP:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(content)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler

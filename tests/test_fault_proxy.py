@@ -1,0 +1,401 @@
+"""The fault proxy, proven with plain boto3 clients: botocore's real parser, CRC32 and retries."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+import urllib.request
+import zlib
+from typing import Any, Literal
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from tests.fault_proxy import ERRORS, FORWARDED, Call, FaultProxy
+from tests.fixtures_proxy import fault_proxy  # noqa: F401 - the fixture under test
+from tests.servers import REGION, MotoServer
+
+TABLE = "sentinel-orders"
+OTHER = "sentinel-users"
+
+
+@pytest.fixture
+def account(moto: MotoServer) -> MotoServer:
+    """An account holding TABLE and OTHER, created directly on moto (the proxy sees none of it)."""
+    moto.reset()
+    backend = client(moto.url)
+    for name in (TABLE, OTHER):
+        backend.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    return moto
+
+
+RetryMode = Literal["standard", "legacy", "adaptive"]
+
+
+def client(url: str, *, mode: RetryMode = "standard", attempts: int = 1) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(
+            retries={"mode": mode, "total_max_attempts": attempts},
+            connect_timeout=5,
+            read_timeout=10,
+        ),
+    )
+
+
+def raw_call(
+    url: str, operation: str, body: dict[str, Any], region: str = REGION
+) -> http.client.HTTPResponse:
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request(
+        "POST",
+        "/",
+        body=json.dumps(body),
+        headers={
+            "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20240101/{region}/dynamodb/"
+            "aws4_request, SignedHeaders=host, Signature=0",
+        },
+    )
+    return connection.getresponse()
+
+
+def test_unmatched_calls_are_forwarded_unchanged(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    direct = client(account.url).describe_table(TableName=TABLE)["Table"]
+    proxied = client(fault_proxy.url).describe_table(TableName=TABLE)["Table"]
+
+    assert proxied == direct
+    assert fault_proxy.records[0].outcome == FORWARDED
+    assert (fault_proxy.forwarded(), fault_proxy.faulted()) == (1, 0)
+
+
+def test_forwarded_answers_keep_dynamodb_headers_and_a_valid_crc32(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    response = raw_call(fault_proxy.url, "DescribeTable", {"TableName": TABLE})
+    body = response.read()
+
+    assert response.status == 200
+    assert int(response.headers["x-amz-crc32"]) == zlib.crc32(body)
+    assert response.headers["x-amzn-requestid"]
+    assert json.loads(body)["Table"]["TableName"] == TABLE
+
+
+def test_requests_that_are_not_dynamodb_calls_are_forwarded_and_not_counted(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    with urllib.request.urlopen(f"{fault_proxy.url}/moto-api/data.json", timeout=10) as response:
+        data = json.load(response)
+
+    assert TABLE in json.dumps(data["dynamodb"])
+    assert fault_proxy.calls() == 0
+
+
+def test_a_throttle_injected_twice_is_retried_twice_then_succeeds(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    rule = fault_proxy.fail("DescribeTable", "ThrottlingException", times=2)
+
+    response = client(fault_proxy.url, attempts=5).describe_table(TableName=TABLE)
+
+    assert response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert response["Table"]["TableStatus"] == "ACTIVE"
+    assert rule.fired == 2 and rule.exhausted
+    assert [r.outcome for r in fault_proxy.records] == [
+        "ThrottlingException",
+        "ThrottlingException",
+        FORWARDED,
+    ]
+
+
+# What botocore does with each fault: retried by standard mode, retried by legacy mode.
+RETRIED = {
+    "ThrottlingException": (True, True),
+    "LimitExceededException": (True, False),
+    "AccessDeniedException": (False, False),
+    "ResourceInUseException": (False, False),
+    "ContinuousBackupsUnavailableException": (False, False),
+    "ResourceNotFoundException": (False, False),
+    "TableNotFoundException": (False, False),
+}
+
+
+def test_every_fault_has_a_retry_expectation() -> None:
+    assert set(RETRIED) == set(ERRORS)
+
+
+@pytest.mark.parametrize("mode", ["standard", "legacy"])
+@pytest.mark.parametrize("code", sorted(RETRIED))
+def test_botocore_classifies_each_fault_as_it_would_dynamodbs_own(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+    code: str,
+    mode: RetryMode,
+) -> None:
+    fault_proxy.fail("DescribeContinuousBackups", code, times=1)
+    retried = RETRIED[code][0 if mode == "standard" else 1]
+    dynamodb = client(fault_proxy.url, mode=mode, attempts=2)
+
+    if retried:
+        response = dynamodb.describe_continuous_backups(TableName=TABLE)
+        assert response["ResponseMetadata"]["RetryAttempts"] == 1
+    else:
+        with pytest.raises(ClientError) as raised:
+            dynamodb.describe_continuous_backups(TableName=TABLE)
+        assert raised.value.response["Error"]["Code"] == code
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert raised.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+    assert fault_proxy.faulted("DescribeContinuousBackups", TABLE) == 1
+
+
+def test_access_denied_has_dynamodbs_shape_naming_the_action_and_the_table(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.fail("UpdateContinuousBackups", "AccessDeniedException")
+    response = raw_call(
+        fault_proxy.url,
+        "UpdateContinuousBackups",
+        {
+            "TableName": TABLE,
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+        region="eu-west-3",
+    )
+    body = response.read()
+
+    assert response.status == 400
+    assert int(response.headers["x-amz-crc32"]) == zlib.crc32(body)
+    assert json.loads(body) == {
+        "__type": "com.amazon.coral.service#AccessDeniedException",
+        "Message": "User: arn:aws:iam::123456789012:user/x is not authorized to perform: "
+        "dynamodb:UpdateContinuousBackups on resource: "
+        f"arn:aws:dynamodb:eu-west-3:123456789012:table/{TABLE} because no identity-based policy "
+        "allows the dynamodb:UpdateContinuousBackups action",
+    }
+
+
+def test_access_denied_surfaces_as_a_client_error_with_its_message(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.fail("UpdateTable", "AccessDeniedException", times=None)
+
+    with pytest.raises(ClientError) as raised:
+        client(fault_proxy.url, attempts=3).update_table(
+            TableName=TABLE, DeletionProtectionEnabled=True
+        )
+
+    error = raised.value.response["Error"]
+    assert error["Code"] == "AccessDeniedException"
+    assert "dynamodb:UpdateTable on resource: arn:aws:dynamodb:us-east-1:" in error["Message"]
+    assert fault_proxy.forwarded("UpdateTable") == 0
+
+
+def test_the_throttling_type_is_coral_availability_and_the_others_dynamodbs() -> None:
+    assert ERRORS["ThrottlingException"].type_prefix == "com.amazon.coral.availability"
+    for code in RETRIED.keys() - {"ThrottlingException", "AccessDeniedException"}:
+        assert ERRORS[code].type_prefix == "com.amazonaws.dynamodb.v20120810"
+        assert ERRORS[code].status == 400
+
+
+def test_a_rule_for_one_table_leaves_the_others_alone(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.fail("DescribeTable", "ResourceNotFoundException", tables=[TABLE], times=None)
+    dynamodb = client(fault_proxy.url)
+
+    assert dynamodb.describe_table(TableName=OTHER)["Table"]["TableName"] == OTHER
+    for _ in range(3):
+        with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+            dynamodb.describe_table(TableName=TABLE)
+
+    assert fault_proxy.faulted("DescribeTable", TABLE) == 3
+    assert fault_proxy.forwarded("DescribeTable", OTHER) == 1
+
+
+def test_a_table_named_by_arn_matches_rules_and_counts_by_its_name(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.fail("DescribeTable", "TableNotFoundException", tables=[TABLE])
+    arn = client(account.url).describe_table(TableName=TABLE)["Table"]["TableArn"]
+
+    with pytest.raises(ClientError) as raised:
+        client(fault_proxy.url).describe_table(TableName=arn)
+
+    assert raised.value.response["Error"]["Code"] == "TableNotFoundException"
+    assert fault_proxy.table_counts() == {("DescribeTable", TABLE): 1}
+
+
+def test_rules_answer_in_the_order_they_were_added_until_spent(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.fail("DescribeTable", "ResourceInUseException", times=1)
+    fault_proxy.fail("DescribeTable", "LimitExceededException", times=1)
+    dynamodb = client(fault_proxy.url)
+
+    codes = []
+    for _ in range(3):
+        try:
+            dynamodb.describe_table(TableName=TABLE)
+            codes.append("ok")
+        except ClientError as error:
+            codes.append(error.response["Error"]["Code"])
+
+    assert codes == ["ResourceInUseException", "LimitExceededException", "ok"]
+
+
+def test_updating_is_shown_for_the_chosen_number_of_calls_then_active(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.report_updating(TABLE, calls=2)
+    # Legacy mode retries on a CRC32 mismatch, so RetryAttempts == 0 proves the rewrite's CRC32.
+    dynamodb = client(fault_proxy.url, mode="legacy", attempts=3)
+
+    answers = [dynamodb.describe_table(TableName=TABLE) for _ in range(3)]
+
+    assert [a["Table"]["TableStatus"] for a in answers] == ["UPDATING", "UPDATING", "ACTIVE"]
+    assert {a["ResponseMetadata"]["RetryAttempts"] for a in answers} == {0}
+    assert dynamodb.describe_table(TableName=OTHER)["Table"]["TableStatus"] == "ACTIVE"
+    assert [r.rewritten for r in fault_proxy.records] == [True, True, False, False]
+    assert fault_proxy.faulted() == 0
+
+
+def test_updating_is_shown_for_the_chosen_duration_then_active(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.report_updating(TABLE, seconds=0.3)
+    dynamodb = client(fault_proxy.url)
+
+    during = dynamodb.describe_table(TableName=TABLE)["Table"]["TableStatus"]
+    time.sleep(0.4)
+    after = dynamodb.describe_table(TableName=TABLE)["Table"]["TableStatus"]
+
+    assert (during, after) == ("UPDATING", "ACTIVE")
+
+
+def test_updating_with_rejected_writes_answers_update_table_with_resource_in_use(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.report_updating(TABLE, calls=1, reject_writes=True)
+    dynamodb = client(fault_proxy.url)
+
+    with pytest.raises(dynamodb.exceptions.ResourceInUseException):
+        dynamodb.update_table(TableName=TABLE, DeletionProtectionEnabled=True)
+    assert dynamodb.describe_table(TableName=TABLE)["Table"]["TableStatus"] == "UPDATING"
+    dynamodb.update_table(TableName=TABLE, DeletionProtectionEnabled=True)
+
+    assert [r.outcome for r in fault_proxy.records] == [
+        "ResourceInUseException",
+        FORWARDED,
+        FORWARDED,
+    ]
+
+
+def test_a_hook_deletes_a_table_when_its_call_arrives(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    seen: list[Call] = []
+
+    def delete_table(call: Call) -> None:
+        seen.append(call)
+        client(call.backend_url).delete_table(TableName=call.table)
+
+    fault_proxy.on_call("UpdateContinuousBackups", delete_table, table=TABLE)
+    dynamodb = client(fault_proxy.url)
+    specification = {"PointInTimeRecoveryEnabled": True}
+
+    with pytest.raises(dynamodb.exceptions.TableNotFoundException):
+        dynamodb.update_continuous_backups(
+            TableName=TABLE, PointInTimeRecoverySpecification=specification
+        )
+    dynamodb.update_continuous_backups(
+        TableName=OTHER, PointInTimeRecoverySpecification=specification
+    )
+
+    assert [(c.operation, c.table) for c in seen] == [("UpdateContinuousBackups", TABLE)]
+    assert seen[0].body["PointInTimeRecoverySpecification"] == specification
+    assert client(account.url).list_tables()["TableNames"] == [OTHER]
+
+
+def test_a_failing_hook_fails_the_with_block(moto: MotoServer) -> None:
+    def broken(call: Call) -> None:
+        raise KeyError(call.operation)
+
+    with pytest.raises(RuntimeError) as raised, FaultProxy(moto.url) as proxy:
+        proxy.on_call("ListTables", broken)
+        client(proxy.url).list_tables()
+
+    assert isinstance(raised.value.__cause__, KeyError)
+
+
+def test_counts_are_exact_under_concurrent_calls(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.fail("DescribeTable", "ResourceInUseException", tables=[OTHER], times=5)
+    dynamodb = client(fault_proxy.url)  # one client, shared across threads as the CLI will
+    errors: list[str] = []
+
+    def work(name: str) -> None:
+        for _ in range(10):
+            try:
+                dynamodb.describe_table(TableName=name)
+            except ClientError as error:
+                errors.append(error.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in (TABLE, OTHER) * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert fault_proxy.counts() == {"DescribeTable": 80}
+    assert fault_proxy.table_counts() == {
+        ("DescribeTable", TABLE): 40,
+        ("DescribeTable", OTHER): 40,
+    }
+    assert fault_proxy.faulted("DescribeTable", OTHER) == 5 == len(errors)
+    assert fault_proxy.forwarded() == 75
+
+
+def test_after_the_block_the_proxy_refuses_connections(moto: MotoServer) -> None:
+    with FaultProxy(moto.url) as proxy:
+        url = proxy.url
+        client(url).list_tables()
+
+    with pytest.raises(EndpointConnectionError):
+        client(url).list_tables()
+
+
+def test_the_backend_must_be_on_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        FaultProxy("http://dynamodb.us-east-1.amazonaws.com:443")
