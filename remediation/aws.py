@@ -22,8 +22,6 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
     NoRegionError,
     ProfileNotFound,
 )
@@ -137,14 +135,6 @@ def _aws_error(action: str, exc: ClientError | BotoCoreError) -> AwsError:
     return AwsError(action, type(exc).__name__, str(exc))
 
 
-def _setup_error(action: str, exc: ClientError | BotoCoreError) -> SetupError:
-    if isinstance(exc, NoCredentialsError):
-        return SetupError("no AWS credentials found: set AWS_PROFILE or --aws-profile")
-    if isinstance(exc, EndpointConnectionError):
-        return SetupError(f"cannot reach the DynamoDB endpoint: {exc}")
-    return SetupError(f"cannot list tables: {_aws_error(action, exc)}")
-
-
 class _CallFailed(Exception):
     def __init__(self, error: AwsError) -> None:
         super().__init__(str(error))
@@ -208,7 +198,7 @@ class Hardener:
             try:
                 page = self._call("ListTables", **params)
             except _CallFailed as exc:
-                raise SetupError(f"cannot list tables: {exc.error}") from None
+                raise _discovery_error(exc.error) from None
             names.extend(page.get("TableNames", []))
             last = page.get("LastEvaluatedTableName")
             if not last:
@@ -389,6 +379,14 @@ class Hardener:
             raise
         pool.shutdown(wait=True)
         return [results[i] for i in range(len(items))]
+
+
+def _discovery_error(error: AwsError) -> SetupError:
+    if error.code in ("EndpointConnectionError", "ConnectTimeoutError"):
+        return SetupError(f"cannot reach the DynamoDB endpoint: {error.message}")
+    if error.code == "NoCredentialsError":
+        return SetupError("no AWS credentials found: set AWS_PROFILE or --aws-profile")
+    return SetupError(f"cannot list tables: {error}")
 
 
 def _interrupted(action: str, what: str) -> AwsError:

@@ -1,0 +1,133 @@
+"""Bad input and unusable AWS: one line on stderr, a documented exit code, JSON still JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from remediation.cli import ExitStatus
+from tests.cli_process import run_cli
+from tests.conftest import TableFactory
+from tests.servers import MotoServer, aws_env, free_port
+
+
+def assert_one_clear_line(stderr: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--table", "bad name"], "not a valid DynamoDB table name"),
+        (["--table", "ab"], "not a valid DynamoDB table name"),
+        (["--table", "arn:aws:dynamodb:us-east-1:123:table/x"], "not a DynamoDB table ARN"),
+        (["--table", "arn:aws:s3:::bucket"], "not a DynamoDB table ARN"),
+        (["--table", "sentinel-a", "--table", "sentinel-a"], "named twice"),
+        (
+            [
+                "--table",
+                "sentinel-a",
+                "--table",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/sentinel-a",
+            ],
+            "named twice",
+        ),
+        (["--prefix", ""], "--allow-all-tables"),
+        (["--rate", "Scan=5"], "--rate takes OPERATION=PER_SECOND"),
+        (["--rate", "DescribeTable=0"], "positive"),
+        (["--workers", "0"], "--workers"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_bad_input_is_one_line_and_exit_3(
+    server: MotoServer, args: list[str], words: str, as_json: bool
+) -> None:
+    extra = ["--json"] if as_json else []
+    result = run_cli(["harden", *args, *extra], aws_env(server.url))
+    assert result.returncode == ExitStatus.USAGE == 3
+    assert_one_clear_line(result.stderr)
+    assert words in result.stderr
+    if as_json:
+        assert result.json()["error"]
+    else:
+        assert result.stdout == ""
+
+
+def test_an_arn_in_another_region_is_refused(server: MotoServer) -> None:
+    arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/sentinel-a"
+    result = run_cli(["harden", "--table", arn, "--json"], aws_env(server.url))
+    assert result.returncode == ExitStatus.USAGE
+    assert_one_clear_line(result.stderr)
+    assert "eu-west-1" in result.stderr and "--region eu-west-1" in result.stderr
+    assert result.json()["error"]
+
+
+def test_an_arn_of_another_account_fails_that_table_and_touches_nothing(
+    server: MotoServer, server_table: TableFactory
+) -> None:
+    server_table("sentinel-a")
+    arn = "arn:aws:dynamodb:us-east-1:999999999999:table/sentinel-a"
+    result = run_cli(["harden", "--table", arn, "--json", "--force"], aws_env(server.url))
+    assert result.returncode == ExitStatus.FAILED
+    [entry] = result.json()["tables"]
+    assert entry["error"]["code"] == "AccountMismatch"
+
+
+def test_empty_prefix_with_opt_in_selects_every_table(
+    server: MotoServer, server_table: TableFactory
+) -> None:
+    server_table("alpha")
+    server_table("sentinel-a")
+    result = run_cli(
+        ["harden", "--prefix", "", "--allow-all-tables", "--dry-run", "--json"],
+        aws_env(server.url),
+    )
+    assert result.returncode == 0
+    assert [t["table_name"] for t in result.json()["tables"]] == ["alpha", "sentinel-a"]
+
+
+def _env_without(server: MotoServer, *keys: str) -> dict[str, str]:
+    env = aws_env(server.url)
+    for key in keys:
+        env.pop(key)
+    return env
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("no-credentials", "no AWS credentials"),
+        ("unknown-profile", "profile 'nope' not found"),
+        ("no-region", "no AWS region"),
+        ("refused-endpoint", "cannot reach the DynamoDB endpoint"),
+    ],
+)
+def test_unusable_aws_is_one_line_and_exit_4(
+    server: MotoServer, tmp_path: Path, case: str, words: str, as_json: bool
+) -> None:
+    args = ["harden", "--force"] + (["--json"] if as_json else [])
+    env = aws_env(server.url)
+    if case == "no-credentials":
+        env = _env_without(server, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        env["HOME"] = str(tmp_path)
+    elif case == "unknown-profile":
+        config = tmp_path / "config"
+        config.write_text("[profile other]\nregion = us-east-1\n")
+        env["AWS_CONFIG_FILE"] = str(config)
+        args += ["--aws-profile", "nope"]
+    elif case == "no-region":
+        env = _env_without(server, "AWS_DEFAULT_REGION")
+    elif case == "refused-endpoint":
+        env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{free_port()}"
+    result = run_cli(args, env)
+    assert result.returncode == ExitStatus.AWS_SETUP == 4
+    assert_one_clear_line(result.stderr)
+    assert words in result.stderr
+    if as_json:
+        assert words in result.json()["error"]

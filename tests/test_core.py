@@ -1,0 +1,159 @@
+"""The core is pure: states in, decisions out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from remediation import core
+from remediation.controls import DELETION_PROTECTION, PITR
+from remediation.core import AwsError, Reading, Requirement, TableState
+
+ON = Reading(True)
+OFF = Reading(False)
+DENIED = Reading(
+    None, AwsError("dynamodb:DescribeContinuousBackups", "AccessDeniedException", "no")
+)
+
+
+def protected(name: str = "sentinel-requests") -> TableState:
+    """The compliant baseline: each test changes one field."""
+    return TableState(name=name, deletion_protection=ON, pitr=ON, status="ACTIVE")
+
+
+def test_a_table_with_both_protections_misses_nothing() -> None:
+    assert core.missing(protected()) == ()
+    assert core.is_protected(protected())
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"deletion_protection": OFF}, (DELETION_PROTECTION,)),
+        ({"pitr": OFF}, (PITR,)),
+        ({"deletion_protection": OFF, "pitr": OFF}, (DELETION_PROTECTION, PITR)),
+        ({"pitr": DENIED}, (PITR,)),
+        ({"deletion_protection": core.UNREAD}, (DELETION_PROTECTION,)),
+    ],
+)
+def test_missing_lists_every_control_not_provably_on(
+    change: dict[str, Reading], expected: tuple[object, ...]
+) -> None:
+    assert core.missing(replace(protected(), **change)) == expected
+
+
+def test_no_pitr_requirement_ignores_pitr_entirely() -> None:
+    state = replace(protected(), pitr=core.UNREAD)
+    assert core.missing(state, Requirement(controls=(DELETION_PROTECTION,))) == ()
+
+
+@pytest.mark.parametrize(
+    ("days", "minimum", "short"),
+    [(7, 14, True), (14, 14, False), (None, 35, False), (35, 35, False), (1, None, False)],
+)
+def test_a_recovery_period_below_the_minimum_counts_as_missing_pitr(
+    days: int | None, minimum: int | None, short: bool
+) -> None:
+    state = replace(protected(), pitr_recovery_days=days)
+    requirement = Requirement(min_recovery_days=minimum)
+    assert (core.missing(state, requirement) == (PITR,)) is short
+
+
+@pytest.mark.parametrize("days", [0, 36, -1])
+def test_requirement_refuses_a_recovery_period_aws_does_not_allow(days: int) -> None:
+    with pytest.raises(ValueError, match="1 to 35 days"):
+        Requirement(min_recovery_days=days)
+
+
+def test_plan_sorts_tables_and_separates_changes_protected_and_unreadable() -> None:
+    gone = TableState(
+        name="sentinel-a",
+        error=AwsError("dynamodb:DescribeTable", "ResourceNotFoundException", "gone"),
+    )
+    states = [
+        replace(protected("sentinel-c"), pitr=OFF),
+        protected("sentinel-b"),
+        gone,
+        replace(protected("sentinel-d"), deletion_protection=OFF, pitr=DENIED),
+    ]
+    plan = core.plan(states)
+    assert [c.table for c in plan.changes] == ["sentinel-c", "sentinel-d"]
+    assert plan.changes[0].enable == (PITR,)
+    assert plan.changes[1].enable == (DELETION_PROTECTION, PITR)
+    assert plan.changes[1].unknown == (PITR,)
+    assert plan.protected == ("sentinel-b",)
+    assert plan.unreadable == (gone,)
+    assert plan.tables == 4
+
+
+def test_plan_only_ever_enables_what_is_not_already_on() -> None:
+    states = [
+        replace(protected("sentinel-a"), pitr=OFF),
+        replace(protected("sentinel-b"), deletion_protection=OFF),
+        replace(protected("sentinel-c"), pitr=DENIED),
+        protected("sentinel-d"),
+    ]
+    by_name = {s.name: s for s in states}
+    plan = core.plan(states)
+    assert [c.table for c in plan.changes] == ["sentinel-a", "sentinel-b", "sentinel-c"]
+    for change in plan.changes:
+        for control in change.enable:
+            assert by_name[change.table].reading(control).enabled is not True
+
+
+def test_select_is_case_sensitive_sorted_and_deduplicated() -> None:
+    names = ["sentinel-b", "Sentinel-x", "other", "sentinel-a", "sentinel-b", "xsentinel-c"]
+    assert core.select(names) == ["sentinel-a", "sentinel-b"]
+    assert core.select(names, "Sentinel-") == ["Sentinel-x"]
+
+
+def test_changed_controls_are_only_those_read_back_on_that_were_not_on() -> None:
+    before = replace(protected(), deletion_protection=OFF, pitr=DENIED)
+    after = replace(protected(), pitr=DENIED)
+    assert core.changed_controls(before, after) == (DELETION_PROTECTION,)
+
+
+def test_outcome_with_an_error_is_a_failure_even_if_the_table_reads_protected() -> None:
+    error = AwsError("dynamodb:UpdateTable", "AccessDeniedException", "no")
+    failed = core.Outcome(protected(), protected(), (), {DELETION_PROTECTION.id: error})
+    ok = core.Outcome(protected(), protected())
+    assert core.summarize([failed, ok]) == core.Summary(total=2, succeeded=1, failed=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "ref"),
+    [
+        ("sentinel-requests", core.TableRef("sentinel-requests")),
+        ("a.b_c-9", core.TableRef("a.b_c-9")),
+        (
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/sentinel-requests",
+            core.TableRef("sentinel-requests", "eu-west-1", "123456789012"),
+        ),
+        (
+            "arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/sentinel-x",
+            core.TableRef("sentinel-x", "us-gov-west-1", "123456789012"),
+        ),
+    ],
+)
+def test_parse_table_ref_accepts_names_and_table_arns(text: str, ref: core.TableRef) -> None:
+    assert core.parse_table_ref(text) == ref
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "ab",
+        "x" * 256,
+        "bad name",
+        "sentinel/requests",
+        "arn:aws:dynamodb:us-east-1:123456789012:table/sentinel-x/stream/2024",
+        "arn:aws:s3:::bucket",
+        "arn:aws:dynamodb:us-east-1:12345:table/sentinel-x",
+        "arn:aws:dynamodb:us-east-1:123456789012:table/ab",
+    ],
+)
+def test_parse_table_ref_rejects_what_is_neither_a_name_nor_a_table_arn(text: str) -> None:
+    with pytest.raises(core.InvalidTableRef):
+        core.parse_table_ref(text)
