@@ -386,15 +386,12 @@ class Run:
         self.say(f"Tables to harden ({len(states)} found):")
         self.say()
         if states:
-            columns = [c.label for c in ALL]
             width = max(len("Table"), *(len(s.name) for s in states)) + 4
-            self.say("  " + "Table".ljust(width) + "".join(c.ljust(23) for c in columns).rstrip())
-            self.say(
-                "  " + "-----".ljust(width) + "".join(("-" * len(c)).ljust(23) for c in columns)
-            )
-            for state in states:
-                cells = [self._cell(state, c) for c in ALL]
-                self.say("  " + state.name.ljust(width) + "".join(c.ljust(23) for c in cells))
+            labels = [c.label for c in ALL]
+            rows = [["Table", *labels], ["-----", *("-" * len(x) for x in labels)]]
+            rows += [[s.name, *(self._cell(s, c) for c in ALL)] for s in states]
+            for name, *cells in rows:
+                self.say(("  " + name.ljust(width) + "".join(c.ljust(23) for c in cells)).rstrip())
             self.say()
         for state in states:
             for problem in _read_problems(state):

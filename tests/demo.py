@@ -1,0 +1,53 @@
+"""`make demo`: the hardener end to end on a local moto server, no AWS account needed.
+
+Starts moto_server on loopback, creates Sentinel's three tables in mixed protection states plus one
+table outside the prefix, shows status, hardens with --force, shows status again, stops the server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import boto3
+
+from tests.cli_process import ROOT
+from tests.conftest import create_table
+from tests.servers import REGION, aws_env, moto_server
+
+
+def show(args: list[str], env: dict[str, str]) -> None:
+    print(f"$ python -m remediation {' '.join(args)}", flush=True)
+    subprocess.run([sys.executable, "-m", "remediation", *args], env=env, cwd=ROOT, check=False)
+    print(flush=True)
+
+
+def main() -> None:
+    with moto_server() as server:
+        env = aws_env(server.url)
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=server.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        create_table(client, "sentinel-requests")
+        create_table(client, "sentinel-breakglass", deletion_protection=True)
+        create_table(client, "sentinel-sessions", pitr=True)
+        create_table(client, "billing-ledger")
+        print(f"# moto_server on {server.url}: 3 sentinel- tables in mixed states, 1 other table")
+        print()
+        common = ["harden", "--endpoint-url", server.url, "--region", REGION]
+        show([*common, "--dry-run"], env)
+        show([*common, "--force"], env)
+        show([*common, "--dry-run"], env)
+        untouched = client.describe_table(TableName="billing-ledger")["Table"]
+        print(
+            "# billing-ledger (outside the prefix) still has deletion protection "
+            f"{untouched['DeletionProtectionEnabled']}: never touched"
+        )
+
+
+if __name__ == "__main__":
+    main()
