@@ -9,7 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.fixtures_proxy import fault_proxy
 from tests.servers import REGION, MotoServer, moto_server
+
+__all__ = ["fault_proxy"]  # a fixture defined beside the proxy, offered to every test
 
 TableFactory = Callable[..., str]
 

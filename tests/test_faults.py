@@ -1,0 +1,248 @@
+"""Real accounts throttle, deny, and have tables mid-update: each fault through the fault proxy.
+
+The CLI runs as a subprocess against tests/fault_proxy.py in front of moto_server, reached through
+AWS_ENDPOINT_URL, so botocore's real parser and retries meet every fault. State is read back from
+moto directly (not through the proxy), so the proxy's counts are the CLI's calls alone.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from remediation.cli import ExitStatus
+from tests.cli_process import ROOT, run_cli
+from tests.conftest import TableFactory, protection
+from tests.fault_proxy import Call, FaultProxy
+from tests.servers import REGION, MotoServer, aws_env
+
+FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
+HARDEN = ["harden", "--force", "--json", *FAST]
+
+
+@pytest.fixture
+def tables(server: MotoServer, server_table: TableFactory) -> list[str]:
+    server_table("other-table")
+    return [server_table(f"sentinel-{x}") for x in "abc"]
+
+
+@pytest.fixture
+def env(tables: list[str], fault_proxy: FaultProxy) -> dict[str, str]:
+    return aws_env(fault_proxy.url)
+
+
+def by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["table_name"]: t for t in document["tables"]}
+
+
+def backend(call: Call) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=call.backend_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        ("DescribeContinuousBackups", "ThrottlingException"),
+        ("UpdateTable", "ThrottlingException"),
+        ("UpdateContinuousBackups", "LimitExceededException"),
+        ("ListTables", "ThrottlingException"),
+    ],
+)
+def test_throttling_is_retried_by_botocore_until_success(
+    env: dict[str, str],
+    fault_proxy: FaultProxy,
+    server_client: Any,
+    tables: list[str],
+    operation: str,
+    code: str,
+) -> None:
+    fault_proxy.fail(operation, code, times=3)
+    result = run_cli(HARDEN, env)
+    assert result.returncode == 0, result.stderr
+    assert fault_proxy.faulted(operation) == 3
+    assert result.json()["succeeded"] == 3
+    assert {protection(server_client, t) for t in tables} == {(True, True)}
+
+
+def test_a_table_in_updating_is_waited_for_then_hardened(
+    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    fault_proxy.report_updating("sentinel-b", calls=3, reject_writes=True)
+    result = run_cli([*HARDEN, "--wait-timeout", "30"], env)
+    assert result.returncode == 0, result.stderr
+    assert protection(server_client, "sentinel-b") == (True, True)
+    assert fault_proxy.calls("DescribeTable", "sentinel-b") >= 4  # read, waits, read-back
+
+
+def test_resource_in_use_on_update_table_is_retried_with_backoff(
+    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    fault_proxy.fail("UpdateTable", "ResourceInUseException", tables=["sentinel-a"], times=2)
+    result = run_cli(HARDEN, env)
+    assert result.returncode == 0, result.stderr
+    assert fault_proxy.calls("UpdateTable", "sentinel-a") == 3
+    assert protection(server_client, "sentinel-a") == (True, True)
+
+
+def test_backups_not_yet_available_is_retried_then_succeeds(
+    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    fault_proxy.fail(
+        "UpdateContinuousBackups",
+        "ContinuousBackupsUnavailableException",
+        tables=["sentinel-c"],
+        times=2,
+    )
+    result = run_cli(HARDEN, env)
+    assert result.returncode == 0, result.stderr
+    assert fault_proxy.calls("UpdateContinuousBackups", "sentinel-c") == 3
+    assert protection(server_client, "sentinel-c") == (True, True)
+
+
+def test_backups_never_available_is_retried_within_bounds_then_reported(
+    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    fault_proxy.fail(
+        "UpdateContinuousBackups",
+        "ContinuousBackupsUnavailableException",
+        tables=["sentinel-c"],
+        times=None,
+    )
+    started = time.monotonic()
+    result = run_cli([*HARDEN, "--wait-timeout", "2"], env)
+    assert time.monotonic() - started < 30
+    assert result.returncode == ExitStatus.FAILED
+    entry = by_name(result.json())["sentinel-c"]
+    assert entry["error"]["code"] == "ContinuousBackupsUnavailableException"
+    assert entry["error"]["action"] == "dynamodb:UpdateContinuousBackups"
+    assert entry["deletion_protection_changed"] is True
+    assert 2 <= fault_proxy.calls("UpdateContinuousBackups", "sentinel-c") <= 12
+    assert protection(server_client, "sentinel-c") == (True, False)
+    assert protection(server_client, "sentinel-a") == (True, True)
+
+
+def test_what_is_reported_is_the_state_read_back_not_the_write_that_was_sent(
+    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    # Something else turns PITR off again between our write and our read-back (a drift-fixer,
+    # an SCP-backed automation): the report must say what the server says.
+    seen = {"n": 0}
+
+    def revert_on_read_back(call: Call) -> None:
+        seen["n"] += 1
+        if seen["n"] == 2:
+            backend(call).update_continuous_backups(
+                TableName="sentinel-a",
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+            )
+
+    fault_proxy.on_call(
+        "DescribeContinuousBackups", revert_on_read_back, table="sentinel-a", times=None
+    )
+    result = run_cli(HARDEN, env)
+    assert result.returncode == ExitStatus.FAILED
+    entry = by_name(result.json())["sentinel-a"]
+    assert entry["after"]["pitr_enabled"] is False
+    assert entry["pitr_changed"] is False
+    assert entry["error"]["code"] == "NotEnabledAfterWrite"
+    assert protection(server_client, "sentinel-a") == (True, False)
+
+
+@pytest.mark.parametrize(
+    ("operation", "other"),
+    [("UpdateContinuousBackups", "deletion_protection"), ("UpdateTable", "pitr_enabled")],
+)
+def test_access_denied_on_one_tables_write_reports_it_and_does_everything_else(
+    env: dict[str, str],
+    fault_proxy: FaultProxy,
+    server_client: Any,
+    tables: list[str],
+    operation: str,
+    other: str,
+) -> None:
+    fault_proxy.fail(operation, "AccessDeniedException", tables=["sentinel-b"], times=None)
+    result = run_cli(HARDEN, env)
+    assert result.returncode == ExitStatus.FAILED
+    document = result.json()
+    assert (document["succeeded"], document["failed"]) == (2, 1)
+    entry = by_name(document)["sentinel-b"]
+    assert entry["error"]["code"] == "AccessDeniedException"
+    assert entry["error"]["action"] == f"dynamodb:{operation}"
+    assert f"dynamodb:{operation}" in entry["error"]["message"]
+    assert entry["after"][other] is True  # the other protection was still attempted
+    assert protection(server_client, "sentinel-a") == (True, True)
+    assert protection(server_client, "sentinel-c") == (True, True)
+    assert fault_proxy.calls(operation, "sentinel-b") == 1  # denied is final: not retried
+
+
+def test_access_denied_reading_pitr_shows_unknown_never_disabled(
+    env: dict[str, str], fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.fail(
+        "DescribeContinuousBackups", "AccessDeniedException", tables=["sentinel-b"], times=None
+    )
+    text = run_cli(["harden", "--dry-run", *FAST], env)
+    row = next(line for line in text.stdout.splitlines() if line.startswith("  sentinel-b"))
+    assert row.split()[1:] == ["Disabled", "Unknown", "(AccessDeniedException)"]
+    assert "! sentinel-b: PITR unknown: AccessDeniedException" in text.stdout
+    document = run_cli(["harden", "--dry-run", "--json", *FAST], env).json()
+    entry = by_name(document)["sentinel-b"]
+    assert entry["before"]["pitr_enabled"] is None
+    assert entry["read_errors"][0]["code"] == "AccessDeniedException"
+
+
+def test_a_table_deleted_mid_run_is_reported_and_the_rest_done(
+    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    fault_proxy.on_call(
+        "UpdateTable",
+        lambda call: backend(call).delete_table(TableName="sentinel-b"),
+        table="sentinel-b",
+    )
+    result = run_cli(HARDEN, env)
+    assert result.returncode == ExitStatus.FAILED
+    entry = by_name(result.json())["sentinel-b"]
+    assert entry["result"] == "failed"
+    assert entry["error"]["code"] in ("ResourceNotFoundException", "TableNotFoundException")
+    assert protection(server_client, "sentinel-a") == (True, True)
+    assert protection(server_client, "sentinel-c") == (True, True)
+
+
+def test_ctrl_c_starts_no_new_call_reports_and_exits_130(
+    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    # sentinel-a is busy for a long while: the single worker waits on it when Ctrl-C comes.
+    fault_proxy.report_updating("sentinel-a", seconds=60, reject_writes=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remediation", "harden", "--force", "--workers", "1", *FAST],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while fault_proxy.calls("DescribeTable", "sentinel-a") < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    calls_at_interrupt = fault_proxy.calls()
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == ExitStatus.INTERRUPTED == 130
+    assert "Traceback" not in stderr
+    assert "not started: sentinel-b, sentinel-c" in stderr
+    assert "✗ sentinel-a:" in stdout and "interrupted" in stdout
+    assert fault_proxy.calls() <= calls_at_interrupt + 1  # at most the call already in flight
+    assert fault_proxy.calls("UpdateTable") == 0
+    assert protection(server_client, "sentinel-b") == (False, False)

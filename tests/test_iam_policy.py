@@ -1,0 +1,65 @@
+"""Least privilege: the IAM policies list exactly what the CLI calls, scoped to the prefix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediation import controls
+from tests.cli_process import ROOT, run_cli
+from tests.conftest import TableFactory
+from tests.fault_proxy import FaultProxy
+from tests.servers import MotoServer, aws_env
+
+FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
+TABLE_RESOURCE = "arn:aws:dynamodb:*:*:table/sentinel-*"
+POLICIES = {
+    "full": (ROOT / "docs" / "iam-policy.json", controls.ALL, []),
+    "no-pitr": (
+        ROOT / "docs" / "iam-policy-no-pitr.json",
+        (controls.DELETION_PROTECTION,),
+        ["--no-pitr"],
+    ),
+}
+
+
+def allowed(path: Path) -> dict[str, set[str]]:
+    """Action -> resources the policy allows it on."""
+    document: dict[str, Any] = json.loads(path.read_text())
+    result: dict[str, set[str]] = {}
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        resources = statement["Resource"]
+        for action in statement["Action"]:
+            result.setdefault(action, set()).update(
+                [resources] if isinstance(resources, str) else resources
+            )
+    return result
+
+
+@pytest.mark.parametrize("which", POLICIES)
+def test_policy_lists_exactly_the_actions_the_controls_declare(which: str) -> None:
+    path, needed, _ = POLICIES[which]
+    policy = allowed(path)
+    assert set(policy) == set(controls.iam_actions(needed))
+    assert policy.pop(controls.DISCOVERY_ACTION) == {"*"}  # ListTables cannot be scoped
+    assert all(resources == {TABLE_RESOURCE} for resources in policy.values())
+
+
+@pytest.mark.parametrize("which", POLICIES)
+def test_a_full_run_calls_only_what_the_policy_allows(
+    which: str, server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    path, _, flags = POLICIES[which]
+    server_table("sentinel-a")
+    server_table("sentinel-b", deletion_protection=True)
+    server_table("other")
+    result = run_cli(["harden", "--force", *flags, *FAST], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    called = {f"dynamodb:{op}" for op in fault_proxy.operations()}
+    assert called == set(allowed(path)), "the run must need every action listed, and no other"
+    touched = {table for _, table in fault_proxy.table_counts() if table is not None}
+    assert touched == {"sentinel-a", "sentinel-b"}
