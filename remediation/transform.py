@@ -1,0 +1,49 @@
+"""A Pulumi resource transform that protects a program's own Sentinel tables at the source.
+
+Register it once, before the tables are declared:
+
+    pulumi.runtime.register_resource_transform(protect_tables())
+
+It reads each DynamoDB table's inputs with the same functions as the policy pack
+(`remediation.pulumi_policies`), asks the core what is missing, and turns it on.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pulumi
+
+from remediation.controls import ALL
+from remediation.core import DEFAULT_PREFIX, Requirement
+from remediation.pulumi_policies import enable, read_resource
+
+__all__ = ["protect_tables"]
+
+
+def protect_tables(
+    prefix: str = DEFAULT_PREFIX, min_recovery_days: int | None = None
+) -> pulumi.ResourceTransform:
+    """A transform enabling deletion protection and PITR on every table named `prefix`*."""
+    requirement = Requirement(min_recovery_days=min_recovery_days)
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        props = copy.deepcopy(dict(args.props))
+        resource = read_resource(args.type_, props, args.name, requirement)
+        if resource is None:
+            return None
+        findings = [f for control in ALL for f in resource.findings(control, requirement)]
+        if not findings:
+            return None
+        if resource.name is None:
+            # Preview only: during the update the name is known and this runs again.
+            pulumi.log.warn(resource.unjudged_name(findings, prefix))
+            return None
+        if not resource.is_ours(prefix):
+            return None
+        for finding in findings:
+            if not enable(finding, requirement):
+                pulumi.log.warn(finding.message(requirement))
+        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+
+    return transform
