@@ -1,0 +1,64 @@
+"""Sentinel's DynamoDB tables as a Pulumi program.
+
+Key schemas, GSIs, TTL attribute, billing mode and encryption follow Sentinel's own table
+definitions (`infrastructure/schema.go` in mateoblack/sentinel: ApprovalTableSchema,
+BreakGlassTableSchema, SessionTableSchema); deletion protection and PITR are on.
+
+    pulumi config set prefix acme-sentinel-      # table names: acme-sentinel-requests, ...
+    pulumi config set hardenAtSource true        # also protect any other prefixed table here
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from remediation.transform import protect_tables
+
+config = pulumi.Config()
+prefix = config.get("prefix") or "sentinel-"
+
+if config.get_bool("hardenAtSource"):
+    # The one line a program needs to protect its own Sentinel tables at the source.
+    pulumi.runtime.register_resource_transform(protect_tables(prefix))
+
+# Every GSI sorts by creation time except the session table's server-instance index.
+CREATED_AT = "created_at"
+
+TABLES = {
+    "requests": ["requester", "status", "profile"],
+    "breakglass": ["invoker", "status", "profile"],
+    "sessions": ["user", "status", "profile", "server_instance_id"],
+}
+
+
+def gsi(hash_key: str) -> aws.dynamodb.TableGlobalSecondaryIndexArgs:
+    range_key = "status" if hash_key == "server_instance_id" else CREATED_AT
+    name = "gsi-server-instance" if hash_key == "server_instance_id" else f"gsi-{hash_key}"
+    return aws.dynamodb.TableGlobalSecondaryIndexArgs(
+        name=name,
+        key_schemas=[
+            aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                attribute_name=hash_key, key_type="HASH"
+            ),
+            aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                attribute_name=range_key, key_type="RANGE"
+            ),
+        ],
+        projection_type="ALL",
+    )
+
+
+for logical_name, gsi_keys in TABLES.items():
+    attributes = sorted({"id", CREATED_AT, *gsi_keys})
+    table = aws.dynamodb.Table(
+        logical_name,
+        name=f"{prefix}{logical_name}",
+        billing_mode="PAY_PER_REQUEST",
+        hash_key="id",
+        attributes=[aws.dynamodb.TableAttributeArgs(name=a, type="S") for a in attributes],
+        global_secondary_indexes=[gsi(key) for key in gsi_keys],
+        ttl=aws.dynamodb.TableTtlArgs(attribute_name="ttl", enabled=True),
+        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+        deletion_protection_enabled=True,
+        point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+    )
+    pulumi.export(f"{logical_name}_table", table.name)
