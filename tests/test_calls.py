@@ -1,0 +1,73 @@
+"""Minimal calls, counted at the proxy: nothing is asked twice for the same answer."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from tests.cli_process import run_cli
+from tests.conftest import create_table
+from tests.fault_proxy import FaultProxy
+from tests.servers import MotoServer, aws_env
+
+FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
+STATES = [(False, False), (True, False), (False, True), (True, True)]
+
+
+@pytest.fixture
+def account(server: MotoServer, server_client: Any) -> dict[str, tuple[bool, bool]]:
+    """230 sentinel- tables in every state, 20 others: three ListTables pages."""
+    tables = {}
+    for i in range(230):
+        dp, pitr = STATES[i % 4]
+        tables[
+            create_table(server_client, f"sentinel-{i:03d}", deletion_protection=dp, pitr=pitr)
+        ] = (
+            dp,
+            pitr,
+        )
+    for i in range(20):
+        create_table(server_client, f"other-{i:02d}")
+    return tables
+
+
+@pytest.mark.parametrize("no_pitr", [False, True], ids=["both", "no-pitr"])
+def test_a_hardening_run_makes_the_minimal_calls(
+    account: dict[str, tuple[bool, bool]], fault_proxy: FaultProxy, no_pitr: bool
+) -> None:
+    flags = ["--no-pitr"] if no_pitr else []
+    result = run_cli(["harden", "--force", *flags, *FAST], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    n = len(account) + 20
+    needs_dp = [t for t, (dp, _) in account.items() if not dp]
+    needs_pitr = [] if no_pitr else [t for t, (_, pitr) in account.items() if not pitr]
+    assert fault_proxy.calls("ListTables") == math.ceil(n / 100)
+    for table in account:
+        writes_dp = table in needs_dp
+        writes_pitr = table in needs_pitr
+        assert fault_proxy.calls("DescribeTable", table) == 1 + writes_dp, table
+        assert fault_proxy.calls("UpdateTable", table) == writes_dp, table
+        assert fault_proxy.calls("DescribeContinuousBackups", table) == (
+            0 if no_pitr else 1 + writes_pitr
+        ), table
+        assert fault_proxy.calls("UpdateContinuousBackups", table) == writes_pitr, table
+    assert sum(fault_proxy.counts().values()) == (
+        math.ceil(n / 100)
+        + len(account)
+        + 2 * len(needs_dp)
+        + (0 if no_pitr else len(account) + 2 * len(needs_pitr))
+    )
+
+
+def test_a_status_run_only_reads_each_table_once(
+    account: dict[str, tuple[bool, bool]], fault_proxy: FaultProxy
+) -> None:
+    result = run_cli(["harden", "--dry-run", *FAST], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    assert fault_proxy.counts() == {
+        "ListTables": 3,
+        "DescribeTable": len(account),
+        "DescribeContinuousBackups": len(account),
+    }
