@@ -59,8 +59,14 @@ def make_client(endpoint_url: str, region: str = "us-east-1") -> Any:
     )
 
 
-def run_baseline(client: Any, prefix: str, *, write: bool = True) -> BaselineResult:
-    """Harden (or, without `write`, only read) every table named `prefix`*, one at a time."""
+def run_baseline(
+    client: Any, prefix: str, *, write: bool = True, pitr: bool = True
+) -> BaselineResult:
+    """Harden (or, without `write`, only read) every table named `prefix`*, one at a time.
+
+    Without `pitr` (the Go original's --no-pitr) it still reads both protections, as its
+    GetTableStatus does, and writes deletion protection only.
+    """
     result = BaselineResult()
 
     def count(event_name: str, parsed_response: Any = None, **_: Any) -> None:
@@ -77,7 +83,7 @@ def run_baseline(client: Any, prefix: str, *, write: bool = True) -> BaselineRes
         for name in _table_names(client, prefix):
             result.tables += 1
             try:
-                _harden(client, name, write, result)
+                _harden(client, name, write, pitr, result)
             except ClientError as error:
                 result.failures[name] = error.response.get("Error", {}).get("Code", "?")
     finally:
@@ -98,7 +104,7 @@ def _table_names(client: Any, prefix: str) -> list[str]:
         request = {"ExclusiveStartTableName": last}
 
 
-def _harden(client: Any, name: str, write: bool, result: BaselineResult) -> None:
+def _harden(client: Any, name: str, write: bool, pitr: bool, result: BaselineResult) -> None:
     table = client.describe_table(TableName=name)["Table"]
     backups = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
     recovery = backups.get("PointInTimeRecoveryDescription", {})
@@ -107,7 +113,7 @@ def _harden(client: Any, name: str, write: bool, result: BaselineResult) -> None
     if not table.get("DeletionProtectionEnabled"):
         client.update_table(TableName=name, DeletionProtectionEnabled=True)
         result.deletion_protection_enabled += 1
-    if recovery.get("PointInTimeRecoveryStatus") != "ENABLED":
+    if pitr and recovery.get("PointInTimeRecoveryStatus") != "ENABLED":
         client.update_continuous_backups(
             TableName=name,
             PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
@@ -121,9 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--prefix", default="sentinel-")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--read-only", action="store_true", help="describe only, write nothing")
+    parser.add_argument("--no-pitr", action="store_true", help="write deletion protection only")
     args = parser.parse_args(argv)
     result = run_baseline(
-        make_client(args.endpoint_url, args.region), args.prefix, write=not args.read_only
+        make_client(args.endpoint_url, args.region),
+        args.prefix,
+        write=not args.read_only,
+        pitr=not args.no_pitr,
     )
     json.dump(result.as_dict(), sys.stdout, indent=2)
     print()
