@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from remediation import core
 from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
-from remediation.core import AwsError, Outcome, Plan, Requirement, TableRef, TableState
+from remediation.core import AwsError, Change, Outcome, Plan, Requirement, TableRef, TableState
 
 if TYPE_CHECKING:
     from remediation.aws import Hardener
@@ -461,7 +461,9 @@ class Run:
         return text + (f" ({', '.join(already)})" if already else "")
 
     def to_json(self) -> dict[str, Any]:
-        tables = [self._table_json(s) for s in self.report.states]
+        plan = self.report.plan
+        changes = {c.table: c for c in plan.changes} if plan else {}
+        tables = [self._table_json(s, changes.get(s.name)) for s in self.report.states]
         return {
             "tables": tables,
             **self.report.counts(),
@@ -472,16 +474,8 @@ class Run:
             "error": self.report.error,
         }
 
-    def _table_json(self, state: TableState) -> dict[str, Any]:
+    def _table_json(self, state: TableState, change: Change | None) -> dict[str, Any]:
         outcome = self.report.outcome(state)
-        change = next(
-            (
-                c
-                for c in (self.report.plan.changes if self.report.plan else ())
-                if c.table == state.name
-            ),
-            None,
-        )
         errors = [_error_json(key, err) for key, err in outcome.errors.items()]
         read_errors = [
             _error_json(c.id, state.reading(c).error)
