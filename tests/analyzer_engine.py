@@ -338,6 +338,17 @@ class AnalyzerEngine:
         return env
 
     def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._process is None or self._process.poll() is not None
+
+    def _start(self) -> None:
         self._engine_server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
         engine_pb2_grpc.add_EngineServicer_to_server(self._engine, self._engine_server)
         engine_port = self._engine_server.add_insecure_port("127.0.0.1:0")
@@ -360,12 +371,10 @@ class AnalyzerEngine:
         try:
             first = lines.get(timeout=60)
         except queue.Empty:
-            self.close()
             raise RuntimeError("the policy pack printed no port within 60 s") from None
         self.first_line = first.decode(errors="replace").rstrip("\n")
         if not self.first_line.isdigit():
             stderr = self.stderr
-            self.close()
             raise RuntimeError(
                 f"the pack's first stdout line must be its port, got {self.first_line!r}\n{stderr}"
             )
@@ -382,7 +391,7 @@ class AnalyzerEngine:
             )
             self.handshake_code = grpc.StatusCode.OK
         except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.UNIMPLEMENTED:  # type: ignore[attr-defined]
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise
             self.handshake_code = grpc.StatusCode.UNIMPLEMENTED
         self._stub.ConfigureStack(
@@ -405,7 +414,7 @@ class AnalyzerEngine:
         request = analyzer_pb2.ConfigureAnalyzerRequest()
         for name, config in self.config.items():
             entry = request.policyConfig[name]
-            entry.enforcementLevel = _LEVEL_VALUES[config.level]  # type: ignore[assignment]
+            entry.enforcementLevel = _LEVEL_VALUES[config.level]
             entry.properties.update(config.properties)
         self._stub.Configure(request)
 
@@ -549,6 +558,8 @@ class _ProgramMocks(pulumi.runtime.Mocks):
         self.preview = preview
         self.transforms: list[pulumi.ResourceTransform] = []
         self.resources: list[Resource] = []
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+        """Loops the SDK's mock monitor opens on executor threads and never closes."""
 
     def register_transform(self, transform: pulumi.ResourceTransform) -> None:
         self.transforms.append(transform)
@@ -556,6 +567,7 @@ class _ProgramMocks(pulumi.runtime.Mocks):
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
     ) -> tuple[str | None, dict[Any, Any]]:
+        self.thread_loops.add(asyncio.get_event_loop())
         props = dict(args.inputs)
         for transform in [*args.transforms, *self.transforms]:
             result = transform(
@@ -583,6 +595,18 @@ class _ProgramMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], None]:
         return {}, None
+
+
+def unprotect(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """A stack transform that turns both protections off on every aws.dynamodb.Table.
+
+    Registered before the Sentinel program runs, it yields the program's unprotected variant.
+    """
+    if args.type_ != "aws:dynamodb/table:Table":
+        return None
+    props = {k: v for k, v in args.props.items() if k != "pointInTimeRecovery"}
+    props["deletionProtectionEnabled"] = False
+    return pulumi.ResourceTransformResult(props=props, opts=args.opts)
 
 
 def capture_program(
@@ -615,6 +639,8 @@ def capture_program(
 
         loop.run_until_complete(run_pulumi_func(main))
     finally:
+        for opened in mocks.thread_loops - {loop}:
+            opened.close()
         loop.close()
         asyncio.set_event_loop(None)
     return [r for r in mocks.resources if not r.type.startswith("pulumi:")]

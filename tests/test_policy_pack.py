@@ -1,0 +1,356 @@
+"""The real policy pack process, driven over gRPC the way the Pulumi engine drives it."""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediation.controls import ALL, DELETION_PROTECTION, PITR
+from remediation.pulumi_policies import NATIVE_TABLE, PACK_NAME, TABLE, TABLE_REPLICA
+from tests.analyzer_engine import (
+    PACK_DIR,
+    ROOT,
+    UNKNOWN,
+    AnalyzerEngine,
+    PolicyConfigError,
+    Report,
+    Resource,
+    is_secret,
+    secret,
+)
+
+DP, PITR_ID = DELETION_PROTECTION.id, PITR.id
+ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/{}"
+
+
+def table(
+    name: str | None = "sentinel-requests", logical: str = "requests", **props: Any
+) -> Resource:
+    """An unprotected aws.dynamodb.Table as the engine sends it; props override or add."""
+    base: dict[str, Any] = {
+        "billingMode": "PAY_PER_REQUEST",
+        "hashKey": "id",
+        "attributes": [{"name": "id", "type": "S"}],
+        "tags": secret({"owner": "sentinel"}),
+        "__defaults": ["region"],
+    }
+    if name is not None:
+        base["name"] = name
+    base.update(props)
+    return Resource(TABLE, logical, base)
+
+
+PROTECTED: dict[str, Any] = {
+    "deletionProtectionEnabled": True,
+    "pointInTimeRecovery": {"enabled": True},
+}
+
+
+def write_config(directory: Path, name: str, config: dict[str, Any]) -> Path:
+    path = directory / name
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[AnalyzerEngine]:
+    """The pack as `pulumi preview --policy-pack policy_pack` runs it: default config."""
+    with AnalyzerEngine() as engine:
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def advisory() -> Iterator[AnalyzerEngine]:
+    with AnalyzerEngine(policy_config=PACK_DIR / "config" / "advisory.json") as engine:
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def mandatory() -> Iterator[AnalyzerEngine]:
+    with AnalyzerEngine(policy_config=PACK_DIR / "config" / "mandatory.json") as engine:
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def acme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalyzerEngine]:
+    """Prefix `acme-` for both policies and a 14-day minimum PITR period."""
+    config = {DP: {"prefix": "acme-"}, PITR_ID: {"prefix": "acme-", "minRecoveryPeriodDays": 14}}
+    path = write_config(tmp_path_factory.mktemp("config"), "acme.json", config)
+    with AnalyzerEngine(policy_config=path) as engine:
+        yield engine
+
+
+def policies_of(report: Report, name: str) -> set[str]:
+    return {r.policy for r in report.step(name).remediations}
+
+
+# --- the pack as the engine sees it -------------------------------------------------------------
+
+
+def test_the_pack_should_print_only_its_port_on_stdout(pack: AnalyzerEngine) -> None:
+    pack.run([table()])
+    assert pack.first_line.isdigit()
+    assert pack.stdout_after_port == ""
+
+
+def test_the_pack_should_describe_one_policy_per_control(pack: AnalyzerEngine) -> None:
+    assert pack.info.name == PACK_NAME and pack.info.supportsConfig
+    infos = {p.name: p for p in pack.info.policies}
+    assert list(infos) == [c.id for c in ALL]
+    for control in ALL:
+        info = infos[control.id]
+        assert info.description == control.description
+        assert info.remediation_steps == control.remediation and info.url == control.docs_url
+    assert {name: c.level for name, c in pack.config.items()} == {
+        DP: "remediate",
+        PITR_ID: "remediate",
+    }
+    assert pack.config[DP].properties == {"prefix": "sentinel-"}
+
+
+def test_the_pack_should_start_within_a_second(pack: AnalyzerEngine) -> None:
+    assert pack.startup_seconds < 1.0
+
+
+# --- what preview marks and up fixes ------------------------------------------------------------
+
+
+def test_remediate_should_protect_an_unprotected_table_and_change_nothing_else(
+    pack: AnalyzerEngine,
+) -> None:
+    report = pack.run([table()])
+    step = report.step("requests")
+    assert policies_of(report, "requests") == {DP, PITR_ID}
+    assert step.remediated == {**step.inputs, **PROTECTED}
+    assert is_secret(step.remediated["tags"]) and step.remediated["__defaults"] == ["region"]
+    assert step.diagnostics == () and not report.blocked
+
+
+def test_a_protected_table_should_pass_untouched(pack: AnalyzerEngine) -> None:
+    report = pack.run([table(**PROTECTED)])
+    step = report.step("requests")
+    assert step.remediations == () and not step.changed and report.diagnostics == ()
+
+
+def test_advisory_should_list_violations_that_name_table_missing_and_fix(
+    advisory: AnalyzerEngine,
+) -> None:
+    report = advisory.run([table()])
+    step = report.step("requests")
+    assert step.remediations == () and not step.changed and not report.blocked
+    by_policy = {d.policy: d for d in step.diagnostics}
+    assert set(by_policy) == {DP, PITR_ID}
+    for control in ALL:
+        diagnostic = by_policy[control.id]
+        assert diagnostic.level == "advisory"
+        assert diagnostic.message.startswith(control.description)
+        assert "sentinel-requests:" in diagnostic.message
+        assert f"{control.label} is off" in diagnostic.message
+        assert (
+            f'Fix: aws.dynamodb.Table("requests", ..., {control.pulumi_fix})' in diagnostic.message
+        )
+
+
+def test_mandatory_should_block_an_unprotected_table_and_pass_a_protected_one(
+    mandatory: AnalyzerEngine,
+) -> None:
+    blocked = mandatory.run([table()])
+    assert blocked.blocked and blocked.step("requests").remediations == ()
+    assert {d.level for d in blocked.diagnostics} == {"mandatory"}
+    assert not mandatory.run([table(**PROTECTED)]).blocked
+
+
+def test_a_prefix_override_should_retarget_the_policies(acme: AnalyzerEngine) -> None:
+    report = acme.run([table("acme-requests", "acme"), table("sentinel-requests", "sentinel")])
+    assert policies_of(report, "acme") == {DP, PITR_ID}
+    sentinel = report.step("sentinel")
+    assert not sentinel.changed
+    assert {p for p, _ in sentinel.not_applicable} == {DP, PITR_ID}
+    assert all("does not start with 'acme-'" in reason for _, reason in sentinel.not_applicable)
+
+
+def test_a_minimum_recovery_period_should_be_enforced_and_fixed(acme: AnalyzerEngine) -> None:
+    short = {"enabled": True, "recoveryPeriodInDays": 7}
+    report = acme.run(
+        [table("acme-t", "t", deletionProtectionEnabled=True, pointInTimeRecovery=short)]
+    )
+    step = report.step("t")
+    assert policies_of(report, "t") == {PITR_ID}
+    assert step.remediated["pointInTimeRecovery"] == {"enabled": True, "recoveryPeriodInDays": 14.0}
+    assert report.diagnostics == ()
+
+
+def test_a_recovery_period_out_of_range_should_be_refused_like_the_cli(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "bad.json", {PITR_ID: {"minRecoveryPeriodDays": 36}})
+    engine = AnalyzerEngine(policy_config=path)
+    with pytest.raises(PolicyConfigError, match=f"{PITR_ID}: 36 is greater than the maximum of 35"):
+        engine.start()
+    assert engine.closed
+
+
+def test_all_in_a_config_file_should_set_every_policys_level(advisory: AnalyzerEngine) -> None:
+    assert {c.level for name, c in advisory.config.items() if name != "all"} == {"advisory"}
+
+
+# --- resource types -----------------------------------------------------------------------------
+
+
+def test_every_replica_of_a_table_should_be_protected_on_its_own(pack: AnalyzerEngine) -> None:
+    replicas: list[dict[str, Any]] = [
+        {"regionName": "eu-west-1", "deletionProtectionEnabled": True, "pointInTimeRecovery": True},
+        {"regionName": "us-west-2", "kmsKeyArn": secret("arn:aws:kms:us-west-2:1:key/k")},
+    ]
+    report = pack.run([table(replicas=replicas, **PROTECTED)])
+    after = report.step("requests").remediated["replicas"]
+    assert after[0] == replicas[0]
+    assert after[1] == {
+        **replicas[1],
+        "deletionProtectionEnabled": True,
+        "pointInTimeRecovery": True,
+    }
+    assert report.diagnostics == ()
+
+
+def test_advisory_should_name_the_replica_region_in_its_violation(advisory: AnalyzerEngine) -> None:
+    replicas = [{"regionName": "us-west-2", "pointInTimeRecovery": True}]
+    report = advisory.run([table(replicas=replicas, **PROTECTED)])
+    (diagnostic,) = report.diagnostics
+    assert diagnostic.policy == DP
+    assert (
+        "sentinel-requests replica in us-west-2: Deletion Protection is off" in diagnostic.message
+    )
+    assert 'TableReplicaArgs(region_name="us-west-2", ..., deletion_protection_enabled=True)' in (
+        diagnostic.message
+    )
+
+
+def test_a_table_replica_resource_should_be_protected(pack: AnalyzerEngine) -> None:
+    replica = Resource(
+        TABLE_REPLICA, "sessions-eu", {"globalTableArn": ARN.format("sentinel-sessions")}
+    )
+    report = pack.run([replica])
+    assert report.step("sessions-eu").remediated == {
+        "globalTableArn": ARN.format("sentinel-sessions"),
+        "deletionProtectionEnabled": True,
+        "pointInTimeRecovery": True,
+    }
+    assert report.diagnostics == ()
+
+
+def test_an_aws_native_table_should_be_protected(pack: AnalyzerEngine) -> None:
+    native = Resource(
+        NATIVE_TABLE,
+        "breakglass",
+        {"tableName": "sentinel-breakglass", "pointInTimeRecoverySpecification": {}},
+    )
+    report = pack.run([native])
+    assert report.step("breakglass").remediated == {
+        "tableName": "sentinel-breakglass",
+        "deletionProtectionEnabled": True,
+        "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": True},
+    }
+    assert report.diagnostics == ()
+
+
+def test_other_resources_should_pass_untouched_and_unremarked(pack: AnalyzerEngine) -> None:
+    bucket = Resource("aws:s3/bucket:Bucket", "logs", {"bucket": "sentinel-logs"})
+    report = pack.run([bucket])
+    step = report.step("logs")
+    assert step.remediations == () and step.diagnostics == () and step.not_applicable == ()
+
+
+# --- edges --------------------------------------------------------------------------------------
+
+
+def test_an_auto_named_table_should_be_judged_by_its_logical_name(pack: AnalyzerEngine) -> None:
+    report = pack.run([table(None, "sentinel-auto"), table(None, "auto")])
+    assert policies_of(report, "sentinel-auto") == {DP, PITR_ID}
+    assert report.step("auto").remediations == () and not report.step("auto").changed
+
+
+def test_the_name_input_should_win_over_the_logical_name(pack: AnalyzerEngine) -> None:
+    report = pack.run([table("audit-log", "sentinel-looking")])
+    assert not report.step("sentinel-looking").changed
+
+
+def test_a_computed_name_should_be_reported_as_not_judged_by_both_calls(
+    pack: AnalyzerEngine,
+) -> None:
+    report = pack.run([table(UNKNOWN, "requests")])
+    step = report.step("requests")
+    assert not step.changed
+    remediation_notes = {r.policy: r.diagnostic for r in step.remediations}
+    analysis_notes = {d.policy: d for d in step.diagnostics}
+    assert set(remediation_notes) == set(analysis_notes) == {DP, PITR_ID}
+    for control in ALL:
+        for text in (remediation_notes[control.id], analysis_notes[control.id].message):
+            assert "'requests' could not be judged: its name (name)" in text
+            assert control.label in text and control.pulumi_fix in text
+        assert analysis_notes[control.id].level == "advisory"
+    assert not report.blocked
+
+
+def test_a_computed_name_on_a_protected_table_should_need_no_judgement(
+    pack: AnalyzerEngine,
+) -> None:
+    report = pack.run([table(UNKNOWN, "requests", **PROTECTED)])
+    assert report.diagnostics == () and report.step("requests").remediations == ()
+
+
+def test_a_computed_replica_arn_should_be_reported_as_not_judged(pack: AnalyzerEngine) -> None:
+    report = pack.run([Resource(TABLE_REPLICA, "sessions-eu", {"globalTableArn": UNKNOWN})])
+    (diagnostic, _) = report.step("sessions-eu").diagnostics
+    assert "could not be judged: its name (globalTableArn)" in diagnostic.message
+
+
+def test_a_computed_protection_should_be_set_on_up_and_not_judged_when_advisory(
+    pack: AnalyzerEngine, advisory: AnalyzerEngine
+) -> None:
+    resource = table(deletionProtectionEnabled=UNKNOWN, pointInTimeRecovery={"enabled": True})
+    fixed = pack.run([resource]).step("requests")
+    assert fixed.remediated["deletionProtectionEnabled"] is True and fixed.diagnostics == ()
+    (diagnostic,) = advisory.run([resource]).diagnostics
+    assert diagnostic.policy == DP and diagnostic.level == "advisory"
+    assert "sentinel-requests could not be judged: deletionProtectionEnabled" in diagnostic.message
+
+
+def test_an_unknown_replica_list_should_be_reported_as_not_judged(pack: AnalyzerEngine) -> None:
+    report = pack.run([table(replicas=UNKNOWN, **PROTECTED)])
+    notes = [r.diagnostic for r in report.step("requests").remediations]
+    assert notes and all("sentinel-requests replicas could not be judged" in n for n in notes)
+    assert {d.level for d in report.diagnostics} == {"advisory"}
+
+
+# --- the staged pack for `pulumi policy publish` ------------------------------------------------
+
+
+def test_the_staged_pack_should_serve_with_nothing_but_its_own_folder(tmp_path: Path) -> None:
+    staged = tmp_path / "policy_pack"
+    subprocess.run(
+        ["make", "-s", "pack-dist", f"PACK_DIST={staged}"], cwd=ROOT, check=True, timeout=60
+    )
+    assert "virtualenv: venv" in (staged / "PulumiPolicy.yaml").read_text()
+    # -S skips site-packages' .pth files, the project's editable install among them; the
+    # dependencies stay importable through PYTHONPATH, as from the pack's own venv.
+    python = [sys.executable, "-S"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(site.getsitepackages())}
+    elsewhere = subprocess.run(
+        [*python, "-c", "import remediation"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert b"No module named 'remediation'" in elsewhere.stderr
+    with AnalyzerEngine(staged, python=python, env=env) as engine:
+        report = engine.run([table()])
+    assert policies_of(report, "requests") == {DP, PITR_ID}
+    assert report.step("requests").remediated == {**to_inputs(table()), **PROTECTED}
+
+
+def to_inputs(resource: Resource) -> dict[str, Any]:
+    return dict(resource.props)
