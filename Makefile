@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint demo preview bench clean
+.PHONY: test lint demo preview bench pack-dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,23 @@ demo: $(BIN)/python
 
 bench: $(BIN)/python
 	$(BIN)/python -m bench
+
+# What `pulumi preview --policy-pack policy_pack` would report for unprotected Sentinel tables.
+preview: $(BIN)/python
+	$(BIN)/python -m tests.preview
+
+# `pulumi policy publish` uploads only the pack folder: stage one with the core inside it, and a
+# pack-local virtualenv the CLI fills from requirements.txt.
+PACK_DIST ?= dist/policy_pack
+pack-dist:
+	rm -rf $(PACK_DIST)
+	mkdir -p $(PACK_DIST)/config
+	cp policy_pack/__main__.py policy_pack/requirements.txt $(PACK_DIST)/
+	cp policy_pack/config/*.json $(PACK_DIST)/config/
+	sed 's|virtualenv: ../.venv|virtualenv: venv|' policy_pack/PulumiPolicy.yaml > $(PACK_DIST)/PulumiPolicy.yaml
+	cp -R remediation $(PACK_DIST)/remediation
+	rm -rf $(PACK_DIST)/remediation/__pycache__
+	printf 'venv/\n__pycache__/\n' > $(PACK_DIST)/.gitignore
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
