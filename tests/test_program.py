@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +14,7 @@ from remediation.pulumi_policies import TABLE
 from tests.analyzer_engine import (
     PACK_DIR,
     PROJECT,
+    ROOT,
     AnalyzerEngine,
     Resource,
     capture_program,
@@ -164,3 +167,19 @@ def test_harden_at_source_should_protect_the_tables_before_the_pack_sees_them(
     assert all(r.props["deletionProtectionEnabled"] is True for r in resources)
     report = preview.run(resources)
     assert report.diagnostics == () and all(s.remediations == () for s in report.steps)
+
+
+def test_the_preview_script_should_show_remediations_and_violations() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.preview"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    out = result.stdout
+    assert out.count("~ dynamodb-deletion-protection remediated") == 3
+    assert 'pointInTimeRecovery: (not set) => {"enabled": true}' in out
+    assert "sentinel-requests: Deletion Protection is off" in out
+    assert "Blocked: yes: the preview fails" in out
