@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.sim_endpoint import SimEndpoint, SimState
+from bench.sim_endpoint import CONTROL_PLANE_RATE, SimEndpoint, SimState
+from remediation.aws import DEFAULT_RATES
 
 ROOT = Path(__file__).resolve().parent.parent
 PITR_READ_QUOTA = 10.0  # DescribeContinuousBackups calls per second per account and region
-OUR_PACE = 0.95  # our client paces each quota this far under it
 
 
 @dataclass
@@ -118,14 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     unprotected = n - round(n * args.protected_fraction)
     floors = {"status": n / pitr_rate, "harden": (n + unprotected) / pitr_rate, "no-pitr": None}
     endpoint_args = ["--region", "us-east-1"]
-    pace = [
-        "--rate",
-        f"DescribeContinuousBackups={pitr_rate * OUR_PACE:g}",
-        "--rate",
-        f"UpdateContinuousBackups={pitr_rate * OUR_PACE:g}",
-        "--rate",
-        f"*={2500 * args.scale * OUR_PACE:g}",
-    ]
+    # Our CLI's own default pacing, scaled like the simulated quotas.
+    pace = [f"--rate={op}={rate * args.scale:g}" for op, rate in DEFAULT_RATES.items()]
+    assert DEFAULT_RATES["*"] < CONTROL_PLANE_RATE
     ours = {
         "status": ["--dry-run"],
         "harden": ["--force"],

@@ -12,7 +12,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,7 +27,15 @@ from botocore.exceptions import (
 )
 
 from remediation.controls import DELETION_PROTECTION, DISCOVERY_ACTION, PITR, Control
-from remediation.core import AwsError, Change, Outcome, Reading, TableState, changed_controls
+from remediation.core import (
+    AwsError,
+    Change,
+    Outcome,
+    Reading,
+    TableState,
+    changed_controls,
+    select,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -45,8 +53,9 @@ DEFAULT_WORKERS = 16
 DEFAULT_RATES: Mapping[str, float] = {
     # AWS: 10 DescribeContinuousBackups calls per second per account and region. Paced evenly a
     # little under it, never in a burst: the server's bucket may already be partly drained.
-    "DescribeContinuousBackups": 9.5,
-    "UpdateContinuousBackups": 9.5,
+    "DescribeContinuousBackups": 9.7,
+    # No documented rate; paced like its read twin, which bounds the run anyway.
+    "UpdateContinuousBackups": 9.7,
     # The control plane as a whole: about 2,500 requests per second.
     "*": 2400.0,
 }
@@ -190,19 +199,26 @@ class Hardener:
 
     # -- discover ------------------------------------------------------------------------------
 
-    def list_tables(self) -> list[str]:
-        """Every table name in the account and region, through every page."""
-        names: list[str] = []
+    def discover(self, prefix: str) -> Iterator[str]:
+        """Names selected by `prefix`, yielded as each ListTables page arrives."""
+        seen: set[str] = set()
+        for page in self._pages():
+            for name in select(page, prefix):
+                if name not in seen:
+                    seen.add(name)
+                    yield name
+
+    def _pages(self) -> Iterator[list[str]]:
         params: dict[str, Any] = {"Limit": PAGE_SIZE}
         while True:
             try:
                 page = self._call("ListTables", **params)
             except _CallFailed as exc:
                 raise _discovery_error(exc.error) from None
-            names.extend(page.get("TableNames", []))
+            yield list(page.get("TableNames", []))
             last = page.get("LastEvaluatedTableName")
             if not last:
-                return names
+                return
             params["ExclusiveStartTableName"] = last
 
     # -- read ----------------------------------------------------------------------------------
@@ -232,11 +248,12 @@ class Hardener:
 
     def read_all(
         self,
-        names: Sequence[str],
+        names: Iterable[str],
         controls: Sequence[Control],
         progress: ProgressCallback | None = None,
     ) -> list[TableState]:
-        """Read every table on the pool; the result is in the order of `names`."""
+        """Read every table on the pool, starting each as soon as `names` yields it (discovery
+        pages overlap the reads); the result is in the order of `names`."""
         return self._map(lambda n: self.read(n, controls), names, progress)
 
     # -- act -----------------------------------------------------------------------------------
@@ -347,28 +364,29 @@ class Hardener:
     def _map(
         self,
         fn: Callable[[Any], T],
-        items: Sequence[Any],
+        items: Iterable[Any],
         progress: ProgressCallback | None,
     ) -> list[T]:
-        """Run fn over items on a bounded pool, results in input order.
+        """Run fn over items on a bounded pool, submitting as items arrive; results in input order.
 
         On KeyboardInterrupt: cancel (no new calls), wait for calls in flight, and re-raise with
         the finished results attached as `exc.partial` (index -> result).
         """
         results: dict[int, T] = {}
-        if not items:
-            return []
-        pool = ThreadPoolExecutor(max_workers=min(self._settings.workers, len(items)))
         pending: dict[Future[T], int] = {}
+        pool = ThreadPoolExecutor(max_workers=self._settings.workers)
+        total = 0
         try:
-            pending = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            for item in items:
+                pending[pool.submit(fn, item)] = total
+                total += 1
             while pending:
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     index = pending.pop(future)
                     results[index] = future.result()
                     if progress:
-                        progress(len(results), len(items))
+                        progress(len(results), total)
         except BaseException as exc:
             self.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
@@ -378,7 +396,7 @@ class Hardener:
             exc.partial = results  # type: ignore[attr-defined]
             raise
         pool.shutdown(wait=True)
-        return [results[i] for i in range(len(items))]
+        return [results[i] for i in range(total)]
 
 
 def _discovery_error(error: AwsError) -> SetupError:

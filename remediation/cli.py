@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OPERATION=PER_SECOND",
         help=(
             "client-side pace for one operation, or '*' for all calls together (repeatable; "
-            "default: DescribeContinuousBackups=9.5 UpdateContinuousBackups=9.5 *=2400)"
+            "default: DescribeContinuousBackups=9.7 UpdateContinuousBackups=9.7 *=2400)"
         ),
     )
     harden.add_argument(
@@ -306,11 +306,9 @@ class Run:
 
     def _execute(self, hardener: Hardener) -> ExitStatus:
         opts = self.options
-        if opts.refs:
-            names = [ref.name for ref in opts.refs]
-        else:
-            with Progress(self.stderr, "Listing tables", enabled=self.text is not None):
-                names = core.select(hardener.list_tables(), opts.prefix)
+        names: Iterable[str] = (
+            [ref.name for ref in opts.refs] if opts.refs else hardener.discover(opts.prefix)
+        )
         controls = opts.requirement.controls
         with Progress(self.stderr, "Reading tables", enabled=self.text is not None) as bar:
             states = hardener.read_all(names, controls, bar.update)

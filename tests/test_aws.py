@@ -32,9 +32,10 @@ def test_discovery_lists_every_page_and_select_keeps_the_prefix(
     wanted = [table(f"sentinel-t{i:03d}") for i in range(130)]
     table("other-requests")
     table("Sentinel-upper")
-    names = hardener.list_tables()
-    assert len(names) == 132
-    assert core.select(names) == sorted(wanted)
+    calls = record_calls(hardener._client)
+    assert sorted(hardener.discover("sentinel-")) == sorted(wanted)
+    assert calls == [("ListTables", "")] * 2
+    assert sorted(hardener.discover("")) == sorted([*wanted, "other-requests", "Sentinel-upper"])
 
 
 @pytest.mark.parametrize(
