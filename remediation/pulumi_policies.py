@@ -529,6 +529,8 @@ def _judge(
     args: ResourceValidationArgs, control: Control
 ) -> tuple[TableResource, tuple[Finding, ...], str, Requirement] | None:
     """Read and judge the resource; None when it is not a table of ours (or not a table)."""
+    if args.resource_type not in RESOURCE_TYPES:
+        return None  # the common case in a large stack: no config parsing, no reading
     prefix, requirement = _settings(args.get_config(), control)
     resource = read_resource(args.resource_type, args.props, args.name, requirement)
     if resource is None:

@@ -160,9 +160,7 @@ def to_wire(value: Any) -> Any:
 
 def _struct(props: Mapping[str, Any], *, skip_internal: bool) -> struct_pb2.Struct:
     result = struct_pb2.Struct()
-    result.update(
-        {k: v for k, v in to_wire(props).items() if not (skip_internal and k.startswith("__"))}
-    )
+    result.update({k: v for k, v in props.items() if not (skip_internal and k.startswith("__"))})
     return result
 
 
@@ -464,7 +462,7 @@ class AnalyzerEngine:
         self, resource: Resource
     ) -> tuple[tuple[Remediation, ...], dict[str, Any], tuple[tuple[str, str], ...]]:
         """Remediations, the inputs after the engine applies them, and the not-applicable notes."""
-        props = to_wire(resource.props)
+        props = dict(resource.props)
         response = self._stub.Remediate(self._request(resource, props, skip_internal=False))
         remediations = []
         for r in response.remediations:
@@ -501,7 +499,7 @@ class AnalyzerEngine:
         steps = []
         final = []
         for resource in resources:
-            inputs = to_wire(resource.props)
+            inputs = dict(resource.props)
             remediations, remediated, skipped = self.remediate(resource)
             diagnostics, not_applicable = self.analyze(resource, remediated)
             not_applicable = (*skipped, *not_applicable)

@@ -329,6 +329,19 @@ def test_an_unknown_replica_list_should_be_reported_as_not_judged(pack: Analyzer
     assert {d.level for d in report.diagnostics} == {"advisory"}
 
 
+def test_the_benchmark_should_run_both_packs_and_print_the_ratio() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.bench_pack", "--resources", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "our pack" in result.stdout and "empty pack" in result.stdout
+    assert "ratio" in result.stdout and "start-up" in result.stdout
+
+
 # --- the staged pack for `pulumi policy publish` ------------------------------------------------
 
 
