@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from remediation.controls import ALL, DELETION_PROTECTION, PITR
@@ -102,6 +103,8 @@ def test_the_pack_should_print_only_its_port_on_stdout(pack: AnalyzerEngine) -> 
 
 
 def test_the_pack_should_describe_one_policy_per_control(pack: AnalyzerEngine) -> None:
+    assert pack.handshake_code in (grpc.StatusCode.OK, grpc.StatusCode.UNIMPLEMENTED)
+    assert pack.plugin_version
     assert pack.info.name == PACK_NAME and pack.info.supportsConfig
     infos = {p.name: p for p in pack.info.policies}
     assert list(infos) == [c.id for c in ALL]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,6 +105,23 @@ def test_the_program_should_carry_sentinels_indexes(program: list[Resource]) -> 
 def test_a_stack_config_prefix_should_rename_the_tables() -> None:
     resources = capture_program(config={f"{PROJECT}:prefix": "acme-sentinel-"})
     assert sorted(r.props["name"] for r in resources) == sorted(f"acme-{n}" for n in NAMES)
+
+
+def test_the_pack_prefix_should_follow_the_stacks_prefix_only_when_configured(
+    tmp_path: Path,
+) -> None:
+    stack_config = {f"{PROJECT}:prefix": "acme-sentinel-"}
+    resources = capture_program(config=stack_config, transforms=[unprotect])
+    with AnalyzerEngine(stack_config=stack_config) as default:
+        untouched = default.run(resources)
+    assert all(not s.changed and len(s.not_applicable) == 4 for s in untouched.steps)
+    config = tmp_path / "acme.json"
+    prefix = {"prefix": "acme-sentinel-"}
+    config.write_text(json.dumps({DELETION_PROTECTION.id: prefix, PITR.id: prefix}))
+    with AnalyzerEngine(stack_config=stack_config, policy_config=config) as retargeted:
+        fixed = retargeted.run(resources)
+    assert all(s.remediated["deletionProtectionEnabled"] is True for s in fixed.steps)
+    assert fixed.diagnostics == ()
 
 
 def test_the_protected_program_should_pass_the_pack_untouched(
