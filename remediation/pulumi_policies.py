@@ -498,6 +498,7 @@ def config_schema(control: Control) -> PolicyConfigSchema:
     properties: dict[str, dict[str, Any]] = {
         PREFIX_KEY: {
             "type": "string",
+            "minLength": 1,  # an empty prefix would claim every table in the stack
             "default": DEFAULT_PREFIX,
             "description": "Only tables whose physical name starts with this are Sentinel's.",
         },

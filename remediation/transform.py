@@ -16,7 +16,7 @@ import pulumi
 
 from remediation.controls import ALL
 from remediation.core import DEFAULT_PREFIX, Requirement
-from remediation.pulumi_policies import enable, read_resource
+from remediation.pulumi_policies import RESOURCE_TYPES, enable, read_resource
 
 __all__ = ["protect_tables"]
 
@@ -28,6 +28,8 @@ def protect_tables(
     requirement = Requirement(min_recovery_days=min_recovery_days)
 
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if args.type_ not in RESOURCE_TYPES:
+            return None  # before copying: other resources' inputs may hold resource references
         props = copy.deepcopy(dict(args.props))
         resource = read_resource(args.type_, props, args.name, requirement)
         if resource is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import site
 import subprocess
 import sys
@@ -191,10 +192,23 @@ def test_a_minimum_recovery_period_should_be_enforced_and_fixed(acme: AnalyzerEn
     assert report.diagnostics == ()
 
 
-def test_a_recovery_period_out_of_range_should_be_refused_like_the_cli(tmp_path: Path) -> None:
-    path = write_config(tmp_path, "bad.json", {PITR_ID: {"minRecoveryPeriodDays": 36}})
-    engine = AnalyzerEngine(policy_config=path)
-    with pytest.raises(PolicyConfigError, match=f"{PITR_ID}: 36 is greater than the maximum of 35"):
+@pytest.mark.parametrize(
+    ("config", "error"),
+    [
+        (
+            {PITR_ID: {"minRecoveryPeriodDays": 36}},
+            f"{PITR_ID}: 36 is greater than the maximum of 35",
+        ),
+        ({PITR_ID: {"minRecoveryPeriodDays": 0}}, f"{PITR_ID}: 0 is less than the minimum of 1"),
+        ({PITR_ID: {"minRecoveryPeriodDays": 7.5}}, f"{PITR_ID}: 7.5 is not of type 'integer'"),
+        ({DP: {"prefix": ""}}, f"{DP}: '' should be non-empty"),
+    ],
+)
+def test_a_config_outside_the_schema_should_be_refused_like_the_cli(
+    tmp_path: Path, config: dict[str, Any], error: str
+) -> None:
+    engine = AnalyzerEngine(policy_config=write_config(tmp_path, "bad.json", config))
+    with pytest.raises(PolicyConfigError, match=re.escape(error)):
         engine.start()
     assert engine.closed
 
