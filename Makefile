@@ -18,8 +18,10 @@ lint: $(BIN)/python
 test: lint
 	$(BIN)/python -m pytest
 
+# The CLI on a local moto_server, then what the policy pack reports and fixes in a preview.
 demo: $(BIN)/python
 	$(BIN)/python -m tests.demo
+	$(BIN)/python -m tests.preview
 
 bench: $(BIN)/python
 	$(BIN)/python -m bench

@@ -1,0 +1,21 @@
+"""`make bench`: every benchmark, each printing its figures beside its baseline and a ratio."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import bench_cli, bench_pack, bench_startup
+
+
+def main() -> int:
+    print("== CLI start-up ==", flush=True)
+    bench_startup.main([])
+    print("\n== Policy pack overhead ==", flush=True)
+    bench_pack.main([])
+    print("\n== The CLI at 1,000 tables ==", flush=True)
+    bench_cli.main([])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
