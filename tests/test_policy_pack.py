@@ -120,10 +120,6 @@ def test_the_pack_should_describe_one_policy_per_control(pack: AnalyzerEngine) -
     assert pack.config[DP].properties == {"prefix": "sentinel-"}
 
 
-def test_the_pack_should_start_within_a_second(pack: AnalyzerEngine) -> None:
-    assert pack.startup_seconds < 1.0
-
-
 # --- what preview marks and up fixes ------------------------------------------------------------
 
 
