@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from tests.fixtures_proxy import fault_proxy
-from tests.servers import REGION, MotoServer, moto_server
+from tests.servers import REGION, MotoServer, dynamodb_client, moto_server
 
 __all__ = ["fault_proxy"]  # a fixture defined beside the proxy, offered to every test
 
@@ -64,13 +64,7 @@ def server(moto: MotoServer) -> MotoServer:
 @pytest.fixture
 def server_client(server: MotoServer) -> Any:
     """A boto3 client on the moto_server, to arrange and to read state back."""
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return dynamodb_client(server.url)
 
 
 @pytest.fixture

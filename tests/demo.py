@@ -9,11 +9,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import boto3
-
 from tests.cli_process import ROOT
 from tests.conftest import create_table
-from tests.servers import REGION, aws_env, moto_server
+from tests.servers import REGION, aws_env, dynamodb_client, moto_server
 
 
 def show(args: list[str], env: dict[str, str]) -> None:
@@ -25,13 +23,7 @@ def show(args: list[str], env: dict[str, str]) -> None:
 def main() -> None:
     with moto_server() as server:
         env = aws_env(server.url)
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=server.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = dynamodb_client(server.url)
         create_table(client, "sentinel-requests")
         create_table(client, "sentinel-breakglass", deletion_protection=True)
         create_table(client, "sentinel-sessions", pitr=True)

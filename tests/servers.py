@@ -12,8 +12,23 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
+
+import boto3
 
 REGION = "us-east-1"
+
+
+def dynamodb_client(url: str, config: Any = None) -> Any:
+    """A boto3 DynamoDB client on a local endpoint, with dummy credentials."""
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=config,
+    )
 
 
 def free_port() -> int:

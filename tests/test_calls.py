@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.cli_process import run_cli
+from tests.cli_process import UNPACED, run_cli
 from tests.conftest import create_table
 from tests.fault_proxy import FaultProxy
 from tests.servers import MotoServer, aws_env
 
-FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
 STATES = [(False, False), (True, False), (False, True), (True, True)]
 
 
@@ -38,7 +37,7 @@ def test_a_hardening_run_makes_the_minimal_calls(
     account: dict[str, tuple[bool, bool]], fault_proxy: FaultProxy, no_pitr: bool
 ) -> None:
     flags = ["--no-pitr"] if no_pitr else []
-    result = run_cli(["harden", "--force", *flags, *FAST], aws_env(fault_proxy.url))
+    result = run_cli(["harden", "--force", *flags, *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode == 0, result.stderr
     n = len(account) + 20
     needs_dp = [t for t, (dp, _) in account.items() if not dp]
@@ -64,7 +63,7 @@ def test_a_hardening_run_makes_the_minimal_calls(
 def test_a_status_run_only_reads_each_table_once(
     account: dict[str, tuple[bool, bool]], fault_proxy: FaultProxy
 ) -> None:
-    result = run_cli(["harden", "--dry-run", *FAST], aws_env(fault_proxy.url))
+    result = run_cli(["harden", "--dry-run", *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode == 0, result.stderr
     assert fault_proxy.counts() == {
         "ListTables": 3,

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from remediation.cli import ExitStatus, main
+from tests.cli_process import UNPACED
 from tests.conftest import TableFactory, protection
-
-FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
 
 
 class Terminal(io.StringIO):
@@ -33,7 +32,7 @@ class Result:
 
 def cli(*args: str, stdin: io.StringIO | None = None) -> Result:
     out, err = io.StringIO(), io.StringIO()
-    status = main(["harden", *FAST, *args], stdin or io.StringIO(""), out, err)
+    status = main(["harden", *UNPACED, *args], stdin or io.StringIO(""), out, err)
     return Result(status, out.getvalue(), err.getvalue())
 
 

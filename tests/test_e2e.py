@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.cli_process import run_cli, run_cli_on_terminal
+from tests.cli_process import UNPACED, run_cli, run_cli_on_terminal
 from tests.conftest import TableFactory, protection
 from tests.servers import MotoServer, aws_env
-
-FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
 
 
 @pytest.fixture
@@ -45,7 +43,7 @@ def test_discovery_crosses_pages_and_hardens_every_matching_table(
         names.append(server_table(f"sentinel-t{i:03d}", deletion_protection=i % 3 == 0))
         if i % 10 == 0:
             server_table(f"zz-other-{i:03d}")
-    result = run_cli(["harden", "--force", "--json", *FAST], env)
+    result = run_cli(["harden", "--force", "--json", *UNPACED], env)
     assert result.returncode == 0, result.stderr
     document = result.json()
     assert (document["total"], document["succeeded"], document["failed"]) == (260, 260, 0)
@@ -57,7 +55,7 @@ def test_discovery_crosses_pages_and_hardens_every_matching_table(
 def test_prompt_answered_yes_hardens(
     env: dict[str, str], sentinel: list[str], server_client: Any
 ) -> None:
-    result = run_cli_on_terminal(["harden", *FAST], env, answer="y")
+    result = run_cli_on_terminal(["harden", *UNPACED], env, answer="y")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Harden 3 tables? [y/N]" in result.stdout
     assert "Summary: 3/3 tables hardened successfully" in result.stdout
@@ -68,7 +66,7 @@ def test_prompt_answered_yes_hardens(
 def test_prompt_answered_no_or_eof_cancels_and_changes_nothing(
     env: dict[str, str], sentinel: list[str], server_client: Any, answer: str | None
 ) -> None:
-    result = run_cli_on_terminal(["harden", *FAST], env, answer=answer)
+    result = run_cli_on_terminal(["harden", *UNPACED], env, answer=answer)
     assert result.returncode == 2
     assert "Harden 3 tables? [y/N]" in result.stdout
     assert "Cancelled" in result.stderr
@@ -78,7 +76,7 @@ def test_prompt_answered_no_or_eof_cancels_and_changes_nothing(
 def test_piped_stdin_is_a_cancel_even_when_it_says_yes(
     env: dict[str, str], sentinel: list[str], server_client: Any
 ) -> None:
-    result = run_cli(["harden", "--json", *FAST], env, stdin="y\n")
+    result = run_cli(["harden", "--json", *UNPACED], env, stdin="y\n")
     assert result.returncode == 2
     assert result.json()["cancelled"] is True
     assert states(server_client, sentinel) == [(False, False), (True, False), (False, True)]
@@ -87,7 +85,7 @@ def test_piped_stdin_is_a_cancel_even_when_it_says_yes(
 def test_json_document_reports_changes_and_states(
     env: dict[str, str], sentinel: list[str], server_client: Any
 ) -> None:
-    result = run_cli(["harden", "--json", "--force", *FAST], env)
+    result = run_cli(["harden", "--json", "--force", *UNPACED], env)
     assert result.returncode == 0, result.stderr
     document = result.json()
     assert {k: document[k] for k in ("total", "succeeded", "failed")} == {
@@ -114,7 +112,7 @@ def test_json_document_reports_changes_and_states(
 def test_dry_run_shows_the_plan_and_changes_nothing(
     env: dict[str, str], sentinel: list[str], server_client: Any
 ) -> None:
-    result = run_cli(["harden", "--dry-run", *FAST], env)
+    result = run_cli(["harden", "--dry-run", *UNPACED], env)
     assert result.returncode == 0
     assert "Changes to apply:" in result.stdout
     assert "Dry run: nothing was changed." in result.stdout
@@ -124,7 +122,7 @@ def test_dry_run_shows_the_plan_and_changes_nothing(
 def test_no_pitr_leaves_pitr_alone(
     env: dict[str, str], sentinel: list[str], server_client: Any
 ) -> None:
-    result = run_cli(["harden", "--no-pitr", "--force", *FAST], env)
+    result = run_cli(["harden", "--no-pitr", "--force", *UNPACED], env)
     assert result.returncode == 0, result.stderr
     assert states(server_client, sentinel) == [(True, False), (True, False), (True, True)]
 
@@ -132,7 +130,7 @@ def test_no_pitr_leaves_pitr_alone(
 def test_table_by_name_touches_only_that_table(
     env: dict[str, str], sentinel: list[str], server_client: Any
 ) -> None:
-    result = run_cli(["harden", "--table", "sentinel-requests", "--force", *FAST], env)
+    result = run_cli(["harden", "--table", "sentinel-requests", "--force", *UNPACED], env)
     assert result.returncode == 0, result.stderr
     assert "Tables to harden (1 found):" in result.stdout
     assert states(server_client, sentinel) == [(True, True), (True, False), (False, True)]
@@ -142,7 +140,7 @@ def test_table_by_arn_touches_only_that_table(
     env: dict[str, str], sentinel: list[str], server_client: Any
 ) -> None:
     arn = server_client.describe_table(TableName="sentinel-sessions")["Table"]["TableArn"]
-    result = run_cli(["harden", "--table", arn, "--force", *FAST], env)
+    result = run_cli(["harden", "--table", arn, "--force", *UNPACED], env)
     assert result.returncode == 0, result.stderr
     assert states(server_client, sentinel) == [(False, False), (True, False), (True, True)]
 
@@ -151,7 +149,7 @@ def test_a_missing_table_fails_that_table_and_the_rest_is_done(
     env: dict[str, str], sentinel: list[str], server_client: Any
 ) -> None:
     args = ["harden", "--table", "sentinel-gone", "--table", "sentinel-requests", "--force"]
-    result = run_cli([*args, "--json", *FAST], env)
+    result = run_cli([*args, "--json", *UNPACED], env)
     assert result.returncode == 1
     tables = {t["table_name"]: t for t in result.json()["tables"]}
     assert tables["sentinel-gone"]["error"]["code"] == "ResourceNotFoundException"

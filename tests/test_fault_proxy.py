@@ -10,14 +10,13 @@ import urllib.request
 import zlib
 from typing import Any, Literal
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from tests.fault_proxy import ERRORS, FORWARDED, Call, FaultProxy
 from tests.fixtures_proxy import fault_proxy  # noqa: F401 - the fixture under test
-from tests.servers import REGION, MotoServer
+from tests.servers import REGION, MotoServer, dynamodb_client
 
 TABLE = "sentinel-orders"
 OTHER = "sentinel-users"
@@ -42,13 +41,9 @@ RetryMode = Literal["standard", "legacy", "adaptive"]
 
 
 def client(url: str, *, mode: RetryMode = "standard", attempts: int = 1) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(
+    return dynamodb_client(
+        url,
+        Config(
             retries={"mode": mode, "total_max_attempts": attempts},
             connect_timeout=5,
             read_timeout=10,

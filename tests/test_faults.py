@@ -13,17 +13,15 @@ import sys
 import time
 from typing import Any
 
-import boto3
 import pytest
 
 from remediation.cli import ExitStatus
-from tests.cli_process import ROOT, run_cli
+from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import TableFactory, protection
 from tests.fault_proxy import Call, FaultProxy
-from tests.servers import REGION, MotoServer, aws_env
+from tests.servers import MotoServer, aws_env, dynamodb_client
 
-FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
-HARDEN = ["harden", "--force", "--json", *FAST]
+HARDEN = ["harden", "--force", "--json", *UNPACED]
 
 
 @pytest.fixture
@@ -42,13 +40,7 @@ def by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def backend(call: Call) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=call.backend_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return dynamodb_client(call.backend_url)
 
 
 @pytest.mark.parametrize(
@@ -193,11 +185,11 @@ def test_access_denied_reading_pitr_shows_unknown_never_disabled(
     fault_proxy.fail(
         "DescribeContinuousBackups", "AccessDeniedException", tables=["sentinel-b"], times=None
     )
-    text = run_cli(["harden", "--dry-run", *FAST], env)
+    text = run_cli(["harden", "--dry-run", *UNPACED], env)
     row = next(line for line in text.stdout.splitlines() if line.startswith("  sentinel-b"))
     assert row.split()[1:] == ["Disabled", "Unknown", "(AccessDeniedException)"]
     assert "! sentinel-b: PITR unknown: AccessDeniedException" in text.stdout
-    document = run_cli(["harden", "--dry-run", "--json", *FAST], env).json()
+    document = run_cli(["harden", "--dry-run", "--json", *UNPACED], env).json()
     entry = by_name(document)["sentinel-b"]
     assert entry["before"]["pitr_enabled"] is None
     assert entry["read_errors"][0]["code"] == "AccessDeniedException"
@@ -226,7 +218,7 @@ def test_ctrl_c_starts_no_new_call_reports_and_exits_130(
     # sentinel-a is busy for a long while: the single worker waits on it when Ctrl-C comes.
     fault_proxy.report_updating("sentinel-a", seconds=60, reject_writes=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "remediation", "harden", "--force", "--workers", "1", *FAST],
+        [sys.executable, "-m", "remediation", "harden", "--force", "--workers", "1", *UNPACED],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

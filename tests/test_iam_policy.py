@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 from remediation import controls
-from tests.cli_process import ROOT, run_cli
+from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import TableFactory
 from tests.fault_proxy import FaultProxy
 from tests.servers import MotoServer, aws_env
 
-FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
 TABLE_RESOURCE = "arn:aws:dynamodb:*:*:table/sentinel-*"
 POLICIES = {
     "full": (ROOT / "docs" / "iam-policy.json", controls.ALL, []),
@@ -57,7 +56,7 @@ def test_a_full_run_calls_only_what_the_policy_allows(
     server_table("sentinel-a")
     server_table("sentinel-b", deletion_protection=True)
     server_table("other")
-    result = run_cli(["harden", "--force", *flags, *FAST], aws_env(fault_proxy.url))
+    result = run_cli(["harden", "--force", *flags, *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode == 0, result.stderr
     called = {f"dynamodb:{op}" for op in fault_proxy.operations()}
     assert called == set(allowed(path)), "the run must need every action listed, and no other"

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.cli_process import run_cli
+from tests.cli_process import UNPACED, run_cli
 from tests.fault_proxy import FaultProxy
 from tests.servers import MotoServer, aws_env
 
-FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
 WRITES = ("UpdateTable", "UpdateContinuousBackups")
 # What hardening may change, and what moto or AWS moves on its own.
 VOLATILE = {"DeletionProtectionEnabled", "TableStatus"}
@@ -85,7 +84,7 @@ def test_hardening_under_faults_changes_only_the_two_protections_of_selected_tab
     fault_proxy.fail("UpdateTable", "ThrottlingException", times=2)
     fault_proxy.fail("UpdateContinuousBackups", "AccessDeniedException", tables=["sentinel-0"])
     fault_proxy.fail("DescribeContinuousBackups", "ThrottlingException", times=2)
-    result = run_cli(["harden", "--force", *flags, *FAST], aws_env(fault_proxy.url))
+    result = run_cli(["harden", "--force", *flags, *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode in (0, 1), result.stderr
 
     after = {n: snapshot(server_client, n) for n in selected + outside}

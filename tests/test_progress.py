@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.cli_process import ROOT, run_cli
+from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import create_table
 from tests.servers import MotoServer, aws_env
-
-FAST = ["--rate", "DescribeContinuousBackups=1000", "--rate", "UpdateContinuousBackups=1000"]
 
 
 def stderr_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
@@ -57,7 +55,9 @@ def tables(server: MotoServer, server_client: Any) -> None:
 
 
 def test_progress_is_drawn_on_a_terminal_stderr(server: MotoServer, tables: None) -> None:
-    code, stdout, terminal = stderr_on_terminal(["harden", "--force", *FAST], aws_env(server.url))
+    code, stdout, terminal = stderr_on_terminal(
+        ["harden", "--force", *UNPACED], aws_env(server.url)
+    )
     assert code == 0
     assert "Reading tables [" in terminal and "40/40" in terminal
     assert "Hardening [" in terminal
@@ -66,7 +66,7 @@ def test_progress_is_drawn_on_a_terminal_stderr(server: MotoServer, tables: None
 
 def test_no_progress_with_json_even_on_a_terminal(server: MotoServer, tables: None) -> None:
     code, stdout, terminal = stderr_on_terminal(
-        ["harden", "--force", "--json", *FAST], aws_env(server.url)
+        ["harden", "--force", "--json", *UNPACED], aws_env(server.url)
     )
     assert code == 0
     assert "Reading tables" not in terminal and "Hardening" not in terminal
@@ -74,6 +74,6 @@ def test_no_progress_with_json_even_on_a_terminal(server: MotoServer, tables: No
 
 
 def test_no_progress_when_stderr_is_piped(server: MotoServer, tables: None) -> None:
-    result = run_cli(["harden", "--force", *FAST], aws_env(server.url))
+    result = run_cli(["harden", "--force", *UNPACED], aws_env(server.url))
     assert result.returncode == 0
     assert "\r" not in result.stderr and "Reading tables" not in result.stderr

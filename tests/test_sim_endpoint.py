@@ -11,25 +11,20 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bench.baseline import make_client, run_baseline
 from bench.sim_endpoint import SimEndpoint, SimState, TokenBucket
-from tests.servers import REGION
+from tests.servers import dynamodb_client
 
 
 def client(url: str, *, pool: int = 10) -> Any:
     """One attempt only, so every throttle the simulation answers reaches the test."""
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(
+    return dynamodb_client(
+        url,
+        Config(
             retries={"mode": "standard", "total_max_attempts": 1},
             max_pool_connections=pool,
             read_timeout=10,
