@@ -341,7 +341,10 @@ class Run:
 
     def _confirm(self, count: int) -> bool:
         noun = "table" if count == 1 else "tables"
-        prompt_to = self.stderr if self.options.as_json else self.stdout
+        # The question goes where the person is: stdout when it is their terminal, else stderr
+        # (stdout may be JSON, a pipe to tee, or a file).
+        on_terminal = not self.options.as_json and _isatty(self.stdout)
+        prompt_to = self.stdout if on_terminal else self.stderr
         if not _isatty(self.stdin):
             print(
                 "Cancelled: no terminal to confirm on; pass --force to harden without a prompt.",

@@ -70,3 +70,26 @@ def test_a_status_run_only_reads_each_table_once(
         "DescribeTable": len(account),
         "DescribeContinuousBackups": len(account),
     }
+
+
+def test_writes_carry_the_one_protection_and_nothing_else(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy
+) -> None:
+    create_table(server_client, "sentinel-a")
+    bodies: list[tuple[str, dict[str, Any]]] = []
+    for operation in ("UpdateTable", "UpdateContinuousBackups"):
+        fault_proxy.on_call(
+            operation, lambda call: bodies.append((call.operation, call.body)), times=None
+        )
+    result = run_cli(["harden", "--force", *UNPACED], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    assert sorted(bodies, key=lambda b: b[0]) == [
+        (
+            "UpdateContinuousBackups",
+            {
+                "TableName": "sentinel-a",
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            },
+        ),
+        ("UpdateTable", {"TableName": "sentinel-a", "DeletionProtectionEnabled": True}),
+    ]

@@ -98,7 +98,8 @@ def test_prompt_counts_only_tables_that_need_a_change(table: TableFactory, mocke
     table("sentinel-a", deletion_protection=True, pitr=True)
     table("sentinel-b")
     result = cli(stdin=Terminal("y\n"))
-    assert "Harden 1 table? [y/N] " in result.stdout
+    # stdout here is not a terminal (it could be a pipe to tee): the question goes to stderr
+    assert "Harden 1 table? [y/N] " in result.stderr
     assert result.status == ExitStatus.OK
     assert protection(mocked_aws, "sentinel-b") == (True, True)
 
@@ -108,7 +109,7 @@ def test_anything_but_yes_at_the_prompt_cancels(
     sentinel: list[str], mocked_aws: Any, answer: str
 ) -> None:
     result = cli(stdin=Terminal(answer))
-    assert "Harden 3 tables? [y/N] " in result.stdout
+    assert "Harden 3 tables? [y/N] " in result.stderr
     assert result.status == ExitStatus.CANCELLED
     assert protection(mocked_aws, "sentinel-requests") == (False, False)
 
@@ -127,7 +128,7 @@ def test_nothing_to_do_says_so_and_does_not_ask(table: TableFactory) -> None:
     table("sentinel-a", deletion_protection=True, pitr=True)
     result = cli(stdin=Terminal(""))
     assert result.status == ExitStatus.OK
-    assert "[y/N]" not in result.stdout
+    assert "[y/N]" not in result.stdout + result.stderr
     assert "No changes needed: all 1 tables are already protected." in result.stdout
 
 
