@@ -7,6 +7,7 @@ moto directly (not through the proxy), so the proxy's counts are the CLI's calls
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -212,13 +213,14 @@ def test_a_table_deleted_mid_run_is_reported_and_the_rest_done(
     assert protection(server_client, "sentinel-c") == (True, True)
 
 
-def test_ctrl_c_starts_no_new_call_reports_and_exits_130(
-    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
-) -> None:
-    # sentinel-a is busy for a long while: the single worker waits on it when Ctrl-C comes.
+def _interrupt_while_busy(
+    env: dict[str, str], fault_proxy: FaultProxy, flags: list[str]
+) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run the CLI with one worker, and press Ctrl-C while it waits on a busy sentinel-a."""
     fault_proxy.report_updating("sentinel-a", seconds=60, reject_writes=True)
+    command = [sys.executable, "-m", "remediation", "harden", "--force", "--workers", "1"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "remediation", "harden", "--force", "--workers", "1", *UNPACED],
+        [*command, *flags, *UNPACED],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -231,10 +233,31 @@ def test_ctrl_c_starts_no_new_call_reports_and_exits_130(
     process.send_signal(signal.SIGINT)
     calls_at_interrupt = fault_proxy.calls()
     stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == ExitStatus.INTERRUPTED == 130
-    assert "Traceback" not in stderr
-    assert "not started: sentinel-b, sentinel-c" in stderr
-    assert "✗ sentinel-a:" in stdout and "interrupted" in stdout
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), (
+        calls_at_interrupt
+    )
+
+
+def test_ctrl_c_starts_no_new_call_reports_and_exits_130(
+    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    result, calls_at_interrupt = _interrupt_while_busy(env, fault_proxy, [])
+    assert result.returncode == ExitStatus.INTERRUPTED == 130
+    assert "Traceback" not in result.stderr
+    assert "not started: sentinel-b, sentinel-c" in result.stderr
+    assert "✗ sentinel-a:" in result.stdout and "interrupted" in result.stdout
     assert fault_proxy.calls() <= calls_at_interrupt + 1  # at most the call already in flight
     assert fault_proxy.calls("UpdateTable") == 0
     assert protection(server_client, "sentinel-b") == (False, False)
+
+
+def test_ctrl_c_with_json_still_prints_one_document(
+    env: dict[str, str], fault_proxy: FaultProxy
+) -> None:
+    result, _ = _interrupt_while_busy(env, fault_proxy, ["--json"])
+    assert result.returncode == ExitStatus.INTERRUPTED
+    document = json.loads(result.stdout)
+    assert document["interrupted"] is True
+    results = {t["table_name"]: t["result"] for t in document["tables"]}
+    assert results == {"sentinel-a": "failed", "sentinel-b": "pending", "sentinel-c": "pending"}
+    assert by_name(document)["sentinel-a"]["error"]["code"] == "Interrupted"
