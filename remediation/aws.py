@@ -26,7 +26,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from remediation.controls import DELETION_PROTECTION, DISCOVERY_ACTION, PITR, Control
+from remediation.controls import DELETION_PROTECTION, PITR, Control
 from remediation.core import (
     AwsError,
     Change,
@@ -126,14 +126,14 @@ def make_client(settings: Settings) -> tuple[DynamoDBClient, str]:
                 "no AWS credentials found: set AWS_PROFILE or --aws-profile, or "
                 "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
             )
-    except ProfileNotFound:
-        raise SetupError(
-            f"AWS profile {settings.profile!r} not found in the AWS config files"
-        ) from None
+    except ProfileNotFound as exc:
+        raise SetupError(f"AWS profile not found in the AWS config files: {exc}") from None
     except NoRegionError:
         raise SetupError("no AWS region: pass --region or set AWS_REGION") from None
     except ValueError as exc:  # botocore rejects a malformed endpoint URL this way
         raise SetupError(f"invalid endpoint URL {settings.endpoint_url!r}: {exc}") from None
+    except BotoCoreError as exc:  # credentials that cannot load: an expired SSO token, a bad file
+        raise SetupError(f"cannot load AWS credentials: {exc}") from None
     return client, client.meta.region_name
 
 
@@ -438,7 +438,6 @@ def _backoff(attempt: int) -> float:
 __all__ = [
     "DEFAULT_RATES",
     "DEFAULT_WORKERS",
-    "DISCOVERY_ACTION",
     "Cancelled",
     "Hardener",
     "Pacer",

@@ -103,9 +103,10 @@ def _env_without(server: MotoServer, *keys: str) -> dict[str, str]:
     ("case", "words"),
     [
         ("no-credentials", "no AWS credentials"),
-        ("unknown-profile", "profile 'nope' not found"),
+        ("unknown-profile", "profile (nope) could not be found"),
         ("no-region", "no AWS region"),
         ("refused-endpoint", "cannot reach the DynamoDB endpoint"),
+        ("malformed-endpoint", "invalid endpoint URL"),
     ],
 )
 def test_unusable_aws_is_one_line_and_exit_4(
@@ -125,6 +126,8 @@ def test_unusable_aws_is_one_line_and_exit_4(
         env = _env_without(server, "AWS_DEFAULT_REGION")
     elif case == "refused-endpoint":
         env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{free_port()}"
+    elif case == "malformed-endpoint":
+        args += ["--endpoint-url", "not a url"]
     result = run_cli(args, env)
     assert result.returncode == ExitStatus.AWS_SETUP == 4
     assert_one_clear_line(result.stderr)
