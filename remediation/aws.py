@@ -153,11 +153,8 @@ class _CallFailed(Exception):
 class Hardener:
     """Discovers, reads and hardens tables through one shared client and a bounded pool."""
 
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        settings: Settings = Settings(),
-    ) -> None:
+    def __init__(self, client: DynamoDBClient, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
         self._client = client
         self._settings = settings
         self._cancel = threading.Event()
@@ -170,10 +167,6 @@ class Hardener:
     def cancel(self) -> None:
         """Start no new call from now on; calls in flight finish."""
         self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
 
     def _sleep(self, seconds: float) -> None:
         if self._cancel.wait(seconds):
