@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -236,21 +236,8 @@ class Report:
         return Outcome(state, state, (), errors)
 
     def counts(self) -> dict[str, int]:
-        succeeded = failed = pending = 0
-        for state in self.states:
-            outcome = self.outcome(state)
-            if outcome.errors:
-                failed += 1
-            elif core.is_protected(outcome.after, self.requirement):
-                succeeded += 1
-            else:
-                pending += 1
-        return {
-            "total": len(self.states),
-            "succeeded": succeeded,
-            "failed": failed,
-            "pending": pending,
-        }
+        summary = core.summarize(map(self.outcome, self.states), self.requirement)
+        return asdict(summary)
 
     def exit_status(self) -> ExitStatus:
         if self.interrupted:
@@ -300,9 +287,9 @@ class Run:
         hardener = aws.Hardener(client, settings)
         try:
             return self._execute(hardener)
-        except KeyboardInterrupt as exc:
+        except KeyboardInterrupt:
             hardener.cancel()
-            return self._interrupted(exc)
+            return self._interrupted()
 
     def _execute(self, hardener: Hardener) -> ExitStatus:
         opts = self.options
@@ -360,7 +347,7 @@ class Run:
         print("Cancelled: nothing was changed.", file=self.stderr)
         return False
 
-    def _interrupted(self, exc: KeyboardInterrupt) -> ExitStatus:
+    def _interrupted(self) -> ExitStatus:
         self.report.interrupted = True
         done = sorted(self.report.outcomes)
         planned = [c.table for c in self.report.plan.changes] if self.report.plan else []

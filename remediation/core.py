@@ -194,12 +194,23 @@ def changed_controls(before: TableState, after: TableState) -> tuple[Control, ..
 class Summary:
     total: int
     succeeded: int
+    """Protected at the end, with no error on the way."""
     failed: int
+    """Any error: unreadable, a write refused, a protection not on after the write."""
+    pending: int = 0
+    """Still missing a protection that was never attempted (dry run, cancel, interrupt)."""
 
 
 def summarize(outcomes: Iterable[Outcome], requirement: Requirement = Requirement()) -> Summary:
-    results = [o.succeeded(requirement) for o in outcomes]
-    return Summary(total=len(results), succeeded=sum(results), failed=results.count(False))
+    succeeded = failed = pending = 0
+    for outcome in outcomes:
+        if outcome.errors:
+            failed += 1
+        elif is_protected(outcome.after, requirement):
+            succeeded += 1
+        else:
+            pending += 1
+    return Summary(succeeded + failed + pending, succeeded, failed, pending)
 
 
 def select(names: Iterable[str], prefix: str = DEFAULT_PREFIX) -> list[str]:

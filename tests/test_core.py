@@ -118,7 +118,10 @@ def test_outcome_with_an_error_is_a_failure_even_if_the_table_reads_protected() 
     error = AwsError("dynamodb:UpdateTable", "AccessDeniedException", "no")
     failed = core.Outcome(protected(), protected(), (), {DELETION_PROTECTION.id: error})
     ok = core.Outcome(protected(), protected())
-    assert core.summarize([failed, ok]) == core.Summary(total=2, succeeded=1, failed=1)
+    pending = core.Outcome(replace(protected(), pitr=OFF), replace(protected(), pitr=OFF))
+    assert core.summarize([failed, ok, pending]) == core.Summary(
+        total=3, succeeded=1, failed=1, pending=1
+    )
 
 
 @pytest.mark.parametrize(
