@@ -7,7 +7,9 @@ boto3 is imported only once the arguments are good, so `--help` and usage errors
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -259,8 +261,14 @@ class Run:
         self.text = None if options.as_json else stdout
 
     def say(self, line: str = "") -> None:
-        if self.text is not None:
+        if self.text is None:
+            return
+        try:
             print(line, file=self.text, flush=True)
+        except BrokenPipeError:
+            # The reader went away (`| head`): the run the user asked for still completes, and
+            # its exit status still tells; only the rest of the text has nowhere to go.
+            self.text = None
 
     def execute(self) -> ExitStatus:
         from remediation import aws  # boto3 is heavy: only now that the arguments are good
@@ -605,8 +613,9 @@ def _main(
         print(f"error: {exc}", file=stderr)
         status = ExitStatus.AWS_SETUP
     if options.as_json:
-        json.dump(run.to_json(), stdout, indent=2)
-        stdout.write("\n")
+        with contextlib.suppress(BrokenPipeError):
+            json.dump(run.to_json(), stdout, indent=2)
+            stdout.write("\n")
     return status
 
 
@@ -629,4 +638,10 @@ def _fail(
 
 
 def run() -> NoReturn:
-    sys.exit(main(sys.argv[1:], sys.stdin, sys.stdout, sys.stderr))
+    status = main(sys.argv[1:], sys.stdin, sys.stdout, sys.stderr)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Keep the interpreter's own flush at exit from printing a traceback-like warning.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(status)

@@ -40,6 +40,17 @@ def create_table(
     return name
 
 
+def create_sentinel_tables(client: Any, outside: str = "other-table") -> list[str]:
+    """Sentinel's three tables in mixed states (none, deletion protection only, PITR only), plus
+    one table outside the prefix; returns the three Sentinel names."""
+    create_table(client, outside)
+    return [
+        create_table(client, "sentinel-requests"),
+        create_table(client, "sentinel-breakglass", deletion_protection=True),
+        create_table(client, "sentinel-sessions", pitr=True),
+    ]
+
+
 def protection(client: Any, name: str) -> tuple[bool, bool]:
     """(deletion protection, PITR) as the server has them now."""
     table = client.describe_table(TableName=name)["Table"]

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from tests.cli_process import ROOT
-from tests.conftest import create_table
+from tests.conftest import create_sentinel_tables
 from tests.servers import REGION, aws_env, dynamodb_client, moto_server
 
 
@@ -24,10 +24,7 @@ def main() -> None:
     with moto_server() as server:
         env = aws_env(server.url)
         client = dynamodb_client(server.url)
-        create_table(client, "sentinel-requests")
-        create_table(client, "sentinel-breakglass", deletion_protection=True)
-        create_table(client, "sentinel-sessions", pitr=True)
-        create_table(client, "billing-ledger")
+        create_sentinel_tables(client, outside="billing-ledger")
         print(f"# moto_server on {server.url}: 3 sentinel- tables in mixed states, 1 other table")
         print()
         common = ["harden", "--endpoint-url", server.url, "--region", REGION]

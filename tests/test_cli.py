@@ -10,7 +10,7 @@ import pytest
 
 from remediation.cli import ExitStatus, main
 from tests.cli_process import UNPACED
-from tests.conftest import TableFactory, protection
+from tests.conftest import TableFactory, create_sentinel_tables, protection
 
 
 class Terminal(io.StringIO):
@@ -37,14 +37,8 @@ def cli(*args: str, stdin: io.StringIO | None = None) -> Result:
 
 
 @pytest.fixture
-def sentinel(table: TableFactory) -> list[str]:
-    """The three Sentinel tables in mixed states, and one table outside the prefix."""
-    table("other-table")
-    return [
-        table("sentinel-requests"),
-        table("sentinel-breakglass", deletion_protection=True),
-        table("sentinel-sessions", pitr=True),
-    ]
+def sentinel(mocked_aws: Any) -> list[str]:
+    return create_sentinel_tables(mocked_aws)
 
 
 def test_status_and_plan_use_the_seed_layout(sentinel: list[str]) -> None:

@@ -5,12 +5,14 @@ Every test reads the tables' state back from the server after the run.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
-from tests.cli_process import UNPACED, run_cli, run_cli_on_terminal
-from tests.conftest import TableFactory, protection
+from tests.cli_process import ROOT, UNPACED, run_cli, run_cli_on_terminal
+from tests.conftest import TableFactory, create_sentinel_tables, protection
 from tests.servers import MotoServer, aws_env
 
 
@@ -20,13 +22,8 @@ def env(server: MotoServer) -> dict[str, str]:
 
 
 @pytest.fixture
-def sentinel(server_table: TableFactory) -> list[str]:
-    server_table("other-table")
-    return [
-        server_table("sentinel-requests"),
-        server_table("sentinel-breakglass", deletion_protection=True),
-        server_table("sentinel-sessions", pitr=True),
-    ]
+def sentinel(server_client: Any) -> list[str]:
+    return create_sentinel_tables(server_client)
 
 
 def states(client: Any, names: list[str]) -> list[tuple[bool, bool]]:
@@ -164,3 +161,23 @@ def test_help_works_as_a_smoke_test(env: dict[str, str]) -> None:
     assert harden.returncode == 0
     for flag in ("--table", "--prefix", "--no-pitr", "--force", "--json", "--dry-run"):
         assert flag in harden.stdout
+
+
+@pytest.mark.parametrize("flags", [[], ["--json"]], ids=["text", "json"])
+def test_a_reader_that_goes_away_neither_stops_the_run_nor_prints_a_traceback(
+    env: dict[str, str], sentinel: list[str], server_client: Any, flags: list[str]
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remediation", "harden", "--force", *flags, *UNPACED],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # as `| head -0` would: every write to stdout now fails
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    assert set(states(server_client, sentinel)) == {(True, True)}
