@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import sys
@@ -638,6 +639,9 @@ def _fail(
 
 
 def run() -> NoReturn:
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # ✓ and ✗ on a terminal that cannot show them
+            stream.reconfigure(errors="replace")
     status = main(sys.argv[1:], sys.stdin, sys.stdout, sys.stderr)
     try:
         sys.stdout.flush()

@@ -181,3 +181,12 @@ def test_a_reader_that_goes_away_neither_stops_the_run_nor_prints_a_traceback(
     assert process.returncode == 0
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
     assert set(states(server_client, sentinel)) == {(True, True)}
+
+
+def test_a_terminal_that_cannot_show_check_marks_still_gets_a_report(
+    env: dict[str, str], sentinel: list[str], server_client: Any
+) -> None:
+    result = run_cli(["harden", "--force", *UNPACED], {**env, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    assert "? sentinel-requests: Deletion protection enabled, PITR enabled" in result.stdout
+    assert set(states(server_client, sentinel)) == {(True, True)}
