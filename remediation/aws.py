@@ -8,6 +8,7 @@ concern. Nothing here decides what a table needs: that is `core.plan`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import threading
@@ -65,6 +66,10 @@ MAX_ATTEMPTS = 6
 
 DEFAULT_WAIT_TIMEOUT = 120.0
 """Seconds to keep retrying a table that is busy (UPDATING, ResourceInUse, backups not ready)."""
+
+
+_TRANSIENT = frozenset({"CREATING", "UPDATING"})
+"""Table states that end by themselves: worth waiting for before a write."""
 
 
 class SetupError(Exception):
@@ -288,9 +293,9 @@ class Hardener:
 
     def _enable_deletion_protection(self, before: TableState) -> None:
         deadline = time.monotonic() + self._settings.wait_timeout
-        if before.status not in (None, "ACTIVE"):
+        if before.status in _TRANSIENT:
             self._wait_active(before.name, deadline)
-        for attempt in _attempts():
+        for attempt in itertools.count():
             try:
                 self._call("UpdateTable", TableName=before.name, DeletionProtectionEnabled=True)
                 return
@@ -298,12 +303,13 @@ class Hardener:
                 if exc.error.code != "ResourceInUseException" or time.monotonic() > deadline:
                     raise
                 self._sleep(_backoff(attempt))
-                self._wait_active(before.name, deadline)
+                if self._wait_active(before.name, deadline) not in ("ACTIVE", *_TRANSIENT):
+                    raise  # ARCHIVED, DELETING, ...: retrying will not help
 
     def _enable_pitr(self, name: str) -> None:
         deadline = time.monotonic() + self._settings.wait_timeout
         spec = {"PointInTimeRecoveryEnabled": True}
-        for attempt in _attempts():
+        for attempt in itertools.count():
             try:
                 self._call(
                     "UpdateContinuousBackups",
@@ -320,13 +326,21 @@ class Hardener:
                     raise
                 self._sleep(_backoff(attempt))
 
-    def _wait_active(self, name: str, deadline: float) -> None:
-        """Poll DescribeTable until the table is ACTIVE; give up (quietly) at the deadline."""
-        for attempt in _attempts():
-            status = self._call("DescribeTable", TableName=name)["Table"].get("TableStatus")
-            if status == "ACTIVE" or time.monotonic() + _backoff(attempt) > deadline:
-                return
+    def _wait_active(self, name: str, deadline: float) -> str | None:
+        """Poll DescribeTable while the table is busy; return the status it last showed.
+
+        A state no wait will end (DELETING, ARCHIVED, INACCESSIBLE_ENCRYPTION_CREDENTIALS) or the
+        deadline stops the wait at once; the write that follows tells the rest.
+        """
+        attempt = 0
+        while True:
+            status: str | None = self._call("DescribeTable", TableName=name)["Table"].get(
+                "TableStatus"
+            )
+            if status not in _TRANSIENT or time.monotonic() + _backoff(attempt) > deadline:
+                return status
             self._sleep(_backoff(attempt))
+            attempt += 1
 
     def _read_back(
         self, before: TableState, written: Iterable[Control], errors: dict[str, AwsError]
@@ -413,13 +427,6 @@ def _pitr_fields(description: Mapping[str, Any]) -> dict[str, Any]:
 
 def _snake(operation: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
-
-
-def _attempts() -> Iterable[int]:
-    attempt = 0
-    while True:
-        yield attempt
-        attempt += 1
 
 
 def _backoff(attempt: int) -> float:

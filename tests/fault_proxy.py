@@ -189,6 +189,7 @@ class UpdatingWindow:
     calls: int | None = None
     until: float | None = None
     reject_writes: bool = False
+    status: str = "UPDATING"
     rewritten: int = 0
 
     def active(self, now: float) -> bool:
@@ -333,15 +334,19 @@ class FaultProxy:
         calls: int | None = None,
         seconds: float | None = None,
         reject_writes: bool = False,
+        status: str = "UPDATING",
     ) -> UpdatingWindow:
         """Show `table` as UPDATING in its next `calls` DescribeTable answers, or for `seconds`.
 
         With `reject_writes`, UpdateTable on it meanwhile gets ResourceInUseException, as in AWS.
+        `status` shows another TableStatus instead (ARCHIVED, DELETING, ...).
         """
         if (calls is None) == (seconds is None):
             raise ValueError("give exactly one of calls or seconds")
         until = None if seconds is None else time.monotonic() + seconds
-        window = UpdatingWindow(table=table, calls=calls, until=until, reject_writes=reject_writes)
+        window = UpdatingWindow(
+            table=table, calls=calls, until=until, reject_writes=reject_writes, status=status
+        )
         with self._lock:
             self._windows.append(window)
         return window
@@ -499,7 +504,7 @@ class FaultProxy:
         )
         rewritten = False
         if decision.windows and status == 200:
-            content, rewritten = _as_updating(content)
+            content, rewritten = _as_updating(content, decision.windows[0].status)
             if rewritten:
                 response_headers = _with_crc32(response_headers, content)
                 with self._lock:
@@ -557,7 +562,7 @@ def _with_crc32(headers: list[tuple[str, str]], content: bytes) -> list[tuple[st
     return [*kept, ("x-amz-crc32", _crc32(content))]
 
 
-def _as_updating(content: bytes) -> tuple[bytes, bool]:
+def _as_updating(content: bytes, status: str) -> tuple[bytes, bool]:
     try:
         document = json.loads(content)
     except ValueError:
@@ -565,7 +570,7 @@ def _as_updating(content: bytes) -> tuple[bytes, bool]:
     table = document.get("Table") if isinstance(document, dict) else None
     if not isinstance(table, dict) or "TableStatus" not in table:
         return content, False
-    table["TableStatus"] = "UPDATING"
+    table["TableStatus"] = status
     return json.dumps(document).encode(), True
 
 

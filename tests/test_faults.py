@@ -261,3 +261,21 @@ def test_ctrl_c_with_json_still_prints_one_document(
     results = {t["table_name"]: t["result"] for t in document["tables"]}
     assert results == {"sentinel-a": "failed", "sentinel-b": "pending", "sentinel-c": "pending"}
     assert by_name(document)["sentinel-a"]["error"]["code"] == "Interrupted"
+
+
+def test_a_table_in_a_state_no_wait_will_end_is_tried_at_once_and_reported(
+    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    # An archived table (its KMS key gone) will not come back by waiting: no polling, the write
+    # is attempted, and what AWS answers is reported on that table.
+    fault_proxy.report_updating("sentinel-a", seconds=60, status="ARCHIVED")
+    fault_proxy.fail("UpdateTable", "ResourceInUseException", tables=["sentinel-a"], times=None)
+    started = time.monotonic()
+    result = run_cli([*HARDEN, "--wait-timeout", "60"], env)
+    assert time.monotonic() - started < 30
+    assert result.returncode == ExitStatus.FAILED
+    entry = by_name(result.json())["sentinel-a"]
+    assert entry["before"]["table_status"] == "ARCHIVED"
+    assert entry["errors"][0]["code"] == "ResourceInUseException"
+    assert fault_proxy.calls("DescribeTable", "sentinel-a") <= 4
+    assert protection(server_client, "sentinel-b") == (True, True)
