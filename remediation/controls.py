@@ -70,14 +70,6 @@ DISCOVERY_ACTION = "dynamodb:ListTables"
 """The one account-wide action: ListTables has no resource-level scoping."""
 
 
-def by_id(control_id: str) -> Control:
-    """Look a control up by its id; KeyError names the unknown id."""
-    for control in ALL:
-        if control.id == control_id:
-            return control
-    raise KeyError(control_id)
-
-
 def iam_actions(controls: tuple[Control, ...] = ALL) -> tuple[str, ...]:
     """Every IAM action the CLI needs to check and enforce `controls`, discovery first."""
     actions = [DISCOVERY_ACTION, DELETION_PROTECTION.read_action]

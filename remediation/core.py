@@ -141,10 +141,6 @@ class Plan:
     unreadable: tuple[TableState, ...]
     """Tables that could not be read at all (vanished, DescribeTable denied): never touched."""
 
-    @property
-    def tables(self) -> int:
-        return len(self.changes) + len(self.protected) + len(self.unreadable)
-
 
 def plan(states: Iterable[TableState], requirement: Requirement = Requirement()) -> Plan:
     """Decide per table what to enable; tables come out sorted by name."""
