@@ -229,7 +229,7 @@ def _replica_entry_shape(logical_name: str, region: str) -> _Shape:
             f'aws.dynamodb.Table("{logical_name}", ..., replicas=[aws.dynamodb.TableReplicaArgs('
             f'region_name="{region}", ..., {arg})])'
         ),
-        deletion_arg="deletion_protection_enabled=True",
+        deletion_arg=DELETION_PROTECTION.pulumi_fix,
         pitr_arg=lambda _days: "point_in_time_recovery=True",
     )
 
@@ -241,7 +241,7 @@ def _table_replica_shape(logical_name: str) -> _Shape:
         pitr_enabled_key=None,
         days_key=None,
         code=lambda arg: f'aws.dynamodb.TableReplica("{logical_name}", ..., {arg})',
-        deletion_arg="deletion_protection_enabled=True",
+        deletion_arg=DELETION_PROTECTION.pulumi_fix,
         pitr_arg=lambda _days: "point_in_time_recovery=True",
     )
 
@@ -253,7 +253,7 @@ def _native_shape(logical_name: str) -> _Shape:
         pitr_enabled_key="pointInTimeRecoveryEnabled",
         days_key="recoveryPeriodInDays",
         code=lambda arg: f'aws_native.dynamodb.Table("{logical_name}", ..., {arg})',
-        deletion_arg="deletion_protection_enabled=True",
+        deletion_arg=DELETION_PROTECTION.pulumi_fix,
         pitr_arg=_native_pitr_arg,
     )
 
@@ -528,7 +528,7 @@ def _settings(config: Mapping[str, Any], control: Control) -> tuple[str, Require
 
 def _judge(
     args: ResourceValidationArgs, control: Control
-) -> tuple[TableResource, tuple[Finding, ...], str, Requirement] | None:
+) -> tuple[tuple[Finding, ...], Requirement] | None:
     """Read and judge the resource; None when it is not a table of ours (or not a table)."""
     if args.resource_type not in RESOURCE_TYPES:
         return None  # the common case in a large stack: no config parsing, no reading
@@ -543,7 +543,7 @@ def _judge(
         return None  # protected whatever its name turns out to be
     if not resource.is_ours(prefix):
         args.not_applicable(f"table {resource.name!r} does not start with {prefix!r}")
-    return resource, findings, prefix, requirement
+    return findings, requirement
 
 
 def _could_not_judge(findings: Sequence[Finding], requirement: Requirement) -> CouldNotJudge:
@@ -555,7 +555,7 @@ def _validate(control: Control, args: ResourceValidationArgs, report: ReportViol
     judged = _judge(args, control)
     if judged is None:
         return
-    _, findings, _, requirement = judged
+    findings, requirement = judged
     for finding in findings:
         if finding.judged:
             report(finding.message(requirement), None)
@@ -568,7 +568,7 @@ def _remediate(control: Control, args: ResourceValidationArgs) -> Mapping[str, A
     judged = _judge(args, control)
     if judged is None:
         return None
-    _, findings, _, requirement = judged
+    findings, requirement = judged
     changed = [f for f in findings if enable(f, requirement)]
     if not changed:
         if findings:
