@@ -355,8 +355,9 @@ class Hardener:
                     after = replace(after, status=table.get("TableStatus"))
                     after = after.with_reading(control, Reading(enabled))
                 elif control is PITR:
-                    response = self._call("DescribeContinuousBackups", TableName=before.name)
-                    after = replace(after, **_pitr_fields(response["ContinuousBackupsDescription"]))
+                    after = replace(after, **self._read_pitr(before.name))
+                    if after.pitr.error is not None:
+                        errors.setdefault(control.id, after.pitr.error)
             except _CallFailed as exc:
                 errors.setdefault(control.id, exc.error)
                 after = after.with_reading(control, Reading(None, exc.error))
