@@ -390,10 +390,10 @@ class Run:
             for name, *cells in rows:
                 self.say(("  " + name.ljust(width) + "".join(c.ljust(23) for c in cells)).rstrip())
             self.say()
-        for state in states:
-            for problem in _read_problems(state):
-                self.say(f"! {state.name}: {problem}")
-        if any(_read_problems(s) for s in states):
+        problems = [f"! {s.name}: {problem}" for s in states for problem in _read_problems(s)]
+        for line in problems:
+            self.say(line)
+        if problems:
             self.say()
         if plan.changes:
             self.say("Changes to apply:")
