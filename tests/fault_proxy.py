@@ -504,7 +504,7 @@ class FaultProxy:
         )
         rewritten = False
         if decision.windows and status == 200:
-            content, rewritten = _as_updating(content, decision.windows[0].status)
+            content, rewritten = _with_table_status(content, decision.windows[0].status)
             if rewritten:
                 response_headers = _with_crc32(response_headers, content)
                 with self._lock:
@@ -562,7 +562,7 @@ def _with_crc32(headers: list[tuple[str, str]], content: bytes) -> list[tuple[st
     return [*kept, ("x-amz-crc32", _crc32(content))]
 
 
-def _as_updating(content: bytes, status: str) -> tuple[bytes, bool]:
+def _with_table_status(content: bytes, status: str) -> tuple[bytes, bool]:
     try:
         document = json.loads(content)
     except ValueError:
