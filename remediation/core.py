@@ -6,6 +6,7 @@ core what is missing and what to change, and translates the answer back.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -118,6 +119,14 @@ def recovery_period_short(state: TableState, requirement: Requirement) -> bool:
     return days < wanted
 
 
+def recovery_days(state: TableState, requirement: Requirement) -> int | None:
+    """The recovery period a PITR write must carry: the minimum, only when PITR is on and keeps
+    fewer days. A longer period is never lowered; PITR turned on gets AWS's 35 days."""
+    if state.pitr.enabled is True and recovery_period_short(state, requirement):
+        return requirement.min_recovery_days
+    return None
+
+
 def is_protected(state: TableState, requirement: Requirement = Requirement()) -> bool:
     return state.error is None and not missing(state, requirement)
 
@@ -130,6 +139,9 @@ class Change:
     enable: tuple[Control, ...]
     unknown: tuple[Control, ...] = ()
     """Controls in `enable` whose current state could not be read (enabling is safe either way)."""
+    recovery_days: int | None = None
+    """The PITR recovery period to send with the PITR write: set only to raise a period that is
+    on and too short. None sends none, and AWS keeps 35 days, which no minimum exceeds."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +166,7 @@ def plan(states: Iterable[TableState], requirement: Requirement = Requirement())
         needed = missing(state, requirement)
         if needed:
             unknown = tuple(c for c in needed if state.reading(c).enabled is None)
-            changes.append(Change(state.name, needed, unknown))
+            changes.append(Change(state.name, needed, unknown, recovery_days(state, requirement)))
         else:
             protected.append(state.name)
     return Plan(tuple(changes), tuple(protected), tuple(unreadable))
@@ -209,9 +221,35 @@ def summarize(outcomes: Iterable[Outcome], requirement: Requirement = Requiremen
     return Summary(succeeded + failed + pending, succeeded, failed, pending)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which tables are Sentinel's: a case-sensitive name prefix, less any excluded glob.
+
+    One rule for every shell: the CLI never reads or writes an excluded table, the policy pack
+    reports it not applicable, the transform leaves it alone, the runtime guard ignores it.
+    """
+
+    prefix: str = DEFAULT_PREFIX
+    exclude: tuple[str, ...] = ()
+    """fnmatch patterns on the table name (case-sensitive), such as `sentinel-scratch-*`."""
+
+    def excludes(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.exclude)
+
+    def matches(self, name: str) -> bool:
+        """Starts with the prefix and is not excluded."""
+        return name.startswith(self.prefix) and not self.excludes(name)
+
+    def partition(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
+        """(selected, excluded) among the names with the prefix; each sorted, no duplicates."""
+        prefixed = sorted({name for name in names if name.startswith(self.prefix)})
+        excluded = [name for name in prefixed if self.excludes(name)]
+        return [name for name in prefixed if not self.excludes(name)], excluded
+
+
 def select(names: Iterable[str], prefix: str = DEFAULT_PREFIX) -> list[str]:
     """Names that start with `prefix` (case-sensitive), sorted and without duplicates."""
-    return sorted({name for name in names if name.startswith(prefix)})
+    return Selection(prefix).partition(names)[0]
 
 
 @dataclass(frozen=True)

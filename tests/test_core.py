@@ -159,3 +159,40 @@ def test_parse_table_ref_accepts_names_and_table_arns(text: str, ref: core.Table
 def test_parse_table_ref_rejects_what_is_neither_a_name_nor_a_table_arn(text: str) -> None:
     with pytest.raises(core.InvalidTableRef):
         core.parse_table_ref(text)
+
+
+@pytest.mark.parametrize(
+    ("days", "minimum", "pitr", "expected"),
+    [
+        (7, 14, ON, 14),  # on and short: raised to the minimum
+        (30, 14, ON, None),  # longer: never lowered, nothing sent
+        (None, 14, OFF, None),  # off: turned on with AWS's 35 days
+        (None, 14, DENIED, None),  # unknown: enabling sends no period, AWS keeps 35
+        (7, None, ON, None),  # no minimum asked
+    ],
+)
+def test_a_pitr_change_carries_a_period_only_to_raise_a_short_one(
+    days: int | None, minimum: int | None, pitr: Reading, expected: int | None
+) -> None:
+    state = replace(protected(), pitr=pitr, pitr_recovery_days=days)
+    plan = core.plan([state], Requirement(min_recovery_days=minimum))
+    recovery = plan.changes[0].recovery_days if plan.changes else None
+    assert recovery == expected
+
+
+@pytest.mark.parametrize(
+    ("exclude", "selected", "excluded"),
+    [
+        ((), ["sentinel-a", "sentinel-scratch-1", "sentinel-scratch-2"], []),
+        (("sentinel-scratch-*",), ["sentinel-a"], ["sentinel-scratch-1", "sentinel-scratch-2"]),
+        (("*-1", "sentinel-a"), ["sentinel-scratch-2"], ["sentinel-a", "sentinel-scratch-1"]),
+        (("Sentinel-*",), ["sentinel-a", "sentinel-scratch-1", "sentinel-scratch-2"], []),
+    ],
+)
+def test_a_selection_is_the_prefix_less_excluded_globs(
+    exclude: tuple[str, ...], selected: list[str], excluded: list[str]
+) -> None:
+    names = ["sentinel-scratch-2", "other", "sentinel-a", "sentinel-scratch-1", "sentinel-a"]
+    selection = core.Selection("sentinel-", exclude)
+    assert selection.partition(names) == (selected, excluded)
+    assert [n for n in names if selection.matches(n)] == [n for n in names if n in selected]
