@@ -525,6 +525,8 @@ class Run:
 
     def _show_check(self, plan: Plan) -> None:
         total = len(self.report.states)
+        if not total:
+            return  # the status already said there is nothing to check
         if not plan.changes and not plan.unreadable:
             self.say(f"Check: all {total} tables are protected. Nothing was changed.")
             return
