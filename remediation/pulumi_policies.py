@@ -47,6 +47,7 @@ from remediation.core import (
     parse_table_ref,
     recovery_period_short,
 )
+from remediation.pulumi_state import NATIVE_TABLE, RESOURCE_TYPES, TABLE, TABLE_REPLICA
 
 __all__ = [
     "MIN_RECOVERY_DAYS_KEY",
@@ -66,11 +67,6 @@ __all__ = [
 ]
 
 PACK_NAME: Final = "sentinel-dynamodb"
-
-TABLE: Final = "aws:dynamodb/table:Table"
-TABLE_REPLICA: Final = "aws:dynamodb/tableReplica:TableReplica"
-NATIVE_TABLE: Final = "aws-native:dynamodb:Table"
-RESOURCE_TYPES: Final = (TABLE, TABLE_REPLICA, NATIVE_TABLE)
 
 PREFIX_KEY: Final = "prefix"
 MIN_RECOVERY_DAYS_KEY: Final = "minRecoveryPeriodDays"
