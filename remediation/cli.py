@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OPERATION=PER_SECOND",
         help=(
             "client-side pace for one operation, or '*' for all calls together (repeatable; "
-            "default: DescribeContinuousBackups=9.7 UpdateContinuousBackups=9.7 *=2400)"
+            "default: DescribeContinuousBackups=9.7 *=2400)"
         ),
     )
     harden.add_argument(
