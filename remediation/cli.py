@@ -36,7 +36,7 @@ KNOWN_OPERATIONS = (
 
 
 _FIX_IN_PULUMI = (
-    "Fix them in the code, or run `pulumi up --policy-pack policy_pack`: a change made here is "
+    "in the code, or run `pulumi up --policy-pack policy_pack`: a change made here is "
     "reverted by the next `pulumi up --refresh` of a program that sets it off."
 )
 
@@ -530,7 +530,7 @@ class Run:
                 lacks = ", ".join(self._lack(by_name[change.table], c) for c in change.enable)
                 self.say(f"- {change.table}: {lacks}{self._managed_note(change.table)}")
             if any(c.table in self.report.managed for c in plan.changes):
-                self.say(f"  For those Pulumi manages: {_FIX_IN_PULUMI}")
+                self.say(f"  For those Pulumi manages: fix them {_FIX_IN_PULUMI}")
         elif plan.changes:
             self.say("Changes to apply:")
             for change in plan.changes:
@@ -573,7 +573,7 @@ class Run:
             managed = self.report.managed[change.table]
             lacks = ", ".join(self._lack(by_name[change.table], c) for c in change.enable)
             self.say(f"- {change.table}: {lacks} (stack {managed.stack}, {managed.urn})")
-        self.say(f"  {_FIX_IN_PULUMI} --include-managed hardens them here anyway.")
+        self.say(f"  Fix them {_FIX_IN_PULUMI} --include-managed hardens them here anyway.")
         self.say()
 
     def _lack(self, state: TableState, control: Control) -> str:

@@ -175,7 +175,7 @@ def test_check_counts_managed_tables_as_they_are(
         "- sentinel-requests: deletion protection off, PITR off (managed by Pulumi stack dev)"
         in result.stdout.splitlines()
     )
-    assert "For those Pulumi manages: Fix them in the code" in result.stdout
+    assert "For those Pulumi manages: fix them in the code" in result.stdout
     assert protection(mocked_aws, "sentinel-requests") == (False, False)
     assert protection(mocked_aws, "sentinel-handmade") == (False, False)
 
