@@ -188,6 +188,13 @@ def test_where_a_stack_has_plain_and_gzipped_files_the_newest_wins(tmp_path: Pat
     assert names_and_regions(load([tmp_path]).tables) == {("sentinel-new", REGION)}
 
 
+def test_an_export_redirected_by_windows_powershell_is_read(tmp_path: Path) -> None:
+    # `pulumi stack export > dev.json` in Windows PowerShell 5 writes UTF-16 with a BOM.
+    path = tmp_path / "dev.json"
+    path.write_bytes(json.dumps(sentinel_export()).encode("utf-16"))
+    assert load([path]).find("sentinel-requests", REGION, ACCOUNT) is not None
+
+
 def test_a_stack_created_but_never_deployed_manages_nothing(tmp_path: Path) -> None:
     path = write_json(tmp_path / "s.json", {"version": 3, "checkpoint": {"stack": "dev"}})
     assert load([path]).tables == ()
