@@ -34,6 +34,7 @@ __all__ = [
     "PulumiStateError",
     "load",
     "read_state",
+    "tables_in",
 ]
 
 TABLE: Final = "aws:dynamodb/table:Table"
@@ -142,6 +143,12 @@ def _local_path(path: str | Path) -> Path:
     if text.startswith("file://"):
         # A DIY backend URL as PULUMI_BACKEND_URL spells it: file://~/state, file:///srv/state.
         text = text.removeprefix("file://")
+    elif "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise PulumiStateError(
+            f"{text}: only file:// backends are read here; for a {scheme}:// backend, pass the "
+            "output of `pulumi stack export --stack NAME --file FILE`"
+        )
     return Path(text).expanduser()
 
 

@@ -350,6 +350,15 @@ def test_a_path_that_holds_no_readable_state_is_refused_in_one_line(
     assert "\n" not in message and words in message and str(tmp_path) in message
 
 
+@pytest.mark.parametrize("url", ["s3://acme-pulumi-state", "https://api.pulumi.com"])
+def test_a_backend_url_other_than_file_says_to_export_the_stack(url: str) -> None:
+    with pytest.raises(PulumiStateError) as caught:
+        load([url])
+    message = str(caught.value)
+    assert message.startswith(f"{url}: only file:// backends are read here")
+    assert "pulumi stack export --stack NAME --file FILE" in message
+
+
 def test_the_first_bad_path_stops_the_load_even_after_good_ones(tmp_path: Path) -> None:
     good = write_json(tmp_path / "good.json", sentinel_export())
     bad = write_json(tmp_path / "bad.json", {"hello": "world"})
