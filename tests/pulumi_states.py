@@ -42,16 +42,19 @@ def stack_resource(stack: str = STACK) -> dict[str, Any]:
     }
 
 
-def provider(name: str, region: str | None, stack: str = STACK) -> dict[str, Any]:
-    """An aws provider; `default_7_51_1` is the one Pulumi makes from `aws:region` config."""
-    inputs: dict[str, Any] = {"skipCredentialsValidation": "false", "version": "7.51.1"}
+def provider(
+    name: str, region: str | None, stack: str = STACK, package: str = "aws"
+) -> dict[str, Any]:
+    """A provider; `default_7_51_1` is the aws one Pulumi makes from `aws:region` config."""
+    version = "7.51.1" if package == "aws" else "1.40.0"
+    inputs: dict[str, Any] = {"skipCredentialsValidation": "false", "version": version}
     if region is not None:
         inputs["region"] = region
     return {
-        "urn": urn("pulumi:providers:aws", name, stack),
+        "urn": urn(f"pulumi:providers:{package}", name, stack),
         "custom": True,
         "id": "0b5c2e3a-9f0e-4c55-8f4e-1d2b7c9a4e11",
-        "type": "pulumi:providers:aws",
+        "type": f"pulumi:providers:{package}",
         "inputs": inputs,
         "outputs": dict(inputs),
     }
@@ -131,6 +134,7 @@ def sentinel_export(stack: str = STACK, version: int = 3) -> dict[str, Any]:
     table read with `Table.get` (external), and secrets."""
     default = provider("default_7_51_1", REGION, stack)
     west = provider("eu-west-1", "eu-west-1", stack)
+    native_default = provider("default_1_40_0", REGION, stack, package="aws-native")
     native = {
         "urn": urn("aws-native:dynamodb:Table", "audit", stack),
         "custom": True,
@@ -142,7 +146,7 @@ def sentinel_export(stack: str = STACK, version: int = 3) -> dict[str, Any]:
             "tableName": "sentinel-audit",
             "deletionProtectionEnabled": True,
         },
-        "provider": provider_ref(provider("default_1_40_0", REGION, stack)),
+        "provider": provider_ref(native_default),
     }
     replica = {
         "urn": urn("aws:dynamodb/tableReplica:TableReplica", "sessions-west", stack),
@@ -198,6 +202,7 @@ def sentinel_export(stack: str = STACK, version: int = 3) -> dict[str, Any]:
                 stack_resource(stack),
                 default,
                 west,
+                native_default,
                 requests,
                 table("breakglass", "sentinel-breakglass", stack=stack),
                 table("sessions", "sentinel-sessions", stack=stack),
