@@ -6,6 +6,7 @@ BreakGlassTableSchema, SessionTableSchema); deletion protection and PITR are on.
 
     pulumi config set prefix acme-sentinel-      # table names: acme-sentinel-requests, ...
     pulumi config set hardenAtSource true        # also protect any other prefixed table here
+    pulumi config set --path 'exclude[0]' 'sentinel-scratch-*'   # ...but not these (globs)
 """
 
 import pulumi
@@ -15,10 +16,11 @@ from remediation.transform import protect_tables
 
 config = pulumi.Config()
 prefix = config.get("prefix") or "sentinel-"
+exclude = config.get_object("exclude") or []
 
 if config.get_bool("hardenAtSource"):
     # The one line a program needs to protect its own Sentinel tables at the source.
-    pulumi.runtime.register_resource_transform(protect_tables(prefix))
+    pulumi.runtime.register_resource_transform(protect_tables(prefix, exclude=exclude))
 
 # Every GSI sorts by creation time except the session table's server-instance index.
 CREATED_AT = "created_at"

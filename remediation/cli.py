@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -18,9 +19,10 @@ from enum import IntEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from remediation import core
+from remediation import core, pulumi_state
 from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
 from remediation.core import AwsError, Change, Outcome, Plan, Requirement, TableRef, TableState
+from remediation.pulumi_state import ManagedTable, ManagedTables
 
 if TYPE_CHECKING:
     from remediation.aws import Hardener
@@ -34,6 +36,12 @@ KNOWN_OPERATIONS = (
 )
 
 
+_FIX_IN_PULUMI = (
+    "in the code, or run `pulumi up --policy-pack policy_pack`: a change made here is "
+    "reverted by the next `pulumi up --refresh` of a program that sets it off."
+)
+
+
 class ExitStatus(IntEnum):
     OK = 0
     """Every selected table is protected (hardened now, or already), or a dry run."""
@@ -43,7 +51,7 @@ class ExitStatus(IntEnum):
     CANCELLED = 2
     """Declined at the prompt, or no terminal to ask on and no --force: nothing changed."""
     USAGE = 3
-    """Bad flags or input (table name or ARN, prefix, rate): nothing was called."""
+    """Bad flags or input (table name or ARN, prefix, rate, Pulumi state): nothing was called."""
     AWS_SETUP = 4
     """AWS could not be used at all: credentials, profile, region, endpoint, ListTables."""
     INTERRUPTED = 130
@@ -153,6 +161,24 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         ),
     )
     harden.add_argument(
+        "--pulumi-state",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=(
+            "a `pulumi stack export` file or a file:// backend folder (repeatable): tables its "
+            "stacks manage are read and shown, but left to Pulumi"
+        ),
+    )
+    harden.add_argument(
+        "--include-managed",
+        action="store_true",
+        help=(
+            "harden the tables --pulumi-state says Pulumi manages too (the next `pulumi up "
+            "--refresh` of a program that sets a protection off reverts it)"
+        ),
+    )
+    harden.add_argument(
         "--json", action="store_true", help="print one JSON document on stdout instead of text"
     )
     harden.add_argument("--aws-profile", metavar="PROFILE", help="AWS profile for credentials")
@@ -201,6 +227,9 @@ class Options:
     workers: int | None
     rates: dict[str, float] = field(default_factory=dict)
     wait_timeout: float | None = None
+    managed: ManagedTables = field(default_factory=ManagedTables)
+    """What the --pulumi-state stacks manage, read before any AWS call."""
+    include_managed: bool = False
 
 
 def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
@@ -231,6 +260,12 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         raise UsageError("--exclude needs a glob such as 'sentinel-scratch-*', got ''")
     if args.check and (args.force or args.dry_run):
         raise UsageError("--check never changes anything: it takes neither --force nor --dry-run")
+    if args.include_managed and not args.pulumi_state:
+        raise UsageError("--include-managed needs --pulumi-state to say which tables are managed")
+    try:
+        managed = pulumi_state.load(args.pulumi_state)
+    except pulumi_state.PulumiStateError as exc:
+        raise UsageError(f"--pulumi-state {exc}") from None
     return Options(
         refs=refs,
         selection=core.Selection(args.prefix, tuple(args.exclude)),
@@ -245,6 +280,8 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         workers=args.workers,
         rates=_parse_rates(args.rate),
         wait_timeout=args.wait_timeout,
+        managed=managed,
+        include_managed=args.include_managed,
     )
 
 
@@ -294,6 +331,11 @@ class Report:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     excluded: list[str] = field(default_factory=list)
     """Tables --exclude left out: never read, never written."""
+    managed: dict[str, ManagedTable] = field(default_factory=dict)
+    """Tables read that a --pulumi-state stack manages, by name."""
+    include_managed: bool = False
+    held: list[Change] = field(default_factory=list)
+    """Changes the plan wanted on managed tables, left to Pulumi (no --include-managed)."""
     dry_run: bool = False
     check: bool = False
     cancelled: bool = False
@@ -310,7 +352,7 @@ class Report:
 
     def counts(self) -> dict[str, int]:
         summary = core.summarize(map(self.outcome, self.states), self.requirement)
-        return {**asdict(summary), "excluded": len(self.excluded)}
+        return {**asdict(summary), "excluded": len(self.excluded), "managed": len(self.managed)}
 
     def exit_status(self) -> ExitStatus:
         if self.interrupted:
@@ -332,7 +374,10 @@ class Run:
         self.stdout = stdout
         self.stderr = stderr
         self.report = Report(
-            requirement=options.requirement, dry_run=options.dry_run, check=options.check
+            requirement=options.requirement,
+            dry_run=options.dry_run,
+            check=options.check,
+            include_managed=options.include_managed,
         )
         self.text = None if options.as_json else stdout
 
@@ -391,7 +436,13 @@ class Run:
         self.report.excluded = sorted(excluded)
         states = [_check_account(state, opts.refs) for state in states]
         self.report.states = sorted(states, key=lambda s: s.name)
+        self.report.managed = opts.managed.match(states, self.report.region)
         plan = core.plan(states, opts.requirement)
+        if not (opts.include_managed or opts.check):
+            # Pulumi owns these: a write here would be reverted by its next `up --refresh`.
+            self.report.held = [c for c in plan.changes if c.table in self.report.managed]
+            writable = tuple(c for c in plan.changes if c.table not in self.report.managed)
+            plan = dataclasses.replace(plan, changes=writable)
         self.report.plan = plan
         self._show_status(plan)
 
@@ -470,9 +521,15 @@ class Run:
         self.say()
         if states:
             width = max(len("Table"), *(len(s.name) for s in states)) + 4
-            labels = [c.label for c in ALL]
+            managed = self.report.managed
+            labels = [c.label for c in ALL] + (["Pulumi"] if managed else [])
             rows = [["Table", *labels], ["-----", *("-" * len(x) for x in labels)]]
-            rows += [[s.name, *(self._cell(s, c) for c in ALL)] for s in states]
+            for state in states:
+                cells = [self._cell(state, c) for c in ALL]
+                if managed:
+                    table = managed.get(state.name)
+                    cells.append(f"managed (stack {table.stack})" if table else "")
+                rows.append([state.name, *cells])
             for name, *cells in rows:
                 self.say(("  " + name.ljust(width) + "".join(c.ljust(23) for c in cells)).rstrip())
             self.say()
@@ -489,14 +546,18 @@ class Run:
             self.say("Not protected:")
             for change in plan.changes:
                 lacks = ", ".join(self._lack(by_name[change.table], c) for c in change.enable)
-                self.say(f"- {change.table}: {lacks}")
+                self.say(f"- {change.table}: {lacks}{self._managed_note(change.table)}")
+            if any(c.table in self.report.managed for c in plan.changes):
+                self.say(f"  For those Pulumi manages: fix them {_FIX_IN_PULUMI}")
         elif plan.changes:
             self.say("Changes to apply:")
             for change in plan.changes:
                 steps = ", ".join(_step(by_name[change.table], change, c) for c in change.enable)
-                self.say(f"- {change.table}: {steps}")
+                self.say(f"- {change.table}: {steps}{self._managed_note(change.table)}")
         elif states and self.options.check:
             pass  # the closing check line says it
+        elif states and self.report.held:
+            self.say("No changes to apply outside Pulumi.")
         elif states:
             self.say(f"No changes needed: all {len(states)} tables are already protected.")
             if plan.unreadable:
@@ -510,6 +571,27 @@ class Run:
                 f"prefix {self.options.selection.prefix!r}"
             )
             self.say(f"No tables found ({where}) in {self.report.region}: nothing to do.")
+        self.say()
+        if self.report.held:
+            self._show_held(by_name)
+
+    def _managed_note(self, name: str) -> str:
+        managed = self.report.managed.get(name)
+        if managed is None:
+            return ""
+        if self.options.check:
+            return f" (managed by Pulumi stack {managed.stack})"
+        return f" (managed by Pulumi stack {managed.stack}: set it in the code too)"
+
+    def _show_held(self, by_name: Mapping[str, TableState]) -> None:
+        """Managed tables lacking a protection: what they lack, where, and how to fix it."""
+        held = self.report.held
+        self.say(f"Managed by Pulumi, left to it ({len(held)}):")
+        for change in held:
+            managed = self.report.managed[change.table]
+            lacks = ", ".join(self._lack(by_name[change.table], c) for c in change.enable)
+            self.say(f"- {change.table}: {lacks} (stack {managed.stack}, {managed.urn})")
+        self.say(f"  Fix them {_FIX_IN_PULUMI} --include-managed hardens them here anyway.")
         self.say()
 
     def _lack(self, state: TableState, control: Control) -> str:
@@ -556,11 +638,15 @@ class Run:
             if not ok and not outcome.errors:
                 continue  # planned but never attempted (interrupted): told in the closing line
             self.say(f"{'✓' if ok else '✗'} {state.name}: {self._describe(outcome)}")
+        for change in self.report.held:
+            stack = self.report.managed[change.table].stack
+            self.say(f"- {change.table}: left to Pulumi (stack {stack}), not changed")
         counts = self.report.counts()
         self.say()
         self.say(
             f"Summary: {counts['succeeded']}/{counts['total']} tables hardened successfully"
             + (f", {counts['failed']} failed" if counts["failed"] else "")
+            + (f", {len(self.report.held)} left to Pulumi" if self.report.held else "")
             + (f", {counts['excluded']} excluded" if counts["excluded"] else "")
         )
 
@@ -620,6 +706,9 @@ class Run:
             "before": _state_json(outcome.before, self.report.requirement),
             "after": _state_json(outcome.after, self.report.requirement),
         }
+        managed = self.report.managed.get(state.name)
+        if managed is not None:
+            entry["managed_by"] = {"stack": managed.stack, "urn": managed.urn}
         if read_errors:
             entry["read_errors"] = read_errors
         if errors:
@@ -631,6 +720,8 @@ class Run:
 def _result(report: Report, outcome: Outcome, planned: bool) -> str:
     if outcome.errors:
         return "failed"
+    if outcome.name in report.managed and not report.include_managed:
+        return "managed"
     if core.is_protected(outcome.after, report.requirement):
         return "hardened" if outcome.changed else "already_protected"
     if planned:
@@ -804,6 +895,7 @@ def _fail(
             "failed": 0,
             "pending": 0,
             "excluded": 0,
+            "managed": 0,
             "error": message,
         }
         json.dump(document, stdout, indent=2)

@@ -42,13 +42,16 @@ from remediation.core import (
     InvalidTableRef,
     Reading,
     Requirement,
+    Selection,
     TableState,
     missing,
     parse_table_ref,
     recovery_period_short,
 )
+from remediation.pulumi_state import NATIVE_TABLE, RESOURCE_TYPES, TABLE, TABLE_REPLICA
 
 __all__ = [
+    "EXCLUDE_KEY",
     "MIN_RECOVERY_DAYS_KEY",
     "NATIVE_TABLE",
     "PACK_NAME",
@@ -67,12 +70,8 @@ __all__ = [
 
 PACK_NAME: Final = "sentinel-dynamodb"
 
-TABLE: Final = "aws:dynamodb/table:Table"
-TABLE_REPLICA: Final = "aws:dynamodb/tableReplica:TableReplica"
-NATIVE_TABLE: Final = "aws-native:dynamodb:Table"
-RESOURCE_TYPES: Final = (TABLE, TABLE_REPLICA, NATIVE_TABLE)
-
 PREFIX_KEY: Final = "prefix"
+EXCLUDE_KEY: Final = "exclude"
 MIN_RECOVERY_DAYS_KEY: Final = "minRecoveryPeriodDays"
 
 _UNKNOWN_SENTINELS: Final = frozenset(
@@ -359,8 +358,9 @@ class TableResource:
     name_path: str
     targets: tuple[Target, ...]
 
-    def is_ours(self, prefix: str) -> bool:
-        return self.name is not None and self.name.startswith(prefix)
+    def is_ours(self, selection: Selection) -> bool:
+        """Named, with the prefix, and not excluded."""
+        return self.name is not None and selection.matches(self.name)
 
     def findings(self, control: Control, requirement: Requirement) -> tuple[Finding, ...]:
         """What this resource lacks for `control`, target by target, as the core judges it."""
@@ -502,6 +502,14 @@ def config_schema(control: Control) -> PolicyConfigSchema:
             "default": DEFAULT_PREFIX,
             "description": "Only tables whose physical name starts with this are Sentinel's.",
         },
+        EXCLUDE_KEY: {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "description": (
+                "Glob patterns (fnmatch, case-sensitive) on the physical name of prefixed tables "
+                "that are not Sentinel's to protect, such as `sentinel-scratch-*`."
+            ),
+        },
     }
     if control is PITR:
         properties[MIN_RECOVERY_DAYS_KEY] = {
@@ -513,17 +521,21 @@ def config_schema(control: Control) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties=properties)
 
 
-def _settings(config: Mapping[str, Any], control: Control) -> tuple[str, Requirement]:
+def _settings(config: Mapping[str, Any], control: Control) -> tuple[Selection, Requirement]:
     prefix = config.get(PREFIX_KEY, DEFAULT_PREFIX)
     if not isinstance(prefix, str):
         raise TypeError(f"{control.id}: {PREFIX_KEY} must be a string, got {prefix!r}")
+    exclude = config.get(EXCLUDE_KEY) or ()
+    if isinstance(exclude, str) or not all(isinstance(p, str) for p in exclude):
+        raise TypeError(f"{control.id}: {EXCLUDE_KEY} must be a list of glob strings")
     days = config.get(MIN_RECOVERY_DAYS_KEY) if control is PITR else None
     if days is not None:
         # JSON numbers arrive as floats over gRPC.
         if isinstance(days, bool) or not isinstance(days, int | float) or days != int(days):
             raise TypeError(f"{control.id}: {MIN_RECOVERY_DAYS_KEY} must be an integer")
         days = int(days)
-    return prefix, Requirement(controls=(control,), min_recovery_days=days)
+    selection = Selection(prefix, tuple(exclude))
+    return selection, Requirement(controls=(control,), min_recovery_days=days)
 
 
 def _judge(
@@ -532,17 +544,22 @@ def _judge(
     """Read and judge the resource; None when it is not a table of ours (or not a table)."""
     if args.resource_type not in RESOURCE_TYPES:
         return None  # the common case in a large stack: no config parsing, no reading
-    prefix, requirement = _settings(args.get_config(), control)
+    selection, requirement = _settings(args.get_config(), control)
     resource = read_resource(args.resource_type, args.props, args.name, requirement)
     if resource is None:
         return None
     findings = resource.findings(control, requirement)
-    if resource.name is None:
+    name = resource.name
+    if name is None:
         if findings:
-            raise CouldNotJudge(resource.unjudged_name(findings, prefix), resource.name_path)
+            message = resource.unjudged_name(findings, selection.prefix)
+            raise CouldNotJudge(message, resource.name_path)
         return None  # protected whatever its name turns out to be
-    if not resource.is_ours(prefix):
-        args.not_applicable(f"table {resource.name!r} does not start with {prefix!r}")
+    if not name.startswith(selection.prefix):
+        args.not_applicable(f"table {name!r} does not start with {selection.prefix!r}")
+    if selection.excludes(name):
+        patterns = ", ".join(repr(p) for p in selection.exclude)
+        args.not_applicable(f"table {name!r} is excluded ({EXCLUDE_KEY}: {patterns})")
     return findings, requirement
 
 

@@ -11,20 +11,27 @@ It reads each DynamoDB table's inputs with the same functions as the policy pack
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 
 import pulumi
 
 from remediation.controls import ALL
-from remediation.core import DEFAULT_PREFIX, Requirement
+from remediation.core import DEFAULT_PREFIX, Requirement, Selection
 from remediation.pulumi_policies import RESOURCE_TYPES, enable, read_resource
 
 __all__ = ["protect_tables"]
 
 
 def protect_tables(
-    prefix: str = DEFAULT_PREFIX, min_recovery_days: int | None = None
+    prefix: str = DEFAULT_PREFIX,
+    min_recovery_days: int | None = None,
+    *,
+    exclude: Iterable[str] = (),
 ) -> pulumi.ResourceTransform:
-    """A transform enabling deletion protection and PITR on every table named `prefix`*."""
+    """A transform enabling deletion protection and PITR on every table named `prefix`*, except
+    those an `exclude` glob matches (the same rule as the pack's `exclude` config)."""
+    patterns = (exclude,) if isinstance(exclude, str) else tuple(exclude)
+    selection = Selection(prefix, patterns)
     requirement = Requirement(min_recovery_days=min_recovery_days)
 
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
@@ -41,7 +48,7 @@ def protect_tables(
             # Preview only: during the update the name is known and this runs again.
             pulumi.log.warn(resource.unjudged_name(findings, prefix))
             return None
-        if not resource.is_ours(prefix):
+        if not resource.is_ours(selection):
             return None
         for finding in findings:
             if not enable(finding, requirement):

@@ -1,16 +1,20 @@
 """`make demo`: the hardener end to end on a local moto server, no AWS account needed.
 
 Starts moto_server on loopback, creates Sentinel's three tables in mixed protection states plus one
-table outside the prefix, shows status, hardens with --force, shows status again, stops the server.
+table outside the prefix, shows status, hardens with --force, shows status again; then adds a
+table a Pulumi stack manages and runs with its export (--pulumi-state): shown, left to Pulumi.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from tests.cli_process import ROOT
-from tests.conftest import create_sentinel_tables
+from tests.conftest import create_sentinel_tables, create_table
+from tests.pulumi_states import provider, sentinel_export, stack_resource, table, write_json
 from tests.servers import REGION, aws_env, dynamodb_client, moto_server
 
 
@@ -35,6 +39,26 @@ def main() -> None:
         print(
             "# billing-ledger (outside the prefix) still has deletion protection "
             f"{untouched['DeletionProtectionEnabled']}: never touched"
+        )
+        print()
+        create_table(client, "sentinel-audit")
+        with tempfile.TemporaryDirectory() as folder:
+            # sentinel-audit is declared in a Pulumi stack: this is its `pulumi stack export`.
+            export = sentinel_export()
+            resources = [
+                stack_resource(),
+                provider("default_7_51_1", REGION),
+                table("audit", "sentinel-audit"),
+            ]
+            export["deployment"]["resources"] = resources
+            state = write_json(Path(folder) / "dev.json", export)
+            print("# a new table, sentinel-audit, that the Pulumi stack `dev` manages:")
+            print()
+            show([*common, "--pulumi-state", str(state), "--force"], env)
+        audit = client.describe_table(TableName="sentinel-audit")["Table"]
+        print(
+            "# sentinel-audit still has deletion protection "
+            f"{audit['DeletionProtectionEnabled']}: left to Pulumi"
         )
 
 

@@ -9,6 +9,7 @@ import pytest
 from remediation.cli import ExitStatus
 from tests.cli_process import run_cli
 from tests.conftest import TableFactory
+from tests.fault_proxy import FaultProxy
 from tests.servers import MotoServer, aws_env, free_port
 
 
@@ -142,3 +143,63 @@ def test_unusable_aws_is_one_line_and_exit_4(
     assert words in result.stderr
     if as_json:
         assert words in result.json()["error"]
+
+
+SHOWN_SECRET = (
+    '{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", '
+    '"plaintext": "\\"hunter2\\""}'
+)
+"""A secret as `pulumi stack export --show-secrets` writes it: never to be printed."""
+
+BAD_STATES = {
+    "not JSON": (
+        '{"version": 3, "deployment": {"resources": [{"outputs": {"token": ' + SHOWN_SECRET,
+        "not valid JSON",
+    ),
+    "not a deployment": (
+        '{"version": 4, "terraform_version": "1.9.0", "outputs": {"t": ' + SHOWN_SECRET + "}}",
+        "not a Pulumi deployment",
+    ),
+    "unsupported version": (
+        '{"version": 9, "deployment": {"resources": [{"urn": "urn:pulumi:dev::p::t::n", '
+        '"outputs": {"token": ' + SHOWN_SECRET + "}}]}}",
+        "deployment version 9 is not supported",
+    ),
+    "missing": (None, "no such file or folder"),
+    "no state in folder": (None, "no Pulumi state here"),
+}
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize("case", list(BAD_STATES))
+def test_a_bad_pulumi_state_is_one_line_and_exit_3_before_any_aws_call(
+    fault_proxy: FaultProxy, tmp_path: Path, case: str, as_json: bool
+) -> None:
+    content, words = BAD_STATES[case]
+    path = tmp_path / "state.json"
+    if case == "no state in folder":
+        path = tmp_path / "backend"
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content)
+    extra = ["--json"] if as_json else []
+    result = run_cli(
+        ["harden", "--pulumi-state", str(path), "--force", *extra], aws_env(fault_proxy.url)
+    )
+    assert result.returncode == ExitStatus.USAGE == 3
+    assert_one_clear_line(result.stderr)
+    assert f"--pulumi-state {path}: {words}" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert sum(fault_proxy.counts().values()) == 0  # read before any AWS call
+    if as_json:
+        assert words in result.json()["error"]
+    else:
+        assert result.stdout == ""
+
+
+def test_include_managed_without_a_state_is_refused(server: MotoServer) -> None:
+    result = run_cli(["harden", "--include-managed", "--json"], aws_env(server.url))
+    assert result.returncode == ExitStatus.USAGE
+    assert_one_clear_line(result.stderr)
+    assert "--include-managed needs --pulumi-state" in result.stderr
+    assert result.json()["error"]

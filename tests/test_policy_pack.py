@@ -90,6 +90,16 @@ def acme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalyzerEngine]:
         yield engine
 
 
+@pytest.fixture(scope="module")
+def excluding(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalyzerEngine]:
+    """Both policies leave `sentinel-scratch-*` and `sentinel-load-test` alone."""
+    exclude = {"exclude": ["sentinel-scratch-*", "sentinel-load-test"]}
+    config = {DP: exclude, PITR_ID: exclude}
+    path = write_config(tmp_path_factory.mktemp("config"), "exclude.json", config)
+    with AnalyzerEngine(policy_config=path) as engine:
+        yield engine
+
+
 def policies_of(report: Report, name: str) -> set[str]:
     return {r.policy for r in report.step(name).remediations}
 
@@ -177,6 +187,44 @@ def test_a_prefix_override_should_retarget_the_policies(acme: AnalyzerEngine) ->
     assert all("does not start with 'acme-'" in reason for _, reason in sentinel.not_applicable)
 
 
+def test_an_excluded_table_should_be_not_applicable_and_left_as_declared(
+    excluding: AnalyzerEngine,
+) -> None:
+    scratch_replica = Resource(
+        TABLE_REPLICA, "scratch-eu", {"globalTableArn": ARN.format("sentinel-scratch-7")}
+    )
+    report = excluding.run(
+        [
+            table("sentinel-scratch-7", "scratch"),
+            table("sentinel-load-test", "load"),
+            table("sentinel-load-test-2", "load2"),  # a glob without * matches the name only
+            table("sentinel-requests", "requests"),
+            scratch_replica,
+        ]
+    )
+    for name in ("scratch", "load", "scratch-eu"):
+        step = report.step(name)
+        assert not step.changed and step.remediations == ()
+        assert {p for p, _ in step.not_applicable} == {DP, PITR_ID}
+        reasons = [reason for _, reason in step.not_applicable]
+        assert all("is excluded (exclude: 'sentinel-scratch-*'" in r for r in reasons)
+    assert policies_of(report, "load2") == {DP, PITR_ID}
+    assert policies_of(report, "requests") == {DP, PITR_ID}
+    assert report.diagnostics == ()
+
+
+def test_an_excluded_table_should_raise_no_violation_even_when_mandatory(
+    tmp_path: Path,
+) -> None:
+    exclude = {"enforcementLevel": "mandatory", "exclude": ["sentinel-scratch-*"]}
+    path = write_config(tmp_path, "mandatory-exclude.json", {DP: exclude, PITR_ID: exclude})
+    with AnalyzerEngine(policy_config=path) as engine:
+        excluded = engine.run([table("sentinel-scratch-1", "scratch")])
+        kept = engine.run([table("sentinel-requests", "requests")])
+    assert not excluded.blocked and excluded.diagnostics == ()
+    assert kept.blocked
+
+
 def test_a_minimum_recovery_period_should_be_enforced_and_fixed(acme: AnalyzerEngine) -> None:
     short = {"enabled": True, "recoveryPeriodInDays": 7}
     report = acme.run(
@@ -198,6 +246,9 @@ def test_a_minimum_recovery_period_should_be_enforced_and_fixed(acme: AnalyzerEn
         ({PITR_ID: {"minRecoveryPeriodDays": 0}}, f"{PITR_ID}: 0 is less than the minimum of 1"),
         ({PITR_ID: {"minRecoveryPeriodDays": 7.5}}, f"{PITR_ID}: 7.5 is not of type 'integer'"),
         ({DP: {"prefix": ""}}, f"{DP}: ''"),  # jsonschema words this one per version
+        ({DP: {"exclude": "sentinel-x-*"}}, f"{DP}: 'sentinel-x-*' is not of type 'array'"),
+        ({PITR_ID: {"exclude": [""]}}, f"{PITR_ID}: ''"),
+        ({PITR_ID: {"exclude": [7]}}, f"{PITR_ID}: 7 is not of type 'string'"),
     ],
 )
 def test_a_config_outside_the_schema_should_be_refused_like_the_cli(

@@ -188,6 +188,19 @@ def test_harden_at_source_should_protect_the_tables_before_the_pack_sees_them(
     assert report.diagnostics == () and all(s.remediations == () for s in report.steps)
 
 
+def test_harden_at_source_should_leave_the_excluded_tables_as_declared() -> None:
+    config = {
+        f"{PROJECT}:hardenAtSource": "true",
+        f"{PROJECT}:exclude": json.dumps(["sentinel-s*"]),
+    }
+    resources = {
+        r.props["name"]: r.props for r in capture_program(config=config, transforms=[unprotect])
+    }
+    assert resources["sentinel-sessions"]["deletionProtectionEnabled"] is False
+    assert resources["sentinel-requests"]["deletionProtectionEnabled"] is True
+    assert resources["sentinel-breakglass"]["deletionProtectionEnabled"] is True
+
+
 def test_the_preview_script_should_show_remediations_and_violations() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tests.preview"],

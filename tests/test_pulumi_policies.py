@@ -11,7 +11,7 @@ from pulumi_policy.deserialize import deserialize_properties, serialize_properti
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from remediation.controls import ALL, DELETION_PROTECTION, PITR
-from remediation.core import Requirement
+from remediation.core import Requirement, Selection
 from remediation.pulumi_policies import (
     MIN_RECOVERY_DAYS_KEY,
     NATIVE_TABLE,
@@ -128,7 +128,7 @@ def test_the_name_input_should_decide_when_known_else_the_logical_name(view: Vie
 def test_a_computed_name_should_be_unknown_never_not_ours(view: View) -> None:
     resource = read_resource(TABLE, view(table(name=UNKNOWN)), "requests", ANY)
     assert resource is not None
-    assert resource.name is None and not resource.is_ours("")
+    assert resource.name is None and not resource.is_ours(Selection(""))
     assert "not known during preview" in resource.name_problem
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
+from remediation.controls import DELETION_PROTECTION, PITR
 from remediation.pulumi_policies import NATIVE_TABLE, TABLE_REPLICA
 from remediation.transform import protect_tables
 from tests.analyzer_engine import AnalyzerEngine, Resource, capture_program, is_secret, secret
@@ -146,3 +149,53 @@ def test_what_the_transform_protects_the_pack_should_find_protected(pack: Analyz
     report = pack.run(capture_program(hardened(body)))
     assert report.diagnostics == ()
     assert all(s.remediations == () for s in report.steps)
+
+
+@pytest.mark.parametrize(
+    "exclude",
+    [["sentinel-scratch-*", "sentinel-load-test"], ("sentinel-scratch-*",)],
+    ids=["list", "tuple"],
+)
+def test_an_excluded_table_should_be_left_as_declared(exclude: Any) -> None:
+    def body() -> None:
+        sentinel_table("sentinel-scratch-7")
+        sentinel_table("sentinel-requests")
+
+    def program() -> None:
+        pulumi.runtime.register_resource_transform(protect_tables(exclude=exclude))
+        body()
+
+    resources = by_name(capture_program(program))
+    scratch, requests = resources["scratch-7"].props, resources["requests"].props
+    assert "deletionProtectionEnabled" not in scratch and "pointInTimeRecovery" not in scratch
+    assert requests["deletionProtectionEnabled"] is True
+
+
+def test_one_pattern_given_as_a_string_should_be_one_glob_not_its_letters() -> None:
+    def program() -> None:
+        pulumi.runtime.register_resource_transform(protect_tables(exclude="sentinel-s*"))
+        sentinel_table("sentinel-sessions")
+        sentinel_table("sentinel-requests")
+
+    resources = by_name(capture_program(program))
+    assert "deletionProtectionEnabled" not in resources["sessions"].props
+    # Read as letters, "s" would match nothing and "*" would exclude every table.
+    assert resources["requests"].props["deletionProtectionEnabled"] is True
+
+
+def test_the_transform_and_the_pack_should_exclude_the_same_tables(tmp_path: Path) -> None:
+    exclude = ["sentinel-scratch-*"]
+    config = tmp_path / "exclude.json"
+    config.write_text(json.dumps({c.id: {"exclude": exclude} for c in (DELETION_PROTECTION, PITR)}))
+
+    def program() -> None:
+        pulumi.runtime.register_resource_transform(protect_tables(exclude=exclude))
+        sentinel_table("sentinel-scratch-7")
+        sentinel_table("sentinel-requests")
+
+    with AnalyzerEngine(policy_config=config) as engine:
+        report = engine.run(capture_program(program))
+    assert all(s.remediations == () for s in report.steps)
+    excluded = report.step("scratch-7").not_applicable
+    assert {policy for policy, _ in excluded} == {DELETION_PROTECTION.id, PITR.id}
+    assert report.step("requests").not_applicable == ()
