@@ -341,7 +341,8 @@ def test_the_baseline_follows_the_go_call_pattern_and_hardens_everything() -> No
 
 
 def test_the_baseline_counts_throttles_and_retries_them_to_success() -> None:
-    state = SimState(scale=1)
+    # A quota so low that even a loaded machine calls faster than it: 14 reads meet throttles.
+    state = SimState(scale=1, quotas={"DescribeContinuousBackups": 2.0})
     state.seed(14)
     with SimEndpoint(state, latency=0.0) as sim:
         result = run_baseline(make_client(sim.url), "sentinel-", write=False)
