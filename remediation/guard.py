@@ -25,12 +25,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from remediation import aws, core
+from remediation import aws, controls, core
 from remediation.controls import ALL
 from remediation.core import AwsError, Outcome, Requirement, Selection, TableState
 
 EVENT_SOURCE = "aws.dynamodb"
 DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+IAM_ACTIONS = tuple(a for a in controls.iam_actions(ALL) if a != controls.DISCOVERY_ACTION)
+"""The DynamoDB actions the handler calls: each control's read and write, never ListTables."""
 
 RESERVE_SECONDS = 5.0
 """Kept back from the Lambda's remaining time for the read-back, the alert and the log line."""
@@ -443,6 +446,7 @@ __all__ = [
     "DETAIL_TYPE",
     "EVENT_NAMES",
     "EVENT_SOURCE",
+    "IAM_ACTIONS",
     "LOOKUPS",
     "ConfigError",
     "Guard",
