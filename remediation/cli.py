@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from remediation import core
@@ -37,7 +38,8 @@ class ExitStatus(IntEnum):
     OK = 0
     """Every selected table is protected (hardened now, or already), or a dry run."""
     FAILED = 1
-    """One or more tables could not be read or hardened; the others were done."""
+    """One or more tables could not be read or hardened (the others were done); under --check,
+    one or more lack a protection or could not be read."""
     CANCELLED = 2
     """Declined at the prompt, or no terminal to ask on and no --force: nothing changed."""
     USAGE = 3
@@ -59,9 +61,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+MODULE_PROG = "python -m remediation"
+
+_HARDEN_DESCRIPTION = (
+    "Discover tables by prefix (or take --table), show their protection, ask, then enable "
+    "deletion protection and point-in-time recovery where missing. Never disables "
+    "anything, never touches another table or setting."
+)
+_HARDEN_EPILOG = (
+    "exit status: 0 all protected (or dry run), 1 one or more tables failed (under "
+    "--check: unprotected or unreadable), 2 cancelled at the prompt, 3 bad input, "
+    "4 AWS unusable (credentials, profile, region, endpoint, ListTables), "
+    "130 interrupted"
+)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """`python -m remediation COMMAND`; or, given the name it was typed as (`sentinel-harden`),
+    the harden command on its own."""
+    if prog is not None:
+        harden = _Parser(prog=prog, description=_HARDEN_DESCRIPTION, epilog=_HARDEN_EPILOG)
+        _add_harden_arguments(harden)
+        return harden
     parser = _Parser(
-        prog="python -m remediation",
+        prog=MODULE_PROG,
         description="Deletion protection and PITR for Sentinel's DynamoDB tables.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -69,17 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     harden = commands.add_parser(
         "harden",
         help="enable deletion protection and PITR on sentinel- tables",
-        description=(
-            "Discover tables by prefix (or take --table), show their protection, ask, then enable "
-            "deletion protection and point-in-time recovery where missing. Never disables "
-            "anything, never touches another table or setting."
-        ),
-        epilog=(
-            "exit status: 0 all protected (or dry run), 1 one or more tables failed, "
-            "2 cancelled at the prompt, 3 bad input, 4 AWS unusable (credentials, profile, "
-            "region, endpoint, ListTables), 130 interrupted"
-        ),
+        description=_HARDEN_DESCRIPTION,
+        epilog=_HARDEN_EPILOG,
     )
+    _add_harden_arguments(harden)
+    return parser
+
+
+def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
     harden.add_argument(
         "--table",
         action="append",
@@ -93,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="case-sensitive name prefix for discovery (default: %(default)s)",
     )
     harden.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help=(
+            "leave out tables whose name matches this case-sensitive fnmatch glob (repeatable); "
+            "an excluded table is never read or written, even when named by --table"
+        ),
+    )
+    harden.add_argument(
         "--allow-all-tables",
         action="store_true",
         help="accept an empty --prefix, which selects every table in the account and region",
@@ -100,9 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
     harden.add_argument(
         "--no-pitr", action="store_true", help="only enable deletion protection; leave PITR alone"
     )
+    harden.add_argument(
+        "--min-recovery-days",
+        type=int,
+        metavar="N",
+        help=(
+            f"PITR must keep at least N days ({core.MIN_RECOVERY_DAYS} to "
+            f"{core.MAX_RECOVERY_DAYS}): a shorter period is raised to N, a longer one is "
+            "never lowered (default: any period)"
+        ),
+    )
     harden.add_argument("--force", "-f", action="store_true", help="do not ask for confirmation")
     harden.add_argument(
         "--dry-run", action="store_true", help="show status and the plan, change nothing"
+    )
+    harden.add_argument(
+        "--check",
+        action="store_true",
+        help=(
+            "read and show, change nothing, never ask: exit 0 when every selected table is "
+            "protected, 1 when any lacks a protection or could not be read"
+        ),
     )
     harden.add_argument(
         "--json", action="store_true", help="print one JSON document on stdout instead of text"
@@ -126,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OPERATION=PER_SECOND",
         help=(
             "client-side pace for one operation, or '*' for all calls together (repeatable; "
-            "default: DescribeContinuousBackups=9.7 UpdateContinuousBackups=9.7 *=2400)"
+            "default: DescribeContinuousBackups=9.7 *=2400)"
         ),
     )
     harden.add_argument(
@@ -136,16 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to keep retrying a busy table (UPDATING, backups not ready); default 120",
     )
-    return parser
 
 
 @dataclass
 class Options:
     refs: list[TableRef]
-    prefix: str
+    selection: core.Selection
     requirement: Requirement
     force: bool
     dry_run: bool
+    check: bool
     as_json: bool
     profile: str | None
     region: str | None
@@ -155,9 +203,10 @@ class Options:
     wait_timeout: float | None = None
 
 
-def parse_options(argv: Sequence[str]) -> Options:
-    """Parse and validate argv; raise UsageError with one line on any bad input."""
-    args = build_parser().parse_args(list(argv))
+def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
+    """Parse and validate argv (`harden ...`, or with `prog` the harden command's own flags);
+    raise UsageError with one line on any bad input."""
+    args = build_parser(prog).parse_args(list(argv))
     refs: list[TableRef] = []
     seen: set[str] = set()
     for text in args.table:
@@ -178,13 +227,17 @@ def parse_options(argv: Sequence[str]) -> Options:
         raise UsageError(f"--workers must be 1 to 500, got {args.workers}")
     if args.wait_timeout is not None and args.wait_timeout < 0:
         raise UsageError(f"--wait-timeout must not be negative, got {args.wait_timeout}")
-    controls = (DELETION_PROTECTION,) if args.no_pitr else ALL
+    if "" in args.exclude:
+        raise UsageError("--exclude needs a glob such as 'sentinel-scratch-*', got ''")
+    if args.check and (args.force or args.dry_run):
+        raise UsageError("--check never changes anything: it takes neither --force nor --dry-run")
     return Options(
         refs=refs,
-        prefix=args.prefix,
-        requirement=Requirement(controls=controls),
+        selection=core.Selection(args.prefix, tuple(args.exclude)),
+        requirement=_requirement(args.no_pitr, args.min_recovery_days),
         force=args.force,
         dry_run=args.dry_run,
+        check=args.check,
         as_json=args.json,
         profile=args.aws_profile,
         region=args.region,
@@ -193,6 +246,20 @@ def parse_options(argv: Sequence[str]) -> Options:
         rates=_parse_rates(args.rate),
         wait_timeout=args.wait_timeout,
     )
+
+
+def _requirement(no_pitr: bool, min_recovery_days: int | None) -> Requirement:
+    if min_recovery_days is None:
+        return Requirement(controls=(DELETION_PROTECTION,) if no_pitr else ALL)
+    if no_pitr:
+        raise UsageError("--min-recovery-days is about PITR, which --no-pitr leaves alone")
+    try:
+        return Requirement(controls=ALL, min_recovery_days=min_recovery_days)
+    except ValueError:
+        raise UsageError(
+            f"--min-recovery-days must be {core.MIN_RECOVERY_DAYS} to {core.MAX_RECOVERY_DAYS}, "
+            f"got {min_recovery_days}"
+        ) from None
 
 
 def _parse_rates(values: Sequence[str]) -> dict[str, float]:
@@ -225,7 +292,10 @@ class Report:
     states: list[TableState] = field(default_factory=list)
     plan: Plan | None = None
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    excluded: list[str] = field(default_factory=list)
+    """Tables --exclude left out: never read, never written."""
     dry_run: bool = False
+    check: bool = False
     cancelled: bool = False
     interrupted: bool = False
     region: str | None = None
@@ -240,13 +310,16 @@ class Report:
 
     def counts(self) -> dict[str, int]:
         summary = core.summarize(map(self.outcome, self.states), self.requirement)
-        return asdict(summary)
+        return {**asdict(summary), "excluded": len(self.excluded)}
 
     def exit_status(self) -> ExitStatus:
         if self.interrupted:
             return ExitStatus.INTERRUPTED
         if self.cancelled:
             return ExitStatus.CANCELLED
+        if self.check:
+            counts = self.counts()
+            return ExitStatus.FAILED if counts["failed"] or counts["pending"] else ExitStatus.OK
         if self.dry_run:
             return ExitStatus.OK
         return ExitStatus.FAILED if self.counts()["failed"] else ExitStatus.OK
@@ -258,7 +331,9 @@ class Run:
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
-        self.report = Report(requirement=options.requirement, dry_run=options.dry_run)
+        self.report = Report(
+            requirement=options.requirement, dry_run=options.dry_run, check=options.check
+        )
         self.text = None if options.as_json else stdout
 
     def say(self, line: str = "") -> None:
@@ -302,18 +377,27 @@ class Run:
 
     def _execute(self, hardener: Hardener) -> ExitStatus:
         opts = self.options
-        names: Iterable[str] = (
-            [ref.name for ref in opts.refs] if opts.refs else hardener.discover(opts.prefix)
-        )
+        excluded: list[str] = []
+        names: Iterable[str]
+        if opts.refs:
+            # A named table is still subject to --exclude: the exclusion is the stronger word.
+            names = [r.name for r in opts.refs if not opts.selection.excludes(r.name)]
+            excluded = [r.name for r in opts.refs if opts.selection.excludes(r.name)]
+        else:
+            names = hardener.discover(opts.selection, excluded)
         controls = opts.requirement.controls
         with Progress(self.stderr, "Reading tables", enabled=self.text is not None) as bar:
             states = hardener.read_all(names, controls, bar.update)
+        self.report.excluded = sorted(excluded)
         states = [_check_account(state, opts.refs) for state in states]
         self.report.states = sorted(states, key=lambda s: s.name)
         plan = core.plan(states, opts.requirement)
         self.report.plan = plan
         self._show_status(plan)
 
+        if opts.check:
+            self._show_check(plan)
+            return self.report.exit_status()
         if opts.dry_run:
             self.say("Dry run: nothing was changed.")
             return self.report.exit_status()
@@ -380,7 +464,9 @@ class Run:
         self.say(title)
         self.say("=" * len(title))
         self.say()
-        self.say(f"Tables to harden ({len(states)} found):")
+        excluded = self.report.excluded
+        found = f"{len(states)} found" + (f", {len(excluded)} excluded" if excluded else "")
+        self.say(f"Tables to {'check' if self.options.check else 'harden'} ({found}):")
         self.say()
         if states:
             width = max(len("Table"), *(len(s.name) for s in states)) + 4
@@ -395,24 +481,61 @@ class Run:
             self.say(line)
         if problems:
             self.say()
-        if plan.changes:
+        if excluded:
+            self.say(f"Excluded by --exclude (never read or written): {', '.join(excluded)}")
+            self.say()
+        by_name = {s.name: s for s in states}
+        if plan.changes and self.options.check:
+            self.say("Not protected:")
+            for change in plan.changes:
+                lacks = ", ".join(self._lack(by_name[change.table], c) for c in change.enable)
+                self.say(f"- {change.table}: {lacks}")
+        elif plan.changes:
             self.say("Changes to apply:")
             for change in plan.changes:
-                steps = ", ".join(
-                    f"Enable {c.noun}" + (" (current state unknown)" if c in change.unknown else "")
-                    for c in change.enable
-                )
+                steps = ", ".join(_step(by_name[change.table], change, c) for c in change.enable)
                 self.say(f"- {change.table}: {steps}")
+        elif states and self.options.check:
+            pass  # the closing check line says it
         elif states:
             self.say(f"No changes needed: all {len(states)} tables are already protected.")
             if plan.unreadable:
                 self.say(f"Except {len(plan.unreadable)} that could not be read (see above).")
+        elif excluded:
+            self.say(
+                f"Every table found is excluded by --exclude ({len(excluded)}): nothing to do."
+            )
         else:
-            where = (
-                ", ".join(r.name for r in self.options.refs) or f"prefix {self.options.prefix!r}"
+            where = ", ".join(r.name for r in self.options.refs) or (
+                f"prefix {self.options.selection.prefix!r}"
             )
             self.say(f"No tables found ({where}) in {self.report.region}: nothing to do.")
         self.say()
+
+    def _lack(self, state: TableState, control: Control) -> str:
+        reading = state.reading(control)
+        if reading.enabled is None:
+            return f"{control.noun} unknown"
+        if reading.enabled:  # on, so it is the recovery period that falls short
+            return (
+                f"{control.noun} keeps {state.pitr_recovery_days} days, fewer than "
+                f"{self.report.requirement.min_recovery_days}"
+            )
+        return f"{control.noun} off"
+
+    def _show_check(self, plan: Plan) -> None:
+        total = len(self.report.states)
+        if not total:
+            return  # the status already said there is nothing to check
+        if not plan.changes and not plan.unreadable:
+            self.say(f"Check: all {total} tables are protected. Nothing was changed.")
+            return
+        parts = [f"{len(plan.protected)} of {total} tables protected"]
+        if plan.changes:
+            parts.append(f"{len(plan.changes)} not protected")
+        if plan.unreadable:
+            parts.append(f"{len(plan.unreadable)} could not be read")
+        self.say(f"Check: {', '.join(parts)}. Nothing was changed.")
 
     def _cell(self, state: TableState, control: Control) -> str:
         if control not in self.report.requirement.controls:
@@ -422,6 +545,8 @@ class Run:
         reading = state.reading(control)
         if reading.error is not None:
             return f"Unknown ({reading.error.code})"
+        if control is PITR and reading.enabled and state.pitr_recovery_days is not None:
+            return f"{reading.label} ({state.pitr_recovery_days} days)"
         return reading.label
 
     def _show_results(self) -> None:
@@ -436,6 +561,7 @@ class Run:
         self.say(
             f"Summary: {counts['succeeded']}/{counts['total']} tables hardened successfully"
             + (f", {counts['failed']} failed" if counts["failed"] else "")
+            + (f", {counts['excluded']} excluded" if counts["excluded"] else "")
         )
 
     def _describe(self, outcome: Outcome) -> str:
@@ -447,6 +573,9 @@ class Run:
         for control in self.report.requirement.controls:
             if control.id in outcome.errors:
                 failed.append(f"{control.noun} not enabled: {outcome.errors[control.id]}")
+            elif control in outcome.changed and outcome.before.reading(control).enabled:
+                days = outcome.after.pitr_recovery_days
+                done.append(f"{control.noun} recovery period raised to {days} days")
             elif control in outcome.changed:
                 done.append(f"{control.noun} enabled")
             elif outcome.before.reading(control).enabled:
@@ -461,10 +590,12 @@ class Run:
         plan = self.report.plan
         changes = {c.table: c for c in plan.changes} if plan else {}
         tables = [self._table_json(s, changes.get(s.name)) for s in self.report.states]
+        tables += [_excluded_json(name) for name in self.report.excluded]
         return {
-            "tables": tables,
+            "tables": sorted(tables, key=lambda t: str(t["table_name"])),
             **self.report.counts(),
             "region": self.report.region,
+            "check": self.report.check,
             "dry_run": self.report.dry_run,
             "cancelled": self.report.cancelled,
             "interrupted": self.report.interrupted,
@@ -502,7 +633,33 @@ def _result(report: Report, outcome: Outcome, planned: bool) -> str:
         return "failed"
     if core.is_protected(outcome.after, report.requirement):
         return "hardened" if outcome.changed else "already_protected"
-    return "pending" if planned else "failed"
+    if planned:
+        return "unprotected" if report.check else "pending"
+    return "failed"
+
+
+def _excluded_json(name: str) -> dict[str, Any]:
+    """An excluded table: never read, so nothing about it is known."""
+    return {
+        "table_name": name,
+        "table_arn": None,
+        "deletion_protection_changed": False,
+        "pitr_changed": False,
+        "result": "excluded",
+        "planned": [],
+        "before": None,
+        "after": None,
+    }
+
+
+def _step(state: TableState, change: Change, control: Control) -> str:
+    if control is PITR and change.recovery_days is not None:
+        return (
+            f"Raise {control.noun} recovery period from {state.pitr_recovery_days} to "
+            f"{change.recovery_days} days"
+        )
+    unknown = " (current state unknown)" if control in change.unknown else ""
+    return f"Enable {control.noun}{unknown}"
 
 
 def _state_json(state: TableState, requirement: Requirement) -> dict[str, Any]:
@@ -583,21 +740,36 @@ class Progress:
 # -- entry points ------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> ExitStatus:
-    """Run the CLI; every failure is one line on stderr and an ExitStatus, never a traceback."""
+def main(
+    argv: Sequence[str],
+    stdin: IO[str],
+    stdout: IO[str],
+    stderr: IO[str],
+    prog: str | None = None,
+) -> ExitStatus:
+    """Run the CLI; every failure is one line on stderr and an ExitStatus, never a traceback.
+
+    `argv` is `harden ...` as `python -m remediation` takes it; with `prog` (the name the
+    `sentinel-harden` script was typed as) it is the harden command's own flags.
+    """
     as_json = "--json" in argv
     try:
-        return _main(argv, stdin, stdout, stderr, as_json)
+        return _main(argv, stdin, stdout, stderr, as_json, prog)
     except KeyboardInterrupt:
         print("Interrupted: nothing was changed.", file=stderr)
         return ExitStatus.INTERRUPTED
 
 
 def _main(
-    argv: Sequence[str], stdin: IO[str], stdout: IO[str], stderr: IO[str], as_json: bool
+    argv: Sequence[str],
+    stdin: IO[str],
+    stdout: IO[str],
+    stderr: IO[str],
+    as_json: bool,
+    prog: str | None,
 ) -> ExitStatus:
     try:
-        options = parse_options(argv)
+        options = parse_options(argv, prog)
     except UsageError as exc:
         return _fail(ExitStatus.USAGE, str(exc), stdout, stderr, as_json)
     except SystemExit as exc:  # --help and --version print, then argparse exits 0
@@ -631,6 +803,7 @@ def _fail(
             "succeeded": 0,
             "failed": 0,
             "pending": 0,
+            "excluded": 0,
             "error": message,
         }
         json.dump(document, stdout, indent=2)
@@ -639,10 +812,28 @@ def _fail(
 
 
 def run() -> NoReturn:
+    """The `sentinel-harden` script: the harden command itself, its usage line named as typed.
+    `sentinel-harden harden ...`, the form before the script was the command, still works."""
+    _prepare_streams()
+    argv = sys.argv[1:]
+    if argv[:1] == ["harden"]:
+        argv = argv[1:]
+    _exit(main(argv, sys.stdin, sys.stdout, sys.stderr, Path(sys.argv[0]).name))
+
+
+def run_module() -> NoReturn:
+    """`python -m remediation COMMAND`."""
+    _prepare_streams()
+    _exit(main(sys.argv[1:], sys.stdin, sys.stdout, sys.stderr))
+
+
+def _prepare_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):  # ✓ and ✗ on a terminal that cannot show them
             stream.reconfigure(errors="replace")
-    status = main(sys.argv[1:], sys.stdin, sys.stdout, sys.stderr)
+
+
+def _exit(status: ExitStatus) -> NoReturn:
     try:
         sys.stdout.flush()
     except BrokenPipeError:

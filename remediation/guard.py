@@ -334,18 +334,9 @@ class Guard:
             "changed": [c.id for c in outcome.changed],
             "after": _state_json(outcome.after),
         }
-        if outcome.errors:
+        if record["decision"] == "failed":
             record["errors"] = [_error_json(e) for e in outcome.errors.values()]
-            record["retry"] = not _gone(outcome)
-        elif record["decision"] == "failed":
-            # Every write was answered, yet what was read back is still short of the requirement.
-            short = AwsError(
-                "dynamodb:DescribeContinuousBackups",
-                "NotProtectedAfterWrite",
-                "every write was accepted, but the table reads back short of the requirement",
-            )
-            record["errors"] = [_error_json(short)]
-            record["retry"] = True
+            record["retry"] = not (outcome.errors and _gone(outcome))
         return record
 
     def _hardener(self, region: str) -> aws.Hardener:

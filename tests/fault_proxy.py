@@ -8,6 +8,7 @@ Whatever no rule answers is forwarded to the backend byte for byte.
         proxy.fail("UpdateTable", "AccessDeniedException", tables=["sentinel-a"], times=None)
         proxy.report_updating("sentinel-b", calls=2)
         proxy.on_call("UpdateTable", lambda call: drop(call.backend_url, call.table), table="t")
+        proxy.rewrite_answer("UpdateTable", lambda answer: answer.clear(), table="sentinel-c")
         ...run the CLI with aws_env(proxy.url)...
         assert proxy.calls("DescribeTable", "sentinel-a") == 1
 """
@@ -34,6 +35,8 @@ from urllib.parse import urlsplit
 __all__ = [
     "ERRORS",
     "FORWARDED",
+    "AnswerEdit",
+    "AnswerRewrite",
     "Call",
     "CallRecord",
     "ErrorShape",
@@ -144,6 +147,8 @@ class Call:
 
 
 Hook = Callable[[Call], None]
+AnswerEdit = Callable[[dict[str, Any]], None]
+"""Edits a successful answer's JSON document in place, before the client sees it."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,7 @@ class CallRecord:
     table: str | None
     outcome: str
     status: int
-    rewritten: bool = False  # forwarded, then TableStatus rewritten to UPDATING
+    rewritten: bool = False  # forwarded, then its answer rewritten (a status window, an edit)
 
     @property
     def faulted(self) -> bool:
@@ -215,10 +220,27 @@ class HookRegistration:
 
 
 @dataclass
+class AnswerRewrite:
+    operation: str
+    edit: AnswerEdit
+    table: str | None = None
+    times: int | None = 1
+    fired: int = 0
+
+    def matches(self, operation: str, table: str | None) -> bool:
+        if operation != self.operation:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        return self.table is None or table == self.table
+
+
+@dataclass
 class _Decision:
     hooks: list[HookRegistration] = field(default_factory=list)
     fault: ErrorShape | None = None
     windows: list[UpdatingWindow] = field(default_factory=list)
+    rewrites: list[AnswerRewrite] = field(default_factory=list)
 
 
 def table_name(value: object) -> str | None:
@@ -244,6 +266,7 @@ class FaultProxy:
         self._rules: list[Rule] = []
         self._windows: list[UpdatingWindow] = []
         self._hooks: list[HookRegistration] = []
+        self._rewrites: list[AnswerRewrite] = []
         self._records: list[CallRecord] = []
         self._hook_errors: list[BaseException] = []
         self._connections: set[socket.socket] = set()
@@ -369,12 +392,30 @@ class FaultProxy:
             self._hooks.append(registration)
         return registration
 
+    def rewrite_answer(
+        self,
+        operation: str,
+        edit: AnswerEdit,
+        *,
+        table: str | None = None,
+        times: int | None = 1,
+    ) -> AnswerRewrite:
+        """Let `edit` change the server's successful answer to `operation` (on `table`, if given)
+        before the client parses it, `times` times: what the server said after a write differs
+        from what was sent. The checksum header is recomputed, so botocore takes it as genuine.
+        """
+        rewrite = AnswerRewrite(_operation(operation), edit, table, times)
+        with self._lock:
+            self._rewrites.append(rewrite)
+        return rewrite
+
     def clear_faults(self) -> None:
-        """Drop every rule, UPDATING window and hook; counts are kept."""
+        """Drop every rule, UPDATING window, hook and answer rewrite; counts are kept."""
         with self._lock:
             self._rules.clear()
             self._windows.clear()
             self._hooks.clear()
+            self._rewrites.clear()
 
     # ---- reading counts --------------------------------------------------------------------
 
@@ -435,6 +476,11 @@ class FaultProxy:
                 decision.fault = ERRORS["ResourceInUseException"]
             if decision.fault is None and operation == "DescribeTable":
                 decision.windows = live
+            if decision.fault is None:
+                for rewrite in self._rewrites:
+                    if rewrite.matches(operation, table):
+                        rewrite.fired += 1
+                        decision.rewrites.append(rewrite)
         return decision
 
     def _record(self, record: CallRecord) -> None:
@@ -510,6 +556,10 @@ class FaultProxy:
                 with self._lock:
                     for window in decision.windows:
                         window.rewritten += 1
+        if decision.rewrites and status == 200:
+            content = _edited(content, decision.rewrites)
+            response_headers = _with_crc32(response_headers, content)
+            rewritten = True
         outcome = FORWARDED if status != 502 or reason != BACKEND_ERROR else BACKEND_ERROR
         self._record(CallRecord(operation, table, outcome, status, rewritten))
         return status, reason, response_headers, content
@@ -560,6 +610,13 @@ def _with_crc32(headers: list[tuple[str, str]], content: bytes) -> list[tuple[st
     # botocore checks x-amz-crc32 against the body it gets; a stale one would look like corruption.
     kept = [(k, v) for k, v in headers if k.lower() != "x-amz-crc32"]
     return [*kept, ("x-amz-crc32", _crc32(content))]
+
+
+def _edited(content: bytes, rewrites: Iterable[AnswerRewrite]) -> bytes:
+    document = json.loads(content)
+    for rewrite in rewrites:
+        rewrite.edit(document)
+    return json.dumps(document).encode()
 
 
 def _with_table_status(content: bytes, status: str) -> tuple[bytes, bool]:

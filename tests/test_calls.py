@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import pytest
 
+from remediation.cli import KNOWN_OPERATIONS
 from tests.cli_process import UNPACED, run_cli
 from tests.conftest import create_table
 from tests.fault_proxy import FaultProxy
@@ -37,27 +39,27 @@ def test_a_hardening_run_makes_the_minimal_calls(
     account: dict[str, tuple[bool, bool]], fault_proxy: FaultProxy, no_pitr: bool
 ) -> None:
     flags = ["--no-pitr"] if no_pitr else []
-    result = run_cli(["harden", "--force", *flags, *UNPACED], aws_env(fault_proxy.url))
+    result = run_cli(["harden", "--force", "--json", *flags, *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode == 0, result.stderr
     n = len(account) + 20
     needs_dp = [t for t, (dp, _) in account.items() if not dp]
     needs_pitr = [] if no_pitr else [t for t, (_, pitr) in account.items() if not pitr]
+    # The minimum: reads = tables (+ pages), writes = missing protections, nothing else. The
+    # answer to each write is its read-back, so no Describe follows a write.
     assert fault_proxy.calls("ListTables") == math.ceil(n / 100)
     for table in account:
-        writes_dp = table in needs_dp
-        writes_pitr = table in needs_pitr
-        assert fault_proxy.calls("DescribeTable", table) == 1 + writes_dp, table
-        assert fault_proxy.calls("UpdateTable", table) == writes_dp, table
-        assert fault_proxy.calls("DescribeContinuousBackups", table) == (
-            0 if no_pitr else 1 + writes_pitr
-        ), table
-        assert fault_proxy.calls("UpdateContinuousBackups", table) == writes_pitr, table
+        assert fault_proxy.calls("DescribeTable", table) == 1, table
+        assert fault_proxy.calls("UpdateTable", table) == (table in needs_dp), table
+        assert fault_proxy.calls("DescribeContinuousBackups", table) == (0 if no_pitr else 1)
+        assert fault_proxy.calls("UpdateContinuousBackups", table) == (table in needs_pitr)
+    reads = len(account) * (1 if no_pitr else 2)
     assert sum(fault_proxy.counts().values()) == (
-        math.ceil(n / 100)
-        + len(account)
-        + 2 * len(needs_dp)
-        + (0 if no_pitr else len(account) + 2 * len(needs_pitr))
+        math.ceil(n / 100) + reads + len(needs_dp) + len(needs_pitr)
     )
+    document = result.json()
+    assert document["succeeded"] == len(account)
+    hardened = {t["table_name"] for t in document["tables"] if t["result"] == "hardened"}
+    assert hardened == set(needs_dp) | set(needs_pitr)
 
 
 def test_a_status_run_only_reads_each_table_once(
@@ -93,3 +95,55 @@ def test_writes_carry_the_one_protection_and_nothing_else(
         ),
         ("UpdateTable", {"TableName": "sentinel-a", "DeletionProtectionEnabled": True}),
     ]
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["discovered", "named-with-table"])
+def test_an_excluded_table_is_named_in_no_call(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy, named: bool
+) -> None:
+    for name in ("sentinel-a", "sentinel-scratch-1", "sentinel-scratch-2"):
+        create_table(server_client, name)
+    bodies: list[str] = []
+    for operation in KNOWN_OPERATIONS:
+        fault_proxy.on_call(
+            operation, lambda call: bodies.append(json.dumps(call.body)), times=None
+        )
+    tables = ["--table", "sentinel-a", "--table", "sentinel-scratch-1"] if named else []
+    result = run_cli(
+        ["harden", "--force", "--json", "--exclude", "sentinel-scratch-*", *tables, *UNPACED],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == 0, result.stderr
+    assert {table for _, table in fault_proxy.table_counts() if table} == {"sentinel-a"}
+    assert len(bodies) == sum(fault_proxy.counts().values())
+    assert not [body for body in bodies if "scratch" in body]
+    results = {t["table_name"]: t["result"] for t in result.json()["tables"]}
+    excluded = ["sentinel-scratch-1"] if named else ["sentinel-scratch-1", "sentinel-scratch-2"]
+    assert results == {"sentinel-a": "hardened", **dict.fromkeys(excluded, "excluded")}
+
+
+def test_a_pitr_write_carries_a_period_only_to_raise_a_short_one(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy
+) -> None:
+    create_table(server_client, "sentinel-off", deletion_protection=True)
+    create_table(
+        server_client, "sentinel-short", deletion_protection=True, pitr=True, recovery_days=7
+    )
+    create_table(
+        server_client, "sentinel-long", deletion_protection=True, pitr=True, recovery_days=30
+    )
+    bodies: dict[str, Any] = {}
+    fault_proxy.on_call(
+        "UpdateContinuousBackups",
+        lambda call: bodies.update({call.table: call.body["PointInTimeRecoverySpecification"]}),
+        times=None,
+    )
+    result = run_cli(
+        ["harden", "--force", "--min-recovery-days", "14", *UNPACED], aws_env(fault_proxy.url)
+    )
+    assert result.returncode == 0, result.stderr
+    assert bodies == {
+        "sentinel-off": {"PointInTimeRecoveryEnabled": True},
+        "sentinel-short": {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 14},
+    }
+    assert fault_proxy.counts()["UpdateTable"] == 0

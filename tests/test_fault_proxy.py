@@ -314,6 +314,40 @@ def test_updating_with_rejected_writes_answers_update_table_with_resource_in_use
     ]
 
 
+def test_an_answer_rewrite_changes_what_the_client_reads_and_nothing_on_the_server(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    def disabled(answer: dict[str, Any]) -> None:
+        recovery = answer["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        recovery["PointInTimeRecoveryStatus"] = "DISABLED"
+
+    fault_proxy.rewrite_answer("UpdateContinuousBackups", disabled, table=TABLE)
+    # Legacy mode retries on a CRC32 mismatch, so RetryAttempts == 0 proves the rewrite's CRC32.
+    dynamodb = client(fault_proxy.url, mode="legacy", attempts=3)
+    specification = {"PointInTimeRecoveryEnabled": True}
+
+    answers = [
+        dynamodb.update_continuous_backups(
+            TableName=TABLE, PointInTimeRecoverySpecification=specification
+        )
+        for _ in range(2)
+    ]
+
+    statuses = [
+        a["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+            "PointInTimeRecoveryStatus"
+        ]
+        for a in answers
+    ]
+    assert statuses == ["DISABLED", "ENABLED"]  # times=1: the second answer is the server's own
+    assert {a["ResponseMetadata"]["RetryAttempts"] for a in answers} == {0}
+    assert [r.rewritten for r in fault_proxy.records] == [True, False]
+    on_server = client(account.url).describe_continuous_backups(TableName=TABLE)
+    recovery = on_server["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
 def test_a_hook_deletes_a_table_when_its_call_arrives(
     account: MotoServer,
     fault_proxy: FaultProxy,  # noqa: F811

@@ -393,7 +393,7 @@ def test_each_change_publishes_one_alert_and_a_duplicate_none(
     assert message["changed"] == ["dynamodb-deletion-protection", "dynamodb-point-in-time-recovery"]
 
 
-def test_a_minimum_recovery_period_is_part_of_protected(
+def test_a_lowered_recovery_period_is_raised_to_the_minimum_and_nothing_else_is_sent(
     env: Any,
     server_client: Any,
     server_table: TableFactory,
@@ -409,12 +409,26 @@ def test_a_minimum_recovery_period_is_part_of_protected(
             "RecoveryPeriodInDays": 3,
         },
     )
-    with pytest.raises(guard.GuardError):
-        # Until the adapter sends RecoveryPeriodInDays, the write cannot raise a short period.
-        run(sample("update-continuous-backups-period-lowered"))
-    line = decision(capsys)
-    assert line["found"]["pitr_recovery_period_days"] == 3
+    bodies: list[dict[str, Any]] = []
+    fault_proxy.on_call("UpdateContinuousBackups", lambda call: bodies.append(call.body))
+    run(sample("update-continuous-backups-period-lowered"))
+    backups = server_client.describe_continuous_backups(TableName=TABLE)
+    recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert recovery["RecoveryPeriodInDays"] == 14
+    assert bodies == [
+        {
+            "TableName": TABLE,
+            "PointInTimeRecoverySpecification": {
+                "PointInTimeRecoveryEnabled": True,
+                "RecoveryPeriodInDays": 14,
+            },
+        }
+    ]
     assert fault_proxy.calls("UpdateTable") == 0
+    line = decision(capsys)
+    assert line["decision"] == "hardened"
+    assert line["found"]["pitr_recovery_period_days"] == 3
+    assert line["after"]["pitr_recovery_period_days"] == 14
 
 
 @pytest.mark.parametrize(
