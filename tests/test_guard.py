@@ -452,3 +452,55 @@ def test_a_bad_configuration_fails_every_event_loudly(
     with pytest.raises(guard.ConfigError, match=variable):
         run(sample("create-table"))
     assert fault_proxy.calls() == 0
+
+
+def test_a_replica_not_yet_visible_in_its_region_raises_for_a_retry(
+    env: Any, server_client: Any, fault_proxy: FaultProxy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create_table(server_client, TABLE, deletion_protection=True, pitr=True)
+    with pytest.raises(guard.GuardError, match=REPLICA_REGION):
+        run(sample("update-table-replica-create"))
+    assert fault_proxy.counts() == {"DescribeTable": 1}
+    line = decision(capsys)
+    assert (line["decision"], line["retry"], line["region"]) == ("failed", True, REPLICA_REGION)
+
+
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("update-table-deletion-protection-off", {"deletionProtectionEnabled": True}),
+        (
+            "update-table-replica-create",
+            {"replicaUpdates": [{"delete": {"regionName": "eu-west-1"}}]},
+        ),
+    ],
+)
+def test_an_update_that_weakens_nothing_makes_no_call(
+    name: str,
+    change: dict[str, Any],
+    env: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    event = sample(name)
+    event["detail"]["requestParameters"].update(change)
+    run(event)
+    assert fault_proxy.calls() == 0
+    assert decision(capsys)["decision"] == "ignored"
+
+
+def test_a_delete_refused_for_another_reason_is_ignored_not_reported_as_blocked(
+    env: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    event = sample("delete-table-refused")
+    event["detail"]["errorCode"] = "ResourceInUseException"
+    event["detail"]["errorMessage"] = "Attempt to change a resource which is still in use"
+    run(event)
+    assert fault_proxy.calls() == 0
+    assert decision(capsys)["decision"] == "ignored"
