@@ -43,22 +43,6 @@ DELETION_BLOCKED_TEXT = "protected against deletion"
 """How DynamoDB refuses DeleteTable on a protected table: ValidationException, "Resource cannot be
 deleted as it is currently protected against deletion. Disable deletion protection first." """
 
-TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "LimitExceededException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "ResourceInUseException",
-        "ContinuousBackupsUnavailableException",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ReadTimeoutError",
-        "ConnectionClosedError",
-    }
-)
 GONE_CODES = frozenset({"ResourceNotFoundException", "TableNotFoundException"})
 
 
@@ -135,6 +119,8 @@ class Target:
     table: str
     replica: bool = False
     """A replica the call created in another region: it may not be visible there yet."""
+    foreign: bool = False
+    """Named by an ARN of another account: never this guard's to touch."""
 
 
 @dataclass(frozen=True)
@@ -230,7 +216,7 @@ def parse(event: object) -> Trigger:
 def targets(trigger: Trigger) -> list[Target]:
     """The (region, table) pairs to guard; raises Malformed when a name is missing or invalid.
 
-    A table named by ARN is guarded in the ARN's region; an ARN of another account is no target.
+    A table named by ARN is guarded in the ARN's region; another account's ARN is marked foreign.
     """
     lookup = LOOKUPS.get(trigger.event_name)
     if lookup is None:
@@ -241,9 +227,10 @@ def targets(trigger: Trigger) -> list[Target]:
             ref = core.parse_table_ref(text)
         except core.InvalidTableRef as exc:
             raise Malformed(str(exc)) from None
-        if ref.account is not None and trigger.account and ref.account != trigger.account:
-            continue
-        target = Target(region or ref.region or trigger.region, ref.name, replica)
+        foreign = (
+            ref.account is not None and bool(trigger.account) and ref.account != trigger.account
+        )
+        target = Target(region or ref.region or trigger.region, ref.name, replica, foreign)
         if target not in found:
             found.append(target)
     return found
@@ -283,19 +270,16 @@ class Guard:
         if trigger.event_name == "DeleteTable" or trigger.error_code is not None:
             return [self._log({**base, **_without_call(trigger)}, trigger.event_id)]
         if not found:
-            reason = "the call changed nothing the guard protects"
-            return [self._log({**base, "decision": "ignored", "reason": reason}, trigger.event_id)]
+            nothing = "the call changed nothing the guard protects"
+            return [self._log({**base, "decision": "ignored", "reason": nothing}, trigger.event_id)]
         records: list[dict[str, Any]] = []
         failed: list[str] = []
         for target in found:
             record = {**base, "region": target.region, "table": target.table}
-            if not self.config.selection.matches(target.table):
-                excluded = target.table.startswith(self.config.selection.prefix)
-                record |= {
-                    "decision": "ignored",
-                    "reason": "excluded" if excluded else "outside the prefix",
-                }
-                records.append(self._log(record, trigger.event_id))
+            left_alone = self._left_alone(target)
+            if left_alone is not None:
+                ignored = {"decision": "ignored", "reason": left_alone}
+                records.append(self._log(record | ignored, trigger.event_id))
                 continue
             logged = self._log(record | self._guard(target, context), trigger.event_id)
             records.append(logged)
@@ -306,6 +290,16 @@ class Guard:
         if failed:
             raise GuardError(f"left unprotected, to be retried: {', '.join(failed)}")
         return records
+
+    def _left_alone(self, target: Target) -> str | None:
+        """Why the guard makes no call for this target, or None when it is the guard's."""
+        if target.foreign:
+            return "a table of another account"
+        if not target.table.startswith(self.config.selection.prefix):
+            return "outside the prefix"
+        if self.config.selection.excludes(target.table):
+            return "excluded"
+        return None
 
     def _guard(self, target: Target, context: LambdaContext) -> dict[str, Any]:
         # Two waits at most per table (deletion protection, then PITR): each gets half the budget.

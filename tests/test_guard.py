@@ -254,7 +254,8 @@ def test_an_arn_of_another_account_is_not_touched(
     arn = f"arn:aws:dynamodb:us-east-1:210987654321:table/{TABLE}"
     run(with_table(sample("update-table-deletion-protection-off"), arn))
     assert fault_proxy.calls() == 0
-    assert decision(capsys)["decision"] == "ignored"
+    line = decision(capsys)
+    assert (line["decision"], line["reason"]) == ("ignored", "a table of another account")
 
 
 def test_a_table_still_creating_is_waited_for_then_hardened(
