@@ -1,6 +1,8 @@
 """A burst: 200 events on 50 tables through one warm guard, against bench/sim_endpoint.py, which
-enforces AWS's quotas (scaled up three times) with server-side token buckets: unpaced, one guard
-calls DescribeContinuousBackups about twice as fast as that, so the quota bites.
+enforces AWS's quotas with server-side token buckets holding a tenth of a second of burst. The
+paced burst runs at three times AWS's quotas, to keep it short (unpaced, an idle machine's guard
+reads PITR about twice as fast as that). The unpaced contrast runs under a quota of 2 reads a
+second, which any machine's unpaced guard exceeds, however busy.
 
 Each event is only a trigger, so each costs one read of each protection; a table is written only
 for what it lacks, once, however many events name it. The guard's own pacing (SENTINEL_RATES, set
@@ -80,9 +82,11 @@ def test_a_burst_of_200_events_on_50_tables_makes_only_the_calls_they_need_and_n
 
 
 def test_the_same_burst_unpaced_is_throttled(
-    sim: SimEndpoint, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     unpaced = "DescribeContinuousBackups=100000,UpdateContinuousBackups=100000,*=100000"
-    # The first 40 events suffice: each throttle then costs botocore's backoff, seconds apiece.
-    stats = run_burst(sim, monkeypatch, unpaced, count=40)
+    state = SimState(quotas={"DescribeContinuousBackups": 2.0}, burst_seconds=0.1)
+    with SimEndpoint(state, latency=0.002) as sim:
+        # Three events suffice: each throttle then costs botocore's backoff, up to seconds apiece.
+        stats = run_burst(sim, monkeypatch, unpaced, count=3)
     assert stats["operations"]["DescribeContinuousBackups"]["throttled"] > 0
