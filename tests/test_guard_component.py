@@ -15,7 +15,7 @@ from moto.events.models import EventPattern
 from remediation import guard
 from remediation.guard_component import GUARD_MODULES, HANDLER, event_pattern
 from tests.analyzer_engine import ACCOUNT, PROJECT, REGION, ROOT, Resource, capture_program
-from tests.conftest import create_table
+from tests.conftest import create_table, protection
 from tests.fault_proxy import FaultProxy
 from tests.guard_support import (
     EVENTS,
@@ -26,7 +26,7 @@ from tests.guard_support import (
     sample,
     with_table,
 )
-from tests.servers import MotoServer
+from tests.servers import MotoServer, aws_env
 
 GUARD_TYPES = {
     "sentinel:guard:TableGuard",
@@ -282,3 +282,39 @@ def test_every_action_the_handler_calls_is_granted_and_nothing_more(
         called.add("sns:Publish")
     granted = statements(alerting)
     assert called == set(granted["GuardTables"]["Action"]) | set(granted["Alerts"]["Action"])
+
+
+def test_the_archived_files_alone_run_the_handler_in_a_fresh_interpreter(
+    plain: dict[str, Resource],
+    tmp_path: Path,
+    server: MotoServer,
+    server_client: Any,
+) -> None:
+    """What Lambda unpacks is enough: the handler runs from a copy of the archive alone."""
+    archive = plain["aws:lambda/function:Function"].props["code"]
+    for path, asset in archive.assets.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(Path(asset.path).read_bytes())
+    create_table(server_client, TABLE)
+    script = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import remediation.guard as guard\n"
+        f"assert guard.__file__.startswith({str(tmp_path)!r}), guard.__file__\n"
+        "class Context:\n"
+        "    def get_remaining_time_in_millis(self): return 60000\n"
+        "print(json.dumps(guard.handler(json.load(sys.stdin), Context())))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        cwd=tmp_path,
+        input=json.dumps(sample("create-table")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**aws_env(server.url), "SENTINEL_PREFIX": "sentinel-"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["decisions"] == ["hardened"]
+    assert protection(server_client, TABLE) == (True, True)
