@@ -122,7 +122,11 @@ def policy_document(
 
 
 class TableGuard(pulumi.ComponentResource):
-    """EventBridge rule -> Lambda (remediation.guard.handler); its role, logs, DLQ and alerts."""
+    """EventBridge rule -> Lambda (remediation.guard.handler); its role, logs, DLQ and alerts.
+
+    With `alerts`, an SNS topic gets one message per table re-protected, and an alarm when an
+    event lands in the dead-letter queue (a table the guard could not protect).
+    """
 
     def __init__(
         self,
@@ -275,6 +279,25 @@ class TableGuard(pulumi.ComponentResource):
                 arn=self.dead_letter_queue.arn
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permission]),
+        )
+        self.dead_letter_alarm = (
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-dead-letters",
+                alarm_description="Events the Sentinel table guard could not handle are waiting",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": self.dead_letter_queue.name},
+                statistic="Maximum",
+                period=300,
+                evaluation_periods=1,
+                threshold=0,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=[self.alert_topic.arn],
+                opts=child,
+            )
+            if self.alert_topic
+            else None
         )
         self.register_outputs(
             {

@@ -42,6 +42,7 @@ GUARD_TYPES = {
     "aws:cloudwatch/eventTarget:EventTarget",
 }
 TOPIC = "aws:sns/topic:Topic"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TABLE_ARNS = f"arn:aws:dynamodb:*:{ACCOUNT}:table/sentinel-*"
 
 
@@ -79,11 +80,24 @@ def test_the_program_without_runtime_guard_declares_none_of_it() -> None:
         assert {r.type for r in resources} == {"aws:dynamodb/table:Table"}
 
 
-def test_runtime_guard_declares_every_resource_and_a_topic_only_with_alerts(
+def test_runtime_guard_declares_every_resource_and_a_topic_and_alarm_only_with_alerts(
     plain: dict[str, Resource], alerting: dict[str, Resource]
 ) -> None:
     assert set(plain) == GUARD_TYPES
-    assert set(alerting) == GUARD_TYPES | {TOPIC}
+    assert set(alerting) == GUARD_TYPES | {TOPIC, ALARM}
+
+
+def test_with_alerts_a_dead_letter_raises_an_alarm_on_the_topic(
+    alerting: dict[str, Resource],
+) -> None:
+    alarm = alerting[ALARM].props
+    assert (alarm["namespace"], alarm["metricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert alarm["dimensions"] == {"QueueName": "sentinel-guard-dlq"}
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["alarmActions"] == [f"arn:aws:sns:{REGION}:{ACCOUNT}:sentinel-guard-alerts"]
 
 
 def test_the_lambda_runs_the_guard_handler_with_the_stack_settings(
