@@ -138,7 +138,7 @@ class TableGuard(pulumi.ComponentResource):
         alerts: bool = False,
         log_retention_days: int = 365,
         timeout_seconds: int = 300,
-        reserved_concurrency: int = 1,
+        reserved_concurrency: int | None = 1,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("sentinel:guard:TableGuard", name, None, opts)
@@ -198,7 +198,9 @@ class TableGuard(pulumi.ComponentResource):
         )
         variables: dict[str, pulumi.Input[str]] = {
             "SENTINEL_PREFIX": prefix,
-            "SENTINEL_RATES": rates_for(reserved_concurrency),
+            # Without a reservation nothing bounds the instances: each paces as if alone, and
+            # botocore's retries absorb what concurrent instances overshoot.
+            "SENTINEL_RATES": rates_for(reserved_concurrency or 1),
         }
         if exclude:
             variables["SENTINEL_EXCLUDE"] = ",".join(exclude)

@@ -13,7 +13,8 @@ import pytest
 from moto.events.models import EventPattern
 
 from remediation import guard
-from remediation.guard_component import GUARD_MODULES, HANDLER, event_pattern
+from remediation.aws import DEFAULT_RATES
+from remediation.guard_component import GUARD_MODULES, HANDLER, event_pattern, rates_for
 from tests.analyzer_engine import ACCOUNT, PROJECT, REGION, ROOT, Resource, capture_program
 from tests.conftest import create_table, protection
 from tests.fault_proxy import FaultProxy
@@ -332,3 +333,12 @@ def test_the_archived_files_alone_run_the_handler_in_a_fresh_interpreter(
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["decisions"] == ["hardened"]
     assert protection(server_client, TABLE) == (True, True)
+
+
+def test_the_pacing_is_the_quota_shared_by_the_reserved_instances() -> None:
+    for instances in (1, 4):
+        rates = dict(guard.GuardConfig.from_env({"SENTINEL_RATES": rates_for(instances)}).rates)
+        for operation, rate in DEFAULT_RATES.items():
+            assert rates[operation] == pytest.approx(rate / instances)
+        # AWS's 10 DescribeContinuousBackups a second per account and region, shared by them all
+        assert rates["DescribeContinuousBackups"] * instances < 10
