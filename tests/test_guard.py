@@ -505,3 +505,16 @@ def test_a_delete_refused_for_another_reason_is_ignored_not_reported_as_blocked(
     run(event)
     assert fault_proxy.calls() == 0
     assert decision(capsys)["decision"] == "ignored"
+
+
+def test_an_alert_that_cannot_be_sent_is_logged_and_raised_after_the_table_is_protected(
+    env: Any, server_client: Any, server_table: TableFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env(alert_topic_arn="arn:aws:sns:us-east-1:123456789012:no-such-topic")
+    server_table(TABLE)
+    with pytest.raises(guard.GuardError, match="alert failed"):
+        run(sample("update-table-deletion-protection-off"))
+    assert protection(server_client, TABLE) == (True, True)
+    hardened, failed = log_lines(capsys.readouterr().out)
+    assert hardened["decision"] == "hardened"
+    assert (failed["decision"], failed["action"]) == ("alert_failed", "sns:Publish")
