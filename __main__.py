@@ -7,6 +7,7 @@ BreakGlassTableSchema, SessionTableSchema); deletion protection and PITR are on.
     pulumi config set prefix acme-sentinel-      # table names: acme-sentinel-requests, ...
     pulumi config set hardenAtSource true        # also protect any other prefixed table here
     pulumi config set --path 'exclude[0]' 'sentinel-scratch-*'   # ...but not these (globs)
+    pulumi config set runtimeGuard true          # re-protect them within seconds of any weakening
 """
 
 import pulumi
@@ -64,3 +65,17 @@ for logical_name, gsi_keys in TABLES.items():
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
     )
     pulumi.export(f"{logical_name}_table", table.name)
+
+if config.get_bool("runtimeGuard"):
+    # Imported only when asked for, so a stack without the guard declares none of it.
+    from remediation.guard_component import TableGuard
+
+    guard = TableGuard(
+        "sentinel-guard",
+        prefix=prefix,
+        exclude=exclude,
+        min_recovery_days=config.get_int("runtimeGuardMinRecoveryDays"),
+        alerts=bool(config.get_bool("runtimeGuardAlerts")),
+    )
+    pulumi.export("guard_function", guard.function.name)
+    pulumi.export("guard_dead_letter_queue", guard.dead_letter_queue.url)

@@ -141,6 +141,29 @@ def make_client(settings: Settings) -> tuple[DynamoDBClient, str]:
     return client, client.meta.region_name
 
 
+def make_sns_client(region: str) -> Any:
+    """An SNS client in `region` (the alert topic's), retried like the DynamoDB client."""
+    config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=5)
+    return boto3.session.Session(region_name=region).client("sns", config=config)
+
+
+class PublishFailed(Exception):
+    def __init__(self, error: AwsError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def publish(client: Any, topic_arn: str, subject: str, message: str) -> str:
+    """Publish one alert; return its MessageId. Raises PublishFailed with what AWS answered."""
+    try:
+        response: dict[str, Any] = client.publish(
+            TopicArn=topic_arn, Subject=subject, Message=message
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise PublishFailed(_aws_error("sns:Publish", exc)) from None
+    return str(response["MessageId"])
+
+
 def _aws_error(action: str, exc: ClientError | BotoCoreError) -> AwsError:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -165,6 +188,13 @@ class Hardener:
         rates = dict(settings.rates)
         self._global = Pacer(rates.pop("*")) if "*" in rates else None
         self._pacers = {op: Pacer(rate) for op, rate in rates.items()}
+
+    def bounded(self, wait_timeout: float) -> Hardener:
+        """The same client and pacers with another bound on waits: a caller that lives on, like a
+        warm Lambda, keeps its pacing across calls while each call gets its own time budget."""
+        twin = Hardener(self._client, replace(self._settings, wait_timeout=wait_timeout))
+        twin._global, twin._pacers = self._global, self._pacers
+        return twin
 
     # -- the one door to AWS -------------------------------------------------------------------
 
@@ -460,7 +490,10 @@ __all__ = [
     "Hardener",
     "Pacer",
     "ProgressCallback",
+    "PublishFailed",
     "Settings",
     "SetupError",
     "make_client",
+    "make_sns_client",
+    "publish",
 ]

@@ -589,10 +589,23 @@ class _ProgramMocks(pulumi.runtime.Mocks):
             known = isinstance(name, str) and not self.preview
             arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
             outputs["arn"] = arn if known else pulumi.runtime.rpc.UNKNOWN
+        elif not self.preview and args.custom:
+            # What AWS would give back after `up`: a name when none was given, an ARN, a queue URL.
+            service = args.typ.split(":")[1].split("/")[0]
+            name = outputs.setdefault("name", args.name)
+            outputs.setdefault("arn", f"arn:aws:{service}:{REGION}:{ACCOUNT}:{name}")
+            if args.typ == "aws:sqs/queue:Queue":
+                outputs["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        # A bare dict: the SDK's mock monitor reads a tuple's second item as a list of failures.
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            arn = f"arn:aws:iam::{ACCOUNT}:user/deployer"
+            return {"accountId": ACCOUNT, "arn": arn, "id": ACCOUNT, "userId": "AIDAEXAMPLE"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        return {}
 
 
 def unprotect(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:

@@ -1,0 +1,314 @@
+"""`TableGuard`: the AWS resources that run the runtime guard. It only wires AWS resources; what the
+guard decides lives in `remediation.guard` and the core.
+
+    guard = TableGuard("sentinel-guard", prefix="sentinel-", alerts=True)
+
+One TableGuard watches one region (the provider's): EventBridge sees CloudTrail events only in the
+region where the call was made. For more regions, one TableGuard per regional provider.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from remediation import guard
+from remediation.aws import DEFAULT_RATES
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+GUARD_MODULES = ("__init__", "aws", "controls", "core", "guard")
+"""The files `import remediation.guard` loads: the Lambda's code, and nothing else (no Pulumi)."""
+
+RUNTIME = "python3.13"
+HANDLER = "remediation.guard.handler"
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: two weeks to look at a failed event
+LAMBDA_RETRIES = 2  # Lambda's maximum for asynchronous invocations (1 min, then 2 min later)
+EVENT_MAX_AGE_SECONDS = 6 * 3600
+
+
+def event_pattern(prefix: str, min_recovery_days: int | None = None) -> dict[str, Any]:
+    """Exactly the CloudTrail events that may leave a `prefix` table unprotected, and refused
+    deletions; a call that failed is matched only when it is a DeleteTable refused by protection."""
+    named = [{"prefix": prefix}, {"wildcard": f"arn:aws*:dynamodb:*:*:table/{prefix}*"}]
+    succeeded = {"errorCode": [{"exists": False}]}
+
+    def branch(events: Sequence[str], request: Mapping[str, Any]) -> dict[str, Any]:
+        return {"eventName": list(events), "requestParameters": dict(request), **succeeded}
+
+    pitr = "pointInTimeRecoverySpecification"
+    branches = [
+        branch(["CreateTable"], {"tableName": named}),
+        branch(["UpdateTable"], {"tableName": named, "deletionProtectionEnabled": [False]}),
+        branch(
+            ["UpdateTable"],
+            {"tableName": named, "replicaUpdates": {"create": {"regionName": [{"exists": True}]}}},
+        ),
+        branch(
+            ["UpdateContinuousBackups"],
+            {"tableName": named, pitr: {"pointInTimeRecoveryEnabled": [False]}},
+        ),
+        branch(["RestoreTableToPointInTime", "RestoreTableFromBackup"], {"targetTableName": named}),
+        branch(["ImportTable"], {"tableCreationParameters": {"tableName": named}}),
+        {
+            "eventName": ["DeleteTable"],
+            "requestParameters": {"tableName": named},
+            "errorCode": [guard.DELETION_BLOCKED_CODE],
+            "errorMessage": [{"wildcard": f"*{guard.DELETION_BLOCKED_TEXT}*"}],
+        },
+    ]
+    if min_recovery_days is not None:
+        shorter = {"recoveryPeriodInDays": [{"numeric": ["<", min_recovery_days]}]}
+        branches.insert(4, branch(["UpdateContinuousBackups"], {"tableName": named, pitr: shorter}))
+    return {
+        "source": [guard.EVENT_SOURCE],
+        "detail-type": [guard.DETAIL_TYPE],
+        "detail": {"eventSource": ["dynamodb.amazonaws.com"], "$or": branches},
+    }
+
+
+def rates_for(concurrency: int) -> str:
+    """SENTINEL_RATES for one instance when `concurrency` instances share the account's quotas."""
+    return ",".join(f"{op}={rate / concurrency:g}" for op, rate in DEFAULT_RATES.items())
+
+
+def code_archive() -> pulumi.AssetArchive:
+    return pulumi.AssetArchive(
+        {
+            f"remediation/{module}.py": pulumi.FileAsset(str(PACKAGE_DIR / f"{module}.py"))
+            for module in GUARD_MODULES
+        }
+    )
+
+
+def policy_document(
+    *,
+    table_arn: str,
+    log_group_arn: str,
+    queue_arn: str,
+    topic_arn: str | None,
+) -> dict[str, Any]:
+    """The guard's role policy: its DynamoDB actions on the prefix's tables, its logs, the DLQ,
+    and Publish on the alert topic only when there is one."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "GuardTables",
+            "Effect": "Allow",
+            "Action": list(guard.IAM_ACTIONS),
+            "Resource": table_arn,
+        },
+        {
+            "Sid": "GuardLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+        {
+            "Sid": "DeadLetters",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": queue_arn,
+        },
+    ]
+    if topic_arn is not None:
+        statements.append(
+            {"Sid": "Alerts", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic_arn}
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+class TableGuard(pulumi.ComponentResource):
+    """EventBridge rule -> Lambda (remediation.guard.handler); its role, logs, DLQ and alerts.
+
+    With `alerts`, an SNS topic gets one message per table re-protected, and an alarm when an
+    event lands in the dead-letter queue (a table the guard could not protect).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        prefix: str = "sentinel-",
+        exclude: Sequence[str] = (),
+        min_recovery_days: int | None = None,
+        alerts: bool = False,
+        log_retention_days: int = 365,
+        timeout_seconds: int = 300,
+        reserved_concurrency: int | None = 1,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("sentinel:guard:TableGuard", name, None, opts)
+        if not prefix:
+            raise ValueError("TableGuard needs a non-empty prefix: it never guards every table")
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+
+        self.dead_letter_queue = aws.sqs.Queue(
+            f"{name}-dlq",
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+        self.alert_topic = aws.sns.Topic(f"{name}-alerts", opts=child) if alerts else None
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", retention_in_days=log_retention_days, opts=child
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        table_arn = pulumi.Output.concat(
+            "arn:", partition.partition, ":dynamodb:*:", identity.account_id, ":table/", prefix, "*"
+        )
+        topic_arn = self.alert_topic.arn if self.alert_topic else None
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=pulumi.Output.all(
+                table_arn, self.log_group.arn, self.dead_letter_queue.arn, topic_arn
+            ).apply(
+                lambda arns: json.dumps(
+                    policy_document(
+                        table_arn=arns[0],
+                        log_group_arn=arns[1],
+                        queue_arn=arns[2],
+                        topic_arn=arns[3],
+                    )
+                )
+            ),
+            opts=child,
+        )
+        variables: dict[str, pulumi.Input[str]] = {
+            "SENTINEL_PREFIX": prefix,
+            # Without a reservation nothing bounds the instances: each paces as if alone, and
+            # botocore's retries absorb what concurrent instances overshoot.
+            "SENTINEL_RATES": rates_for(reserved_concurrency or 1),
+        }
+        if exclude:
+            variables["SENTINEL_EXCLUDE"] = ",".join(exclude)
+        if min_recovery_days is not None:
+            variables["SENTINEL_MIN_RECOVERY_DAYS"] = str(min_recovery_days)
+        if topic_arn is not None:
+            variables["SENTINEL_ALERT_TOPIC_ARN"] = topic_arn
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            runtime=RUNTIME,
+            handler=HANDLER,
+            code=code_archive(),
+            role=self.role.arn,
+            architectures=["arm64"],
+            memory_size=256,
+            timeout=timeout_seconds,
+            reserved_concurrent_executions=reserved_concurrency,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
+            dead_letter_config=aws.lambda_.FunctionDeadLetterConfigArgs(
+                target_arn=self.dead_letter_queue.arn
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="Text", log_group=self.log_group.name
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+        )
+        self.invoke_config = aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-retries",
+            function_name=self.function.name,
+            maximum_retry_attempts=LAMBDA_RETRIES,
+            maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
+            opts=child,
+        )
+        self.rule = aws.cloudwatch.EventRule(
+            f"{name}-rule",
+            description=f"CloudTrail calls that may leave a {prefix}* DynamoDB table unprotected",
+            event_pattern=json.dumps(event_pattern(prefix, min_recovery_days)),
+            opts=child,
+        )
+        self.permission = aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="events.amazonaws.com",
+            source_arn=self.rule.arn,
+            opts=child,
+        )
+        self.queue_policy = aws.sqs.QueuePolicy(
+            f"{name}-dlq-policy",
+            queue_url=self.dead_letter_queue.url,
+            policy=pulumi.Output.all(self.dead_letter_queue.arn, self.rule.arn).apply(
+                lambda arns: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "RuleDeadLetters",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Resource": arns[0],
+                                "Condition": {"ArnEquals": {"aws:SourceArn": arns[1]}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        self.target = aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=self.rule.name,
+            arn=self.function.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS, maximum_retry_attempts=185
+            ),
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(
+                arn=self.dead_letter_queue.arn
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permission]),
+        )
+        self.dead_letter_alarm = (
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-dead-letters",
+                alarm_description="Events the Sentinel table guard could not handle are waiting",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": self.dead_letter_queue.name},
+                statistic="Maximum",
+                period=300,
+                evaluation_periods=1,
+                threshold=0,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=[self.alert_topic.arn],
+                opts=child,
+            )
+            if self.alert_topic
+            else None
+        )
+        self.register_outputs(
+            {
+                "function_name": self.function.name,
+                "rule_name": self.rule.name,
+                "dead_letter_queue_url": self.dead_letter_queue.url,
+                "alert_topic_arn": topic_arn,
+            }
+        )
+
+
+__all__ = ["GUARD_MODULES", "TableGuard", "code_archive", "event_pattern", "policy_document"]

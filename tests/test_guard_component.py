@@ -1,0 +1,344 @@
+"""TableGuard under Pulumi mocks, through the Sentinel program: every resource, the event pattern,
+the role's actions; and a meta-test that the role grants exactly what the handler calls."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+from remediation import guard
+from remediation.aws import DEFAULT_RATES
+from remediation.guard_component import GUARD_MODULES, HANDLER, event_pattern, rates_for
+from tests.analyzer_engine import ACCOUNT, PROJECT, REGION, ROOT, Resource, capture_program
+from tests.conftest import create_table, protection
+from tests.fault_proxy import FaultProxy
+from tests.guard_support import (
+    EVENTS,
+    TABLE,
+    Context,
+    guard_environment,
+    regional_client,
+    sample,
+    with_table,
+)
+from tests.servers import MotoServer, aws_env
+
+GUARD_TYPES = {
+    "sentinel:guard:TableGuard",
+    "aws:sqs/queue:Queue",
+    "aws:sqs/queuePolicy:QueuePolicy",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:lambda/function:Function",
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+    "aws:lambda/permission:Permission",
+    "aws:cloudwatch/eventRule:EventRule",
+    "aws:cloudwatch/eventTarget:EventTarget",
+}
+TOPIC = "aws:sns/topic:Topic"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TABLE_ARNS = f"arn:aws:dynamodb:*:{ACCOUNT}:table/sentinel-*"
+
+
+def guarded(**config: str) -> dict[str, Resource]:
+    """The Sentinel program with runtimeGuard on (after `up`, so ARNs are known), by type."""
+    settings = {f"{PROJECT}:runtimeGuard": "true"}
+    settings.update({f"{PROJECT}:{key}": value for key, value in config.items()})
+    resources = capture_program(config=settings, preview=False)
+    by_type: dict[str, Resource] = {}
+    for resource in resources:
+        if resource.type != "aws:dynamodb/table:Table":
+            assert resource.type not in by_type, f"two {resource.type}"
+            by_type[resource.type] = resource
+    return by_type
+
+
+@pytest.fixture(scope="module")
+def plain() -> dict[str, Resource]:
+    return guarded()
+
+
+@pytest.fixture(scope="module")
+def alerting() -> dict[str, Resource]:
+    return guarded(runtimeGuardAlerts="true")
+
+
+def statements(resources: dict[str, Resource]) -> dict[str, dict[str, Any]]:
+    policy = json.loads(resources["aws:iam/rolePolicy:RolePolicy"].props["policy"])
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def test_the_program_without_runtime_guard_declares_none_of_it() -> None:
+    for config in ({}, {f"{PROJECT}:runtimeGuard": "false"}):
+        resources = capture_program(config=config, preview=False)
+        assert {r.type for r in resources} == {"aws:dynamodb/table:Table"}
+
+
+def test_runtime_guard_declares_every_resource_and_a_topic_and_alarm_only_with_alerts(
+    plain: dict[str, Resource], alerting: dict[str, Resource]
+) -> None:
+    assert set(plain) == GUARD_TYPES
+    assert set(alerting) == GUARD_TYPES | {TOPIC, ALARM}
+
+
+def test_with_alerts_a_dead_letter_raises_an_alarm_on_the_topic(
+    alerting: dict[str, Resource],
+) -> None:
+    alarm = alerting[ALARM].props
+    assert (alarm["namespace"], alarm["metricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert alarm["dimensions"] == {"QueueName": "sentinel-guard-dlq"}
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["alarmActions"] == [f"arn:aws:sns:{REGION}:{ACCOUNT}:sentinel-guard-alerts"]
+
+
+def test_the_lambda_runs_the_guard_handler_with_the_stack_settings(
+    alerting: dict[str, Resource],
+) -> None:
+    function = alerting["aws:lambda/function:Function"].props
+    assert function["runtime"].startswith("python3.")
+    assert function["handler"] == HANDLER == "remediation.guard.handler"
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sentinel-guard-dlq"
+    assert function["deadLetterConfig"] == {"targetArn": queue_arn}
+    assert function["loggingConfig"]["logGroup"] == "sentinel-guard-logs"
+    assert function["reservedConcurrentExecutions"] == 1
+    variables = function["environment"]["variables"]
+    assert variables["SENTINEL_PREFIX"] == "sentinel-"
+    assert variables["SENTINEL_ALERT_TOPIC_ARN"] == (
+        f"arn:aws:sns:{REGION}:{ACCOUNT}:sentinel-guard-alerts"
+    )
+    assert guard.GuardConfig.from_env(variables).selection.prefix == "sentinel-"
+    retention = alerting["aws:cloudwatch/logGroup:LogGroup"].props["retentionInDays"]
+    assert retention >= 90
+    retries = alerting["aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"].props
+    assert (retries["functionName"], retries["maximumRetryAttempts"]) == (
+        "sentinel-guard-function",
+        2,
+    )
+
+
+def test_stack_config_reaches_the_handlers_environment_and_the_pattern() -> None:
+    resources = guarded(
+        prefix="acme-sentinel-",
+        exclude=json.dumps(["acme-sentinel-scratch-*", "acme-sentinel-tmp"]),
+        runtimeGuardMinRecoveryDays="14",
+    )
+    variables = resources["aws:lambda/function:Function"].props["environment"]["variables"]
+    config = guard.GuardConfig.from_env(variables)
+    assert config.selection.prefix == "acme-sentinel-"
+    assert config.selection.exclude == ("acme-sentinel-scratch-*", "acme-sentinel-tmp")
+    assert config.requirement.min_recovery_days == 14
+    assert "SENTINEL_ALERT_TOPIC_ARN" not in variables
+    pattern = resources["aws:cloudwatch/eventRule:EventRule"].props["eventPattern"]
+    assert json.loads(pattern) == event_pattern("acme-sentinel-", 14)
+    (tables,) = [s for s in statements(resources).values() if s["Sid"] == "GuardTables"]
+    assert tables["Resource"] == f"arn:aws:dynamodb:*:{ACCOUNT}:table/acme-sentinel-*"
+
+
+def test_the_code_archive_holds_exactly_the_files_the_handler_imports_and_no_pulumi(
+    plain: dict[str, Resource],
+) -> None:
+    archive = plain["aws:lambda/function:Function"].props["code"]
+    files = set(archive.assets)
+    assert files == {f"remediation/{module}.py" for module in GUARD_MODULES}
+    probe = (
+        "import json, sys, remediation.guard; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('remediation', 'pulumi', 'pulumi_aws', 'pulumi_policy'))))"
+    )
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+    )
+    imported = {name.removeprefix("remediation").lstrip(".") or "__init__" for name in loaded}
+    assert all(name.startswith("remediation") for name in loaded), "the handler imports Pulumi"
+    assert imported == set(GUARD_MODULES)
+    for path, asset in archive.assets.items():
+        assert Path(asset.path) == ROOT / path
+
+
+def test_the_rule_targets_the_lambda_with_retries_and_the_dead_letter_queue(
+    plain: dict[str, Resource],
+) -> None:
+    rule_arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:sentinel-guard-rule"
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sentinel-guard-dlq"
+    target = plain["aws:cloudwatch/eventTarget:EventTarget"].props
+    assert target["arn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:sentinel-guard-function"
+    assert target["rule"] == "sentinel-guard-rule"
+    assert target["retryPolicy"]["maximumRetryAttempts"] > 0
+    assert target["deadLetterConfig"] == {"arn": queue_arn}
+    permission = plain["aws:lambda/permission:Permission"].props
+    assert (permission["principal"], permission["sourceArn"]) == ("events.amazonaws.com", rule_arn)
+    (statement,) = json.loads(plain["aws:sqs/queuePolicy:QueuePolicy"].props["policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert (statement["Action"], statement["Resource"]) == ("sqs:SendMessage", queue_arn)
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+
+
+def test_the_role_grants_the_guard_its_actions_on_prefix_tables_logs_dlq_and_alerts_only(
+    plain: dict[str, Resource], alerting: dict[str, Resource]
+) -> None:
+    log_group = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:sentinel-guard-logs"
+    expected = {
+        "GuardTables": (set(guard.IAM_ACTIONS), TABLE_ARNS),
+        "GuardLogs": ({"logs:CreateLogStream", "logs:PutLogEvents"}, f"{log_group}:*"),
+        "DeadLetters": (
+            {"sqs:SendMessage"},
+            f"arn:aws:sqs:{REGION}:{ACCOUNT}:sentinel-guard-dlq",
+        ),
+    }
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:sentinel-guard-alerts"
+    for resources, extra in ((plain, {}), (alerting, {"Alerts": ({"sns:Publish"}, topic)})):
+        granted = {
+            sid: (set(s["Action"]), s["Resource"]) for sid, s in statements(resources).items()
+        }
+        assert granted == expected | extra
+        assert all(s["Effect"] == "Allow" for s in statements(resources).values())
+    assert "dynamodb:ListTables" not in guard.IAM_ACTIONS
+
+
+# -- the event pattern, through moto's EventBridge pattern engine ------------------------------
+
+# moto flattens objects but not arrays of objects, so it cannot follow replicaUpdates[].create;
+# EventBridge does. That branch is checked by its shape below instead.
+MATCHED = sorted(
+    path.stem
+    for path in EVENTS.glob("*.json")
+    if path.stem not in {"update-table-access-denied", "update-table-replica-create"}
+)
+
+
+def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    return bool(EventPattern.load(json.dumps(pattern)).matches_event(event))
+
+
+@pytest.mark.parametrize("name", MATCHED)
+def test_the_pattern_matches_each_guarded_event_on_prefix_tables_only(name: str) -> None:
+    pattern = event_pattern("sentinel-", 14)
+    assert matches(pattern, sample(name))
+    assert not matches(pattern, with_table(sample(name), "billing-ledger"))
+    assert not matches(event_pattern("acme-sentinel-", 14), sample(name))
+
+
+def test_the_pattern_leaves_out_failed_calls_and_harmless_changes() -> None:
+    pattern = event_pattern("sentinel-", 14)
+    assert not matches(pattern, sample("update-table-access-denied"))
+    protected = sample("update-table-deletion-protection-off")
+    protected["detail"]["requestParameters"]["deletionProtectionEnabled"] = True
+    assert not matches(pattern, protected)
+    throughput = sample("update-table-deletion-protection-off")
+    del throughput["detail"]["requestParameters"]["deletionProtectionEnabled"]
+    assert not matches(pattern, throughput)
+    long_period = sample("update-continuous-backups-period-lowered")
+    spec = long_period["detail"]["requestParameters"]["pointInTimeRecoverySpecification"]
+    spec["recoveryPeriodInDays"] = 14
+    assert not matches(pattern, long_period)
+    other_delete_error = sample("delete-table-refused")
+    other_delete_error["detail"]["errorCode"] = "ResourceInUseException"
+    other_delete_error["detail"]["errorMessage"] = "Table is being updated"
+    assert not matches(pattern, other_delete_error)
+
+
+def test_a_lowered_period_is_matched_only_when_a_minimum_is_set() -> None:
+    event = sample("update-continuous-backups-period-lowered")
+    assert matches(event_pattern("sentinel-", 14), event)
+    assert not matches(event_pattern("sentinel-"), event)
+
+
+def test_the_replica_branch_asks_for_a_created_replica_on_a_prefix_table() -> None:
+    branches = event_pattern("sentinel-")["detail"]["$or"]
+    (replica,) = [b for b in branches if "replicaUpdates" in b["requestParameters"]]
+    assert replica["eventName"] == ["UpdateTable"]
+    assert replica["requestParameters"]["replicaUpdates"] == {
+        "create": {"regionName": [{"exists": True}]}
+    }
+    assert replica["errorCode"] == [{"exists": False}]
+    create = sample("update-table-replica-create")["detail"]["requestParameters"]
+    assert "regionName" in create["replicaUpdates"][0]["create"]
+
+
+# -- meta: the role grants exactly what the handler calls --------------------------------------
+
+
+def test_every_action_the_handler_calls_is_granted_and_nothing_more(
+    alerting: dict[str, Resource],
+    monkeypatch: pytest.MonkeyPatch,
+    server: MotoServer,
+    server_client: Any,
+    fault_proxy: FaultProxy,
+) -> None:
+    sns = regional_client(server.url, "sns", REGION)
+    sqs = regional_client(server.url, "sqs", REGION)
+    topic = sns.create_topic(Name="sentinel-guard-alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
+    guard_environment(monkeypatch, fault_proxy.url, alert_topic_arn=topic)
+    for i, path in enumerate(sorted(EVENTS.glob("*.json"))):
+        if path.stem == "update-table-replica-create":
+            continue  # a replica in another region: its calls are those of any other table
+        table = f"{TABLE}-{i}"
+        create_table(server_client, table)
+        event = with_table(sample(path.stem), table)
+        guard.handler(event, Context())
+    called = {f"dynamodb:{operation}" for operation in fault_proxy.operations()}
+    messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    if messages:
+        called.add("sns:Publish")
+    granted = statements(alerting)
+    assert called == set(granted["GuardTables"]["Action"]) | set(granted["Alerts"]["Action"])
+
+
+def test_the_archived_files_alone_run_the_handler_in_a_fresh_interpreter(
+    plain: dict[str, Resource],
+    tmp_path: Path,
+    server: MotoServer,
+    server_client: Any,
+) -> None:
+    """What Lambda unpacks is enough: the handler runs from a copy of the archive alone."""
+    archive = plain["aws:lambda/function:Function"].props["code"]
+    for path, asset in archive.assets.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(Path(asset.path).read_bytes())
+    create_table(server_client, TABLE)
+    script = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import remediation.guard as guard\n"
+        f"assert guard.__file__.startswith({str(tmp_path)!r}), guard.__file__\n"
+        "class Context:\n"
+        "    def get_remaining_time_in_millis(self): return 60000\n"
+        "print(json.dumps(guard.handler(json.load(sys.stdin), Context())))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        cwd=tmp_path,
+        input=json.dumps(sample("create-table")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**aws_env(server.url), "SENTINEL_PREFIX": "sentinel-"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["decisions"] == ["hardened"]
+    assert protection(server_client, TABLE) == (True, True)
+
+
+def test_the_pacing_is_the_quota_shared_by_the_reserved_instances() -> None:
+    for instances in (1, 4):
+        rates = dict(guard.GuardConfig.from_env({"SENTINEL_RATES": rates_for(instances)}).rates)
+        for operation, rate in DEFAULT_RATES.items():
+            assert rates[operation] == pytest.approx(rate / instances)
+        # AWS's 10 DescribeContinuousBackups a second per account and region, shared by them all
+        assert rates["DescribeContinuousBackups"] * instances < 10
