@@ -12,17 +12,19 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from remediation import core
 from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
-from remediation.core import AwsError, Change, Outcome, Plan, Requirement, TableRef, TableState
+from remediation.core import AwsError, Change, Outcome, Requirement, TableRef, TableState
 
 if TYPE_CHECKING:
-    from remediation.aws import Hardener
+    from remediation.fleet import Fleet, Row, Scope, Target
+
+RowKey = tuple[str | None, str | None, str]
 
 KNOWN_OPERATIONS = (
     "ListTables",
@@ -108,7 +110,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON document on stdout instead of text"
     )
     harden.add_argument("--aws-profile", metavar="PROFILE", help="AWS profile for credentials")
-    harden.add_argument("--region", help="AWS region (default: from the profile or environment)")
+    harden.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        help="AWS region (repeatable; default: from the profile or environment)",
+    )
+    harden.add_argument(
+        "--all-regions",
+        action="store_true",
+        help="every region where DynamoDB is offered (regions not enabled are skipped)",
+    )
+    harden.add_argument(
+        "--role-arn",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="assume this role and harden in its account (repeatable)",
+    )
+    harden.add_argument(
+        "--organization",
+        action="store_true",
+        help="every ACTIVE account of the AWS Organization, through --role-name in each",
+    )
+    harden.add_argument(
+        "--role-name",
+        metavar="NAME",
+        help="with --organization: the role to assume in each account",
+    )
+    harden.add_argument(
+        "--external-id", metavar="ID", help="the sts:ExternalId every assumed role requires"
+    )
+    harden.add_argument(
+        "--include-caller-account",
+        action="store_true",
+        help="with --role-arn or --organization: also harden the caller's own account",
+    )
     harden.add_argument(
         "--endpoint-url", metavar="URL", help="DynamoDB endpoint (default: AWS's; or a local one)"
     )
@@ -148,7 +185,7 @@ class Options:
     dry_run: bool
     as_json: bool
     profile: str | None
-    region: str | None
+    scope: Scope
     endpoint_url: str | None
     workers: int | None
     rates: dict[str, float] = field(default_factory=dict)
@@ -179,6 +216,20 @@ def parse_options(argv: Sequence[str]) -> Options:
     if args.wait_timeout is not None and args.wait_timeout < 0:
         raise UsageError(f"--wait-timeout must not be negative, got {args.wait_timeout}")
     controls = (DELETION_PROTECTION,) if args.no_pitr else ALL
+    from remediation.fleet import InvalidScope, Scope  # boto3: only once --help is past
+
+    try:
+        scope = Scope(
+            regions=tuple(args.region),
+            all_regions=args.all_regions,
+            role_arns=tuple(args.role_arn),
+            organization=args.organization,
+            role_name=args.role_name,
+            external_id=args.external_id,
+            include_caller=args.include_caller_account,
+        )
+    except InvalidScope as exc:
+        raise UsageError(str(exc)) from None
     return Options(
         refs=refs,
         prefix=args.prefix,
@@ -187,7 +238,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         dry_run=args.dry_run,
         as_json=args.json,
         profile=args.aws_profile,
-        region=args.region,
+        scope=scope,
         endpoint_url=args.endpoint_url,
         workers=args.workers,
         rates=_parse_rates(args.rate),
@@ -222,31 +273,41 @@ class Report:
     """Everything the run learned, rendered at the end as text or as one JSON document."""
 
     requirement: Requirement
-    states: list[TableState] = field(default_factory=list)
-    plan: Plan | None = None
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    rows: list[Row] = field(default_factory=list)
+    changes: list[tuple[Row, Change]] = field(default_factory=list)
+    unreadable: int = 0
+    outcomes: dict[RowKey, Outcome] = field(default_factory=dict)
+    targets: list[Target] = field(default_factory=list)
+    fleet: bool = False
+    """More than today's one account and one region: columns, targets, account ids."""
     dry_run: bool = False
     cancelled: bool = False
     interrupted: bool = False
     region: str | None = None
     error: str | None = None
 
-    def outcome(self, state: TableState) -> Outcome:
-        found = self.outcomes.get(state.name)
+    def outcome(self, row: Row) -> Outcome:
+        found = self.outcomes.get(row.key)
         if found is not None:
             return found
+        state = row.state
         errors = {"table": state.error} if state.error else {}
         return Outcome(state, state, (), errors)
 
     def counts(self) -> dict[str, int]:
-        summary = core.summarize(map(self.outcome, self.states), self.requirement)
+        summary = core.summarize(map(self.outcome, self.rows), self.requirement)
         return asdict(summary)
+
+    def troubled_targets(self) -> list[Target]:
+        return [t for t in self.targets if t.status != "ok"]
 
     def exit_status(self) -> ExitStatus:
         if self.interrupted:
             return ExitStatus.INTERRUPTED
         if self.cancelled:
             return ExitStatus.CANCELLED
+        if any(t.status == "failed" for t in self.targets):
+            return ExitStatus.FAILED  # an account or region not done is a failure, dry run or not
         if self.dry_run:
             return ExitStatus.OK
         return ExitStatus.FAILED if self.counts()["failed"] else ExitStatus.OK
@@ -258,7 +319,11 @@ class Run:
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
-        self.report = Report(requirement=options.requirement, dry_run=options.dry_run)
+        self.report = Report(
+            requirement=options.requirement,
+            dry_run=options.dry_run,
+            fleet=not options.scope.single,
+        )
         self.text = None if options.as_json else stdout
 
     def say(self, line: str = "") -> None:
@@ -272,12 +337,12 @@ class Run:
             self.text = None
 
     def execute(self) -> ExitStatus:
-        from remediation import aws  # boto3 is heavy: only now that the arguments are good
+        from remediation import aws, fleet  # boto3 is heavy: only now that the arguments are good
 
         opts = self.options
         settings = aws.Settings(
             profile=opts.profile,
-            region=opts.region,
+            region=opts.scope.regions[0] if opts.scope.regions else None,
             endpoint_url=opts.endpoint_url,
             workers=opts.workers or aws.DEFAULT_WORKERS,
             rates={**aws.DEFAULT_RATES, **opts.rates},
@@ -285,55 +350,68 @@ class Run:
                 aws.DEFAULT_WAIT_TIMEOUT if opts.wait_timeout is None else opts.wait_timeout
             ),
         )
-        client, region = aws.make_client(settings)
-        self.report.region = region
-        for ref in opts.refs:
-            if ref.region is not None and ref.region != region:
-                raise UsageError(
-                    f"table ARN is in region {ref.region} but this run uses {region}: "
-                    f"pass --region {ref.region}"
-                )
-        hardener = aws.Hardener(client, settings)
+        targets = fleet.Fleet(opts.scope, settings)
+        if len(targets.regions) == 1:
+            self.report.region = targets.regions[0]
         try:
-            return self._execute(hardener)
+            targets.check_refs(opts.refs)
+        except fleet.InvalidScope as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            targets.connect()
+            return self._execute(targets)
         except KeyboardInterrupt:
-            hardener.cancel()
+            targets.cancel()
             return self._interrupted()
+        finally:
+            self.report.targets = sorted(
+                targets.targets.values(), key=lambda t: (t.account or "", t.region)
+            )
 
-    def _execute(self, hardener: Hardener) -> ExitStatus:
+    def _execute(self, targets: Fleet) -> ExitStatus:
         opts = self.options
-        names: Iterable[str] = (
-            [ref.name for ref in opts.refs] if opts.refs else hardener.discover(opts.prefix)
-        )
         controls = opts.requirement.controls
+        prefix = opts.prefix
         with Progress(self.stderr, "Reading tables", enabled=self.text is not None) as bar:
-            states = hardener.read_all(names, controls, bar.update)
-        states = [_check_account(state, opts.refs) for state in states]
-        self.report.states = sorted(states, key=lambda s: s.name)
-        plan = core.plan(states, opts.requirement)
-        self.report.plan = plan
-        self._show_status(plan)
+            rows = targets.read(
+                lambda page: core.select(page, prefix), opts.refs, controls, bar.update
+            )
+        rows = [_check_account(row, opts.refs) for row in rows]
+        self.report.rows = rows
+        self.report.targets = sorted(
+            targets.targets.values(), key=lambda t: (t.account or "", t.region)
+        )
+        self._plan(rows)
+        self._show_status()
 
         if opts.dry_run:
+            self._show_targets()
             self.say("Dry run: nothing was changed.")
             return self.report.exit_status()
-        if not plan.changes:
+        if not self.report.changes:
+            self._show_targets()
             return self.report.exit_status()
-        if not opts.force and not self._confirm(len(plan.changes)):
+        if not opts.force and not self._confirm(len(self.report.changes)):
             self.report.cancelled = True
             return self.report.exit_status()
 
-        by_name = {s.name: s for s in states}
         with Progress(self.stderr, "Hardening", enabled=self.text is not None) as bar:
-            try:
-                outcomes = hardener.apply_all(by_name, plan.changes, bar.update)
-            except KeyboardInterrupt as exc:
-                partial: Mapping[int, Outcome] = getattr(exc, "partial", {})
-                self.report.outcomes = {o.name: o for o in partial.values()}
-                raise
-        self.report.outcomes = {o.name: o for o in outcomes}
+            targets.apply(self.report.changes, self.report.outcomes, bar.update)
         self._show_results()
         return self.report.exit_status()
+
+    def _plan(self, rows: Sequence[Row]) -> None:
+        """Judge each account-region on its own (names repeat across them), in row order."""
+        by_target: dict[tuple[str | None, str | None], list[Row]] = {}
+        for row in rows:
+            by_target.setdefault((row.target[0], row.region), []).append(row)
+        changes: dict[RowKey, Change] = {}
+        for group in by_target.values():
+            plan = core.plan((r.state for r in group), self.options.requirement)
+            by_name = {r.state.name: r for r in group}
+            changes.update({by_name[c.table].key: c for c in plan.changes})
+            self.report.unreadable += len(plan.unreadable)
+        self.report.changes = [(r, changes[r.key]) for r in rows if r.key in changes]
 
     def _confirm(self, count: int) -> bool:
         noun = "table" if count == 1 else "tables"
@@ -358,10 +436,10 @@ class Run:
 
     def _interrupted(self) -> ExitStatus:
         self.report.interrupted = True
-        done = sorted(self.report.outcomes)
-        planned = [c.table for c in self.report.plan.changes] if self.report.plan else []
-        not_done = [name for name in planned if name not in self.report.outcomes]
-        if not self.report.outcomes:
+        done = self.report.outcomes
+        planned = [row for row, _ in self.report.changes]
+        not_done = [self._name(row) for row in planned if row.key not in done]
+        if not done:
             print("Interrupted before any change: nothing was changed.", file=self.stderr)
         else:
             self._show_results()
@@ -374,45 +452,123 @@ class Run:
 
     # -- rendering -----------------------------------------------------------------------------
 
-    def _show_status(self, plan: Plan) -> None:
-        states = self.report.states
+    def _columns(self) -> tuple[bool, bool]:
+        """(show Account, show Region): a column is dropped when every row has the same value."""
+        rows = self.report.rows
+        accounts = {r.account for r in rows}
+        regions = {r.region for r in rows}
+        return len(accounts) > 1, len(regions) > 1
+
+    def _name(self, row: Row) -> str:
+        """The table as a line names it: with its account and region where columns show them."""
+        show_account, show_region = self._columns()
+        where = [
+            *([row.account or "-"] if show_account else []),
+            *([row.region or "-"] if show_region else []),
+        ]
+        return " ".join([*where, row.state.name])
+
+    def _heading(self) -> str:
+        rows = self.report.rows
+        found = f"{len(rows)} found"
+        if not self.report.fleet:
+            return f"Tables to harden ({found}):"
+        show_account, show_region = self._columns()
+        accounts = sorted({t.account or "-" for t in self.report.targets})
+        regions = sorted({t.region for t in self.report.targets})
+        where = []
+        where.append(
+            f"{len(accounts)} accounts"
+            if show_account or len(accounts) > 1
+            else f"account {(rows[0].account if rows else accounts[0]) or '-'}"
+        )
+        where.append(
+            f"{len(regions)} regions"
+            if show_region or len(regions) > 1
+            else f"region {(rows[0].region if rows else regions[0]) or '-'}"
+        )
+        return f"Tables to harden ({found} in {', '.join(where)}):"
+
+    def _show_status(self) -> None:
+        rows = self.report.rows
         title = "Sentinel DynamoDB Hardening"
         self.say(title)
         self.say("=" * len(title))
         self.say()
-        self.say(f"Tables to harden ({len(states)} found):")
+        self.say(self._heading())
         self.say()
-        if states:
-            width = max(len("Table"), *(len(s.name) for s in states)) + 4
+        if rows:
+            show_account, show_region = self._columns()
+            names = [_table_cell(r) for r in rows]
+            width = max(len("Table"), *(len(n) for n in names)) + 4
             labels = [c.label for c in ALL]
-            rows = [["Table", *labels], ["-----", *("-" * len(x) for x in labels)]]
-            rows += [[s.name, *(self._cell(s, c) for c in ALL)] for s in states]
-            for name, *cells in rows:
-                self.say(("  " + name.ljust(width) + "".join(c.ljust(23) for c in cells)).rstrip())
+            lead: list[tuple[str, int]] = []
+            if show_account:
+                lead.append(
+                    ("Account", max(len("Account"), *(len(r.account or "-") for r in rows)))
+                )
+            if show_region:
+                lead.append(("Region", max(len("Region"), *(len(r.region or "-") for r in rows))))
+            header = ["Table", *labels]
+            rule = ["-----", *("-" * len(x) for x in labels)]
+            lines = [
+                ([h for h, _ in lead], header),
+                (["-" * len(h) for h, _ in lead], rule),
+            ]
+            for row, name in zip(rows, names, strict=True):
+                values = [
+                    *([row.account or "-"] if show_account else []),
+                    *([row.region or "-"] if show_region else []),
+                ]
+                lines.append((values, [name, *(self._cell(row.state, c) for c in ALL)]))
+            for values, (name, *cells) in lines:
+                front = "".join(v.ljust(w + 4) for v, (_, w) in zip(values, lead, strict=True))
+                self.say(
+                    (
+                        "  " + front + name.ljust(width) + "".join(c.ljust(23) for c in cells)
+                    ).rstrip()
+                )
             self.say()
-        problems = [f"! {s.name}: {problem}" for s in states for problem in _read_problems(s)]
+        problems = [
+            f"! {self._name(r)}: {problem}" for r in rows for problem in _read_problems(r.state)
+        ]
         for line in problems:
             self.say(line)
         if problems:
             self.say()
-        if plan.changes:
+        if self.report.changes:
             self.say("Changes to apply:")
-            for change in plan.changes:
+            for row, change in self.report.changes:
                 steps = ", ".join(
                     f"Enable {c.noun}" + (" (current state unknown)" if c in change.unknown else "")
                     for c in change.enable
                 )
-                self.say(f"- {change.table}: {steps}")
-        elif states:
-            self.say(f"No changes needed: all {len(states)} tables are already protected.")
-            if plan.unreadable:
-                self.say(f"Except {len(plan.unreadable)} that could not be read (see above).")
+                self.say(f"- {self._name(row)}: {steps}")
+        elif rows:
+            self.say(f"No changes needed: all {len(rows)} tables are already protected.")
+            if self.report.unreadable:
+                self.say(f"Except {self.report.unreadable} that could not be read (see above).")
         else:
             where = (
                 ", ".join(r.name for r in self.options.refs) or f"prefix {self.options.prefix!r}"
             )
-            self.say(f"No tables found ({where}) in {self.report.region}: nothing to do.")
+            if self.report.fleet:
+                reached = sum(t.status == "ok" for t in self.report.targets)
+                self.say(f"No tables found ({where}) in {reached} account-regions: nothing to do.")
+            else:
+                self.say(f"No tables found ({where}) in {self.report.region}: nothing to do.")
         self.say()
+
+    def _show_targets(self) -> None:
+        """One line per account-region that failed or was skipped."""
+        troubled = self.report.troubled_targets()
+        for target in troubled:
+            mark = "✗" if target.status == "failed" else "-"
+            self.say(
+                f"{mark} {target.account or '-'} {target.region}: {target.status}: {target.reason}"
+            )
+        if troubled:
+            self.say()
 
     def _cell(self, state: TableState, control: Control) -> str:
         if control not in self.report.requirement.controls:
@@ -425,14 +581,15 @@ class Run:
         return reading.label
 
     def _show_results(self) -> None:
-        for state in self.report.states:
-            outcome = self.report.outcome(state)
+        for row in self.report.rows:
+            outcome = self.report.outcome(row)
             ok = outcome.succeeded(self.report.requirement)
             if not ok and not outcome.errors:
                 continue  # planned but never attempted (interrupted): told in the closing line
-            self.say(f"{'✓' if ok else '✗'} {state.name}: {self._describe(outcome)}")
+            self.say(f"{'✓' if ok else '✗'} {self._name(row)}: {self._describe(outcome)}")
         counts = self.report.counts()
         self.say()
+        self._show_targets()
         self.say(
             f"Summary: {counts['succeeded']}/{counts['total']} tables hardened successfully"
             + (f", {counts['failed']} failed" if counts["failed"] else "")
@@ -458,9 +615,8 @@ class Run:
         return text + (f" ({', '.join(already)})" if already else "")
 
     def to_json(self) -> dict[str, Any]:
-        plan = self.report.plan
-        changes = {c.table: c for c in plan.changes} if plan else {}
-        tables = [self._table_json(s, changes.get(s.name)) for s in self.report.states]
+        changes = {row.key: change for row, change in self.report.changes}
+        tables = [self._table_json(r, changes.get(r.key)) for r in self.report.rows]
         return {
             "tables": tables,
             **self.report.counts(),
@@ -469,10 +625,23 @@ class Run:
             "cancelled": self.report.cancelled,
             "interrupted": self.report.interrupted,
             "error": self.report.error,
+            "targets": [self._target_json(t) for t in self.report.targets],
         }
 
-    def _table_json(self, state: TableState, change: Change | None) -> dict[str, Any]:
-        outcome = self.report.outcome(state)
+    def _target_json(self, target: Target) -> dict[str, Any]:
+        account = target.account
+        if account is None:  # today's one-target run does not ask who it is: its tables tell
+            account = next((r.account for r in self.report.rows if r.account), None)
+        return {
+            "account": account,
+            "region": target.region,
+            "status": target.status,
+            "error": target.reason or None,
+        }
+
+    def _table_json(self, row: Row, change: Change | None) -> dict[str, Any]:
+        state = row.state
+        outcome = self.report.outcome(row)
         errors = [_error_json(key, err) for key, err in outcome.errors.items()]
         read_errors = [
             _error_json(c.id, state.reading(c).error)
@@ -482,6 +651,10 @@ class Run:
         entry: dict[str, Any] = {
             "table_name": state.name,
             "table_arn": state.arn,
+            "account": row.account,
+            "region": row.region,
+            "replica_of": row.replica_of,
+            "replica_regions": list(state.replica_regions),
             "deletion_protection_changed": DELETION_PROTECTION in outcome.changed,
             "pitr_changed": PITR in outcome.changed,
             "result": _result(self.report, outcome, change is not None),
@@ -495,6 +668,13 @@ class Run:
             entry["error"] = errors[0]
             entry["errors"] = errors
         return entry
+
+
+def _table_cell(row: Row) -> str:
+    if row.replica_of is None:
+        return row.state.name
+    origin = row.replica_of.split(":")[3] if row.replica_of.count(":") >= 5 else "?"
+    return f"{row.state.name} (replica of {origin})"
 
 
 def _result(report: Report, outcome: Outcome, planned: bool) -> str:
@@ -531,8 +711,9 @@ def _read_problems(state: TableState) -> list[str]:
     return [f"{c.noun} unknown: {state.reading(c).error}" for c in ALL if state.reading(c).error]
 
 
-def _check_account(state: TableState, refs: Sequence[TableRef]) -> TableState:
+def _check_account(row: Row, refs: Sequence[TableRef]) -> Row:
     """A table named by ARN must be in the account the credentials reach, or it is not ours."""
+    state = row.state
     for ref in refs:
         if ref.name == state.name and ref.account and state.arn:
             account = state.arn.split(":")[4]
@@ -542,8 +723,8 @@ def _check_account(state: TableState, refs: Sequence[TableRef]) -> TableState:
                     "AccountMismatch",
                     f"the ARN names account {ref.account} but these credentials reach {account}",
                 )
-                return TableState(name=state.name, arn=state.arn, error=error)
-    return state
+                return replace(row, state=TableState(name=state.name, arn=state.arn, error=error))
+    return row
 
 
 def _isatty(stream: IO[str]) -> bool:
