@@ -33,9 +33,9 @@ from remediation.core import (
     Change,
     Outcome,
     Reading,
+    Selection,
     TableState,
     changed_controls,
-    select,
 )
 
 if TYPE_CHECKING:
@@ -264,11 +264,17 @@ class Hardener:
 
     # -- discover ------------------------------------------------------------------------------
 
-    def discover(self, prefix: str) -> Iterator[str]:
-        """Names selected by `prefix`, yielded as each ListTables page arrives."""
+    def discover(self, selection: Selection, excluded: list[str] | None = None) -> Iterator[str]:
+        """Names `selection` selects, yielded as each ListTables page arrives; the names it
+        excludes go to `excluded` instead, and nothing else is ever asked about them."""
         seen: set[str] = set()
         for page in self._pages():
-            for name in select(page, prefix):
+            selected, left_out = selection.partition(page)
+            for name in left_out:
+                if name not in seen and excluded is not None:
+                    excluded.append(name)
+                seen.add(name)
+            for name in selected:
                 if name not in seen:
                     seen.add(name)
                     yield name
@@ -340,7 +346,7 @@ class Hardener:
                 if control is DELETION_PROTECTION:
                     self._enable_deletion_protection(before)
                 elif control is PITR:
-                    self._enable_pitr(before.name)
+                    self._enable_pitr(before.name, change.recovery_days)
                 written.append(control)
             except CallFailed as exc:
                 errors[control.id] = exc.error
@@ -355,6 +361,17 @@ class Hardener:
                     "NotEnabledAfterWrite",
                     f"{control.noun} was turned on but reads back {reached.label.lower()}",
                 )
+        short = after.pitr_recovery_days
+        if change.recovery_days is not None and short is not None and short < change.recovery_days:
+            errors.setdefault(
+                PITR.id,
+                AwsError(
+                    PITR.read_action,
+                    "RecoveryPeriodShortAfterWrite",
+                    f"{change.recovery_days} days were asked but the recovery period reads "
+                    f"back {short}",
+                ),
+            )
         return Outcome(before, after, changed_controls(before, after), errors)
 
     def apply_all(
@@ -381,9 +398,11 @@ class Hardener:
                 if self._wait_active(before.name, deadline) not in ("ACTIVE", *_TRANSIENT):
                     raise  # ARCHIVED, DELETING, ...: retrying will not help
 
-    def _enable_pitr(self, name: str) -> None:
+    def _enable_pitr(self, name: str, recovery_days: int | None) -> None:
         deadline = time.monotonic() + self._settings.wait_timeout
-        spec = {"PointInTimeRecoveryEnabled": True}
+        spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
+        if recovery_days is not None:
+            spec["RecoveryPeriodInDays"] = recovery_days
         for attempt in itertools.count():
             try:
                 self._call(

@@ -39,7 +39,9 @@ class ExitStatus(IntEnum):
     OK = 0
     """Every selected table is protected (hardened now, or already), or a dry run."""
     FAILED = 1
-    """One or more tables could not be read or hardened; the others were done."""
+    """One or more tables could not be read or hardened (the others were done), or an account or
+    region could not be reached; under --check, one or more lack a protection or could not be
+    read."""
     CANCELLED = 2
     """Declined at the prompt, or no terminal to ask on and no --force: nothing changed."""
     USAGE = 3
@@ -77,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
             "anything, never touches another table or setting."
         ),
         epilog=(
-            "exit status: 0 all protected (or dry run), 1 one or more tables failed, "
-            "2 cancelled at the prompt, 3 bad input, 4 AWS unusable (credentials, profile, "
-            "region, endpoint, ListTables), 130 interrupted"
+            "exit status: 0 all protected (or dry run), 1 one or more tables or account-regions "
+            "failed (under --check: unprotected or unreadable), 2 cancelled at the prompt, "
+            "3 bad input, 4 AWS unusable (credentials, profile, region, endpoint, ListTables, "
+            "the organization's accounts), 130 interrupted"
         ),
     )
     harden.add_argument(
@@ -95,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="case-sensitive name prefix for discovery (default: %(default)s)",
     )
     harden.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help=(
+            "leave out tables whose name matches this case-sensitive fnmatch glob (repeatable); "
+            "an excluded table is never read or written, even when named by --table"
+        ),
+    )
+    harden.add_argument(
         "--allow-all-tables",
         action="store_true",
         help="accept an empty --prefix, which selects every table in the account and region",
@@ -102,9 +115,27 @@ def build_parser() -> argparse.ArgumentParser:
     harden.add_argument(
         "--no-pitr", action="store_true", help="only enable deletion protection; leave PITR alone"
     )
+    harden.add_argument(
+        "--min-recovery-days",
+        type=int,
+        metavar="N",
+        help=(
+            f"PITR must keep at least N days ({core.MIN_RECOVERY_DAYS} to "
+            f"{core.MAX_RECOVERY_DAYS}): a shorter period is raised to N, a longer one is "
+            "never lowered (default: any period)"
+        ),
+    )
     harden.add_argument("--force", "-f", action="store_true", help="do not ask for confirmation")
     harden.add_argument(
         "--dry-run", action="store_true", help="show status and the plan, change nothing"
+    )
+    harden.add_argument(
+        "--check",
+        action="store_true",
+        help=(
+            "read and show, change nothing, never ask: exit 0 when every selected table is "
+            "protected, 1 when any lacks a protection or could not be read"
+        ),
     )
     harden.add_argument(
         "--json", action="store_true", help="print one JSON document on stdout instead of text"
@@ -179,10 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
 @dataclass
 class Options:
     refs: list[TableRef]
-    prefix: str
+    selection: core.Selection
     requirement: Requirement
     force: bool
     dry_run: bool
+    check: bool
     as_json: bool
     profile: str | None
     scope: Scope
@@ -215,7 +247,11 @@ def parse_options(argv: Sequence[str]) -> Options:
         raise UsageError(f"--workers must be 1 to 500, got {args.workers}")
     if args.wait_timeout is not None and args.wait_timeout < 0:
         raise UsageError(f"--wait-timeout must not be negative, got {args.wait_timeout}")
-    controls = (DELETION_PROTECTION,) if args.no_pitr else ALL
+    if "" in args.exclude:
+        raise UsageError("--exclude needs a glob such as 'sentinel-scratch-*', got ''")
+    if args.check and (args.force or args.dry_run):
+        raise UsageError("--check never changes anything: it takes neither --force nor --dry-run")
+    requirement = _requirement(args.no_pitr, args.min_recovery_days)
     from remediation.fleet import InvalidScope, Scope  # boto3: only once --help is past
 
     try:
@@ -232,10 +268,11 @@ def parse_options(argv: Sequence[str]) -> Options:
         raise UsageError(str(exc)) from None
     return Options(
         refs=refs,
-        prefix=args.prefix,
-        requirement=Requirement(controls=controls),
+        selection=core.Selection(args.prefix, tuple(args.exclude)),
+        requirement=requirement,
         force=args.force,
         dry_run=args.dry_run,
+        check=args.check,
         as_json=args.json,
         profile=args.aws_profile,
         scope=scope,
@@ -244,6 +281,20 @@ def parse_options(argv: Sequence[str]) -> Options:
         rates=_parse_rates(args.rate),
         wait_timeout=args.wait_timeout,
     )
+
+
+def _requirement(no_pitr: bool, min_recovery_days: int | None) -> Requirement:
+    if min_recovery_days is None:
+        return Requirement(controls=(DELETION_PROTECTION,) if no_pitr else ALL)
+    if no_pitr:
+        raise UsageError("--min-recovery-days is about PITR, which --no-pitr leaves alone")
+    try:
+        return Requirement(controls=ALL, min_recovery_days=min_recovery_days)
+    except ValueError:
+        raise UsageError(
+            f"--min-recovery-days must be {core.MIN_RECOVERY_DAYS} to {core.MAX_RECOVERY_DAYS}, "
+            f"got {min_recovery_days}"
+        ) from None
 
 
 def _parse_rates(values: Sequence[str]) -> dict[str, float]:
@@ -276,11 +327,15 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     changes: list[tuple[Row, Change]] = field(default_factory=list)
     unreadable: int = 0
+    protected: int = 0
     outcomes: dict[RowKey, Outcome] = field(default_factory=dict)
+    excluded: list[RowKey] = field(default_factory=list)
+    """Tables --exclude left out, by (account, region, name): never read, never written."""
     targets: list[Target] = field(default_factory=list)
     fleet: bool = False
     """More than today's one account and one region: columns, targets, account ids."""
     dry_run: bool = False
+    check: bool = False
     cancelled: bool = False
     interrupted: bool = False
     region: str | None = None
@@ -296,7 +351,7 @@ class Report:
 
     def counts(self) -> dict[str, int]:
         summary = core.summarize(map(self.outcome, self.rows), self.requirement)
-        return asdict(summary)
+        return {**asdict(summary), "excluded": len(self.excluded)}
 
     def troubled_targets(self) -> list[Target]:
         return [t for t in self.targets if t.status != "ok"]
@@ -308,6 +363,9 @@ class Report:
             return ExitStatus.CANCELLED
         if any(t.status == "failed" for t in self.targets):
             return ExitStatus.FAILED  # an account or region not done is a failure, dry run or not
+        if self.check:
+            counts = self.counts()
+            return ExitStatus.FAILED if counts["failed"] or counts["pending"] else ExitStatus.OK
         if self.dry_run:
             return ExitStatus.OK
         return ExitStatus.FAILED if self.counts()["failed"] else ExitStatus.OK
@@ -322,6 +380,7 @@ class Run:
         self.report = Report(
             requirement=options.requirement,
             dry_run=options.dry_run,
+            check=options.check,
             fleet=not options.scope.single,
         )
         self.text = None if options.as_json else stdout
@@ -371,11 +430,16 @@ class Run:
     def _execute(self, targets: Fleet) -> ExitStatus:
         opts = self.options
         controls = opts.requirement.controls
-        prefix = opts.prefix
         with Progress(self.stderr, "Reading tables", enabled=self.text is not None) as bar:
             rows = targets.read(
-                lambda page: core.select(page, prefix), opts.refs, controls, bar.update
+                opts.selection, opts.refs, controls, bar.update, self.report.excluded
             )
+        # Today's one-target run learns its account from the tables' ARNs: name it alike.
+        accounts = {row.region: row.account for row in rows if row.target[0] is None}
+        self.report.excluded = sorted(
+            ((a or accounts.get(r), r, name) for a, r, name in self.report.excluded),
+            key=lambda k: (k[0] or "", k[1] or "", k[2]),
+        )
         rows = [_check_account(row, opts.refs) for row in rows]
         self.report.rows = rows
         self.report.targets = sorted(
@@ -384,6 +448,10 @@ class Run:
         self._plan(rows)
         self._show_status()
 
+        if opts.check:
+            self._show_targets()
+            self._show_check()
+            return self.report.exit_status()
         if opts.dry_run:
             self._show_targets()
             self.say("Dry run: nothing was changed.")
@@ -411,6 +479,7 @@ class Run:
             by_name = {r.state.name: r for r in group}
             changes.update({by_name[c.table].key: c for c in plan.changes})
             self.report.unreadable += len(plan.unreadable)
+            self.report.protected += len(plan.protected)
         self.report.changes = [(r, changes[r.key]) for r in rows if r.key in changes]
 
     def _confirm(self, count: int) -> bool:
@@ -461,18 +530,23 @@ class Run:
 
     def _name(self, row: Row) -> str:
         """The table as a line names it: with its account and region where columns show them."""
+        return self._where(row.account, row.region) + row.state.name
+
+    def _where(self, account: str | None, region: str | None) -> str:
         show_account, show_region = self._columns()
         where = [
-            *([row.account or "-"] if show_account else []),
-            *([row.region or "-"] if show_region else []),
+            *([account or "-"] if show_account else []),
+            *([region or "-"] if show_region else []),
         ]
-        return " ".join([*where, row.state.name])
+        return "".join(w + " " for w in where)
 
     def _heading(self) -> str:
         rows = self.report.rows
-        found = f"{len(rows)} found"
+        excluded = self.report.excluded
+        found = f"{len(rows)} found" + (f", {len(excluded)} excluded" if excluded else "")
+        verb = "check" if self.options.check else "harden"
         if not self.report.fleet:
-            return f"Tables to harden ({found}):"
+            return f"Tables to {verb} ({found}):"
         show_account, show_region = self._columns()
         accounts = sorted({t.account or "-" for t in self.report.targets})
         regions = sorted({t.region for t in self.report.targets})
@@ -487,7 +561,7 @@ class Run:
             if show_region or len(regions) > 1
             else f"region {(rows[0].region if rows else regions[0]) or '-'}"
         )
-        return f"Tables to harden ({found} in {', '.join(where)}):"
+        return f"Tables to {verb} ({found} in {', '.join(where)}):"
 
     def _show_status(self) -> None:
         rows = self.report.rows
@@ -536,21 +610,34 @@ class Run:
             self.say(line)
         if problems:
             self.say()
-        if self.report.changes:
+        excluded = self.report.excluded
+        if excluded:
+            listed = ", ".join(self._where(*key[:2]) + key[2] for key in excluded)
+            self.say(f"Excluded by --exclude (never read or written): {listed}")
+            self.say()
+        if self.report.changes and self.options.check:
+            self.say("Not protected:")
+            for row, change in self.report.changes:
+                lacks = ", ".join(self._lack(row.state, c) for c in change.enable)
+                self.say(f"- {self._name(row)}: {lacks}")
+        elif self.report.changes:
             self.say("Changes to apply:")
             for row, change in self.report.changes:
-                steps = ", ".join(
-                    f"Enable {c.noun}" + (" (current state unknown)" if c in change.unknown else "")
-                    for c in change.enable
-                )
+                steps = ", ".join(_step(row.state, change, c) for c in change.enable)
                 self.say(f"- {self._name(row)}: {steps}")
+        elif rows and self.options.check:
+            pass  # the closing check line says it
         elif rows:
             self.say(f"No changes needed: all {len(rows)} tables are already protected.")
             if self.report.unreadable:
                 self.say(f"Except {self.report.unreadable} that could not be read (see above).")
+        elif excluded:
+            self.say(
+                f"Every table found is excluded by --exclude ({len(excluded)}): nothing to do."
+            )
         else:
-            where = (
-                ", ".join(r.name for r in self.options.refs) or f"prefix {self.options.prefix!r}"
+            where = ", ".join(r.name for r in self.options.refs) or (
+                f"prefix {self.options.selection.prefix!r}"
             )
             if self.report.fleet:
                 reached = sum(t.status == "ok" for t in self.report.targets)
@@ -558,6 +645,31 @@ class Run:
             else:
                 self.say(f"No tables found ({where}) in {self.report.region}: nothing to do.")
         self.say()
+
+    def _lack(self, state: TableState, control: Control) -> str:
+        reading = state.reading(control)
+        if reading.enabled is None:
+            return f"{control.noun} unknown"
+        if reading.enabled:  # on, so it is the recovery period that falls short
+            return (
+                f"{control.noun} keeps {state.pitr_recovery_days} days, fewer than "
+                f"{self.report.requirement.min_recovery_days}"
+            )
+        return f"{control.noun} off"
+
+    def _show_check(self) -> None:
+        total = len(self.report.rows)
+        changes = len(self.report.changes)
+        unreadable = self.report.unreadable
+        if not changes and not unreadable:
+            self.say(f"Check: all {total} tables are protected. Nothing was changed.")
+            return
+        parts = [f"{self.report.protected} of {total} tables protected"]
+        if changes:
+            parts.append(f"{changes} not protected")
+        if unreadable:
+            parts.append(f"{unreadable} could not be read")
+        self.say(f"Check: {', '.join(parts)}. Nothing was changed.")
 
     def _show_targets(self) -> None:
         """One line per account-region that failed or was skipped."""
@@ -578,6 +690,8 @@ class Run:
         reading = state.reading(control)
         if reading.error is not None:
             return f"Unknown ({reading.error.code})"
+        if control is PITR and reading.enabled and state.pitr_recovery_days is not None:
+            return f"{reading.label} ({state.pitr_recovery_days} days)"
         return reading.label
 
     def _show_results(self) -> None:
@@ -593,6 +707,7 @@ class Run:
         self.say(
             f"Summary: {counts['succeeded']}/{counts['total']} tables hardened successfully"
             + (f", {counts['failed']} failed" if counts["failed"] else "")
+            + (f", {counts['excluded']} excluded" if counts["excluded"] else "")
         )
 
     def _describe(self, outcome: Outcome) -> str:
@@ -604,6 +719,9 @@ class Run:
         for control in self.report.requirement.controls:
             if control.id in outcome.errors:
                 failed.append(f"{control.noun} not enabled: {outcome.errors[control.id]}")
+            elif control in outcome.changed and outcome.before.reading(control).enabled:
+                days = outcome.after.pitr_recovery_days
+                done.append(f"{control.noun} recovery period raised to {days} days")
             elif control in outcome.changed:
                 done.append(f"{control.noun} enabled")
             elif outcome.before.reading(control).enabled:
@@ -617,10 +735,15 @@ class Run:
     def to_json(self) -> dict[str, Any]:
         changes = {row.key: change for row, change in self.report.changes}
         tables = [self._table_json(r, changes.get(r.key)) for r in self.report.rows]
+        tables += [_excluded_json(*key) for key in self.report.excluded]
         return {
-            "tables": tables,
+            "tables": sorted(
+                tables,
+                key=lambda t: (t["account"] or "", t["region"] or "", str(t["table_name"])),
+            ),
             **self.report.counts(),
             "region": self.report.region,
+            "check": self.report.check,
             "dry_run": self.report.dry_run,
             "cancelled": self.report.cancelled,
             "interrupted": self.report.interrupted,
@@ -682,7 +805,37 @@ def _result(report: Report, outcome: Outcome, planned: bool) -> str:
         return "failed"
     if core.is_protected(outcome.after, report.requirement):
         return "hardened" if outcome.changed else "already_protected"
-    return "pending" if planned else "failed"
+    if planned:
+        return "unprotected" if report.check else "pending"
+    return "failed"
+
+
+def _excluded_json(account: str | None, region: str | None, name: str) -> dict[str, Any]:
+    """An excluded table: never read, so nothing about it is known."""
+    return {
+        "table_name": name,
+        "table_arn": None,
+        "account": account,
+        "region": region,
+        "replica_of": None,
+        "replica_regions": [],
+        "deletion_protection_changed": False,
+        "pitr_changed": False,
+        "result": "excluded",
+        "planned": [],
+        "before": None,
+        "after": None,
+    }
+
+
+def _step(state: TableState, change: Change, control: Control) -> str:
+    if control is PITR and change.recovery_days is not None:
+        return (
+            f"Raise {control.noun} recovery period from {state.pitr_recovery_days} to "
+            f"{change.recovery_days} days"
+        )
+    unknown = " (current state unknown)" if control in change.unknown else ""
+    return f"Enable {control.noun}{unknown}"
 
 
 def _state_json(state: TableState, requirement: Requirement) -> dict[str, Any]:
@@ -812,6 +965,7 @@ def _fail(
             "succeeded": 0,
             "failed": 0,
             "pending": 0,
+            "excluded": 0,
             "error": message,
         }
         json.dump(document, stdout, indent=2)

@@ -70,11 +70,13 @@ DISCOVERY_ACTION = "dynamodb:ListTables"
 """The one account-wide action: ListTables has no resource-level scoping."""
 
 
-def iam_actions(controls: tuple[Control, ...] = ALL) -> tuple[str, ...]:
-    """Every IAM action the CLI needs to check and enforce `controls`, discovery first."""
+def iam_actions(controls: tuple[Control, ...] = ALL, *, writes: bool = True) -> tuple[str, ...]:
+    """Every IAM action the CLI needs to check and enforce `controls` (only to check them with
+    `writes=False`, as `--check` does), discovery first."""
     actions = [DISCOVERY_ACTION, DELETION_PROTECTION.read_action]
     for control in controls:
-        for action in (control.read_action, control.write_action):
+        wanted = (control.read_action, control.write_action) if writes else (control.read_action,)
+        for action in wanted:
             if action not in actions:
                 actions.append(action)
     return tuple(actions)

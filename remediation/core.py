@@ -194,10 +194,22 @@ class Outcome:
 
 
 def changed_controls(before: TableState, after: TableState) -> tuple[Control, ...]:
-    """Controls that were not on before and are on after, as read from the server."""
+    """Controls that were not on before and are on after, as read from the server; PITR also
+    when it was on and now keeps more days."""
     return tuple(
-        c for c in ALL if before.reading(c).enabled is not True and after.reading(c).enabled is True
+        c
+        for c in ALL
+        if after.reading(c).enabled is True
+        and (before.reading(c).enabled is not True or (c is PITR and _period_raised(before, after)))
     )
+
+
+def _period_raised(before: TableState, after: TableState) -> bool:
+    if before.pitr.enabled is not True:
+        return False
+    was = MAX_RECOVERY_DAYS if before.pitr_recovery_days is None else before.pitr_recovery_days
+    now = MAX_RECOVERY_DAYS if after.pitr_recovery_days is None else after.pitr_recovery_days
+    return now > was
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from remediation import aws
 from remediation.controls import Control
-from remediation.core import AwsError, Change, Outcome, TableRef, TableState
+from remediation.core import AwsError, Change, Outcome, Selection, TableRef, TableState
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -158,10 +158,6 @@ class Row:
         return (self.account or "", self.region or "", self.state.name)
 
 
-Chooser = Callable[[Sequence[str]], Iterable[str]]
-"""Given one ListTables page, the names the run selects (prefix, exclusions)."""
-
-
 @dataclass
 class _Task:
     lane: TargetKey
@@ -291,13 +287,23 @@ class Fleet:
 
     def read(
         self,
-        choose: Chooser,
+        selection: Selection,
         refs: Sequence[TableRef],
         controls: Sequence[Control],
         progress: aws.ProgressCallback | None = None,
+        excluded: list[tuple[str | None, str | None, str]] | None = None,
     ) -> list[Row]:
         """Discover (or take `refs`) and read every table of every target, and every replica of
-        those in regions not selected; each (account, region, table) once. Rows come sorted."""
+        those in regions not selected; each (account, region, table) once. Rows come sorted.
+
+        Names `selection` excludes go to `excluded` (account, region, name) and are never read;
+        an excluded --table is listed once, with no account or region.
+        """
+        left_out = excluded if excluded is not None else []
+        for ref in refs:
+            if selection.excludes(ref.name):
+                left_out.append((ref.account, ref.region, ref.name))
+        refs = [ref for ref in refs if not selection.excludes(ref.name)]
         states: dict[tuple[TargetKey, str], TableState] = {}
         sources: dict[tuple[TargetKey, str], set[str]] = {}
         tally = _Tally()
@@ -331,7 +337,9 @@ class Fleet:
 
         def pick(target: Target, page: Sequence[str]) -> list[str]:
             if not refs:
-                return list(choose(page))
+                chosen, dropped = selection.partition(page)
+                left_out.extend((target.account, target.region, name) for name in dropped)
+                return chosen
             return [
                 name
                 for name in page
@@ -538,7 +546,6 @@ def _nowhere(ref: TableRef, targets: int) -> Row:
 __all__ = [
     "NOT_ENABLED",
     "SESSION_NAME",
-    "Chooser",
     "Fleet",
     "InvalidScope",
     "Row",

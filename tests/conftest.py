@@ -23,8 +23,10 @@ def create_table(
     *,
     deletion_protection: bool = False,
     pitr: bool = False,
+    recovery_days: int | None = None,
 ) -> str:
-    """A table as Sentinel makes them (hash key, on-demand), in the protection state asked."""
+    """A table as Sentinel makes them (hash key, on-demand), in the protection state asked;
+    `recovery_days` sets the PITR period (with `pitr`), else AWS's 35."""
     client.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -33,10 +35,10 @@ def create_table(
         DeletionProtectionEnabled=deletion_protection,
     )
     if pitr:
-        client.update_continuous_backups(
-            TableName=name,
-            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-        )
+        spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
+        if recovery_days is not None:
+            spec["RecoveryPeriodInDays"] = recovery_days
+        client.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
     return name
 
 
@@ -49,6 +51,13 @@ def create_sentinel_tables(client: Any, outside: str = "other-table") -> list[st
         create_table(client, "sentinel-breakglass", deletion_protection=True),
         create_table(client, "sentinel-sessions", pitr=True),
     ]
+
+
+def recovery_days(client: Any, name: str) -> int | None:
+    """The PITR recovery period the server keeps now (None when PITR is off)."""
+    backups = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    days = backups["PointInTimeRecoveryDescription"].get("RecoveryPeriodInDays")
+    return int(days) if days is not None else None
 
 
 def protection(client: Any, name: str) -> tuple[bool, bool]:
@@ -80,7 +89,7 @@ def server_client(server: MotoServer) -> Any:
 
 @pytest.fixture
 def server_table(server_client: Any) -> TableFactory:
-    def make(name: str, **state: bool) -> str:
+    def make(name: str, **state: Any) -> str:
         return create_table(server_client, name, **state)
 
     return make
@@ -111,7 +120,7 @@ def mocked_aws(aws_credentials: None) -> Iterator[Any]:
 
 @pytest.fixture
 def table(mocked_aws: Any) -> TableFactory:
-    def make(name: str, **state: bool) -> str:
+    def make(name: str, **state: Any) -> str:
         return create_table(mocked_aws, name, **state)
 
     return make

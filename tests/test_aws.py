@@ -33,9 +33,11 @@ def test_discovery_lists_every_page_and_select_keeps_the_prefix(
     table("other-requests")
     table("Sentinel-upper")
     calls = record_calls(hardener._client)
-    assert sorted(hardener.discover("sentinel-")) == sorted(wanted)
+    assert sorted(hardener.discover(core.Selection("sentinel-"))) == sorted(wanted)
     assert calls == [("ListTables", "")] * 2
-    assert sorted(hardener.discover("")) == sorted([*wanted, "other-requests", "Sentinel-upper"])
+    assert sorted(hardener.discover(core.Selection(""))) == sorted(
+        [*wanted, "other-requests", "Sentinel-upper"]
+    )
 
 
 @pytest.mark.parametrize(

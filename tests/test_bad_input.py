@@ -41,6 +41,14 @@ def assert_one_clear_line(stderr: str) -> None:
         (["--rate", "DescribeTable=0"], "positive"),
         (["--workers", "0"], "--workers"),
         (["--bogus"], "unrecognized arguments"),
+        (["--exclude", ""], "--exclude needs a glob"),
+        (["--exclude"], "expected one argument"),
+        (["--min-recovery-days", "0"], "--min-recovery-days must be 1 to 35, got 0"),
+        (["--min-recovery-days", "36"], "--min-recovery-days must be 1 to 35, got 36"),
+        (["--min-recovery-days", "two"], "invalid int value"),
+        (["--min-recovery-days", "7", "--no-pitr"], "--no-pitr leaves alone"),
+        (["--check", "--force"], "--check never changes anything"),
+        (["--check", "--dry-run"], "--check never changes anything"),
     ],
 )
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])

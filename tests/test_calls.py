@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import pytest
 
+from remediation.cli import KNOWN_OPERATIONS
 from tests.cli_process import UNPACED, run_cli
 from tests.conftest import create_table
 from tests.fault_proxy import FaultProxy
@@ -93,3 +95,28 @@ def test_writes_carry_the_one_protection_and_nothing_else(
         ),
         ("UpdateTable", {"TableName": "sentinel-a", "DeletionProtectionEnabled": True}),
     ]
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["discovered", "named-with-table"])
+def test_an_excluded_table_is_named_in_no_call(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy, named: bool
+) -> None:
+    for name in ("sentinel-a", "sentinel-scratch-1", "sentinel-scratch-2"):
+        create_table(server_client, name)
+    bodies: list[str] = []
+    for operation in KNOWN_OPERATIONS:
+        fault_proxy.on_call(
+            operation, lambda call: bodies.append(json.dumps(call.body)), times=None
+        )
+    tables = ["--table", "sentinel-a", "--table", "sentinel-scratch-1"] if named else []
+    result = run_cli(
+        ["harden", "--force", "--json", "--exclude", "sentinel-scratch-*", *tables, *UNPACED],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == 0, result.stderr
+    assert {table for _, table in fault_proxy.table_counts() if table} == {"sentinel-a"}
+    assert len(bodies) == sum(fault_proxy.counts().values())
+    assert not [body for body in bodies if "scratch" in body]
+    results = {t["table_name"]: t["result"] for t in result.json()["tables"]}
+    excluded = ["sentinel-scratch-1"] if named else ["sentinel-scratch-1", "sentinel-scratch-2"]
+    assert results == {"sentinel-a": "hardened", **dict.fromkeys(excluded, "excluded")}

@@ -10,7 +10,7 @@ import pytest
 
 from remediation.cli import ExitStatus, main
 from tests.cli_process import UNPACED
-from tests.conftest import TableFactory, create_sentinel_tables, protection
+from tests.conftest import TableFactory, create_sentinel_tables, protection, recovery_days
 
 
 class Terminal(io.StringIO):
@@ -53,11 +53,11 @@ def test_status_and_plan_use_the_seed_layout(sentinel: list[str]) -> None:
         "",
     ]
     assert lines[5].split() == ["Table", "Deletion", "Protection", "PITR"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[7:10]}
+    rows = {line.split()[0]: line.split(maxsplit=2)[1:] for line in lines[7:10]}
     assert rows == {
         "sentinel-breakglass": ["Enabled", "Disabled"],
         "sentinel-requests": ["Disabled", "Disabled"],
-        "sentinel-sessions": ["Disabled", "Enabled"],
+        "sentinel-sessions": ["Disabled", "Enabled (35 days)"],
     }
     assert "Changes to apply:" in lines
     assert "- sentinel-requests: Enable deletion protection, Enable PITR" in lines
@@ -165,3 +165,168 @@ def test_json_is_the_seed_shape_with_states_before_and_after(
     }
     assert tables["sentinel-breakglass"]["deletion_protection_changed"] is False
     assert tables["sentinel-breakglass"]["pitr_changed"] is True
+
+
+# -- --exclude --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scratch(sentinel: list[str], table: TableFactory) -> list[str]:
+    return [table("sentinel-scratch-1"), table("sentinel-scratch-2")]
+
+
+def test_excluded_tables_are_left_alone_counted_and_listed(
+    scratch: list[str], sentinel: list[str], mocked_aws: Any
+) -> None:
+    result = cli("--exclude", "sentinel-scratch-*", "--force")
+    assert result.status == ExitStatus.OK
+    assert all(protection(mocked_aws, n) == (True, True) for n in sentinel)
+    assert all(protection(mocked_aws, n) == (False, False) for n in scratch)
+    assert "Tables to harden (3 found, 2 excluded):" in result.stdout
+    assert (
+        "Excluded by --exclude (never read or written): sentinel-scratch-1, sentinel-scratch-2"
+        in result.stdout
+    )
+    assert "Summary: 3/3 tables hardened successfully, 2 excluded" in result.stdout
+
+
+def test_excluded_tables_are_in_the_json_as_excluded(scratch: list[str]) -> None:
+    document = cli("--exclude", "*-1", "--exclude", "*-2", "--dry-run", "--json").json()
+    assert (document["total"], document["excluded"]) == (3, 2)
+    entries = {t["table_name"]: t for t in document["tables"]}
+    assert [t["table_name"] for t in document["tables"]] == sorted(entries)
+    for name in scratch:
+        assert entries[name] == {
+            "table_name": name,
+            "table_arn": None,
+            "account": "123456789012",  # the account its neighbours' ARNs name
+            "region": "us-east-1",
+            "replica_of": None,
+            "replica_regions": [],
+            "deletion_protection_changed": False,
+            "pitr_changed": False,
+            "result": "excluded",
+            "planned": [],
+            "before": None,
+            "after": None,
+        }
+    assert entries["sentinel-requests"]["result"] == "pending"
+
+
+def test_excluding_every_table_is_no_error_and_says_so(scratch: list[str], mocked_aws: Any) -> None:
+    result = cli("--exclude", "sentinel-*", "--force")
+    assert result.status == ExitStatus.OK
+    assert "Every table found is excluded by --exclude (5): nothing to do." in result.stdout
+    assert protection(mocked_aws, "sentinel-requests") == (False, False)
+
+
+def test_an_exclude_wins_over_a_table_named_with_table(
+    sentinel: list[str], mocked_aws: Any
+) -> None:
+    result = cli(
+        "--table", "sentinel-requests", "--table", "sentinel-breakglass", "--exclude", "*-requests",
+        "--force", "--json",
+    )  # fmt: skip
+    assert result.status == ExitStatus.OK
+    results = {t["table_name"]: t["result"] for t in result.json()["tables"]}
+    assert results == {"sentinel-breakglass": "hardened", "sentinel-requests": "excluded"}
+    assert protection(mocked_aws, "sentinel-requests") == (False, False)
+
+
+# -- --check ----------------------------------------------------------------------------------
+
+
+def test_check_shows_what_is_missing_changes_nothing_and_exits_1(
+    sentinel: list[str], mocked_aws: Any
+) -> None:
+    result = cli("--check", stdin=Terminal("y\n"))
+    assert result.status == ExitStatus.FAILED == 1
+    assert "[y/N]" not in result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "Tables to check (3 found):" in lines
+    assert "Not protected:" in lines
+    assert "- sentinel-requests: deletion protection off, PITR off" in lines
+    assert "- sentinel-breakglass: PITR off" in lines
+    assert "Check: 0 of 3 tables protected, 3 not protected. Nothing was changed." in lines
+    assert [protection(mocked_aws, n) for n in sentinel] == [
+        (False, False),
+        (True, False),
+        (False, True),
+    ]
+
+
+def test_check_exits_0_when_every_selected_table_is_protected(
+    table: TableFactory, scratch: list[str]
+) -> None:
+    for name in ("sentinel-requests", "sentinel-breakglass", "sentinel-sessions"):
+        cli("--table", name, "--force")
+    result = cli("--check", "--exclude", "sentinel-scratch-*")
+    assert result.status == ExitStatus.OK
+    assert "Check: all 3 tables are protected. Nothing was changed." in result.stdout
+
+
+def test_check_json_marks_unprotected_tables_and_is_one_document(
+    sentinel: list[str], table: TableFactory
+) -> None:
+    table("sentinel-done", deletion_protection=True, pitr=True)
+    result = cli("--check", "--json")
+    assert result.status == ExitStatus.FAILED
+    document = result.json()
+    assert document["check"] is True
+    results = {t["table_name"]: t["result"] for t in document["tables"]}
+    assert results == {
+        "sentinel-breakglass": "unprotected",
+        "sentinel-done": "already_protected",
+        "sentinel-requests": "unprotected",
+        "sentinel-sessions": "unprotected",
+    }
+    assert (document["succeeded"], document["pending"], document["failed"]) == (1, 3, 0)
+
+
+# -- --min-recovery-days ----------------------------------------------------------------------
+
+
+def test_a_short_recovery_period_is_raised_and_a_longer_one_left_alone(
+    table: TableFactory, mocked_aws: Any
+) -> None:
+    table("sentinel-short", deletion_protection=True, pitr=True, recovery_days=7)
+    table("sentinel-long", deletion_protection=True, pitr=True, recovery_days=30)
+    table("sentinel-off", deletion_protection=True)
+    dry = cli("--min-recovery-days", "14", "--dry-run")
+    rows = {line.split()[0]: line.split(maxsplit=2)[2] for line in dry.stdout.splitlines()[7:10]}
+    assert rows == {
+        "sentinel-long": "Enabled (30 days)",
+        "sentinel-off": "Disabled",
+        "sentinel-short": "Enabled (7 days)",
+    }
+    assert "- sentinel-short: Raise PITR recovery period from 7 to 14 days" in dry.stdout
+    assert "- sentinel-off: Enable PITR" in dry.stdout
+    assert "sentinel-long:" not in dry.stdout.split("Changes to apply:")[1]
+
+    result = cli("--min-recovery-days", "14", "--force", "--json")
+    assert result.status == ExitStatus.OK
+    assert recovery_days(mocked_aws, "sentinel-short") == 14
+    assert recovery_days(mocked_aws, "sentinel-long") == 30
+    assert recovery_days(mocked_aws, "sentinel-off") == 35
+    entries = {t["table_name"]: t for t in result.json()["tables"]}
+    short = entries["sentinel-short"]
+    assert (short["result"], short["pitr_changed"]) == ("hardened", True)
+    assert short["after"]["pitr_recovery_period_days"] == 14
+    assert entries["sentinel-long"]["result"] == "already_protected"
+
+
+def test_a_raised_period_is_reported_as_raised(table: TableFactory) -> None:
+    table("sentinel-short", deletion_protection=True, pitr=True, recovery_days=7)
+    result = cli("--min-recovery-days", "21", "--force")
+    assert (
+        "✓ sentinel-short: PITR recovery period raised to 21 days "
+        "(deletion protection already enabled)" in result.stdout
+    )
+
+
+def test_check_counts_a_short_period_as_unprotected(table: TableFactory) -> None:
+    table("sentinel-short", deletion_protection=True, pitr=True, recovery_days=7)
+    assert cli("--check").status == ExitStatus.OK
+    result = cli("--check", "--min-recovery-days", "8")
+    assert result.status == ExitStatus.FAILED
+    assert "- sentinel-short: PITR keeps 7 days, fewer than 8" in result.stdout

@@ -113,6 +113,18 @@ def test_changed_controls_are_only_those_read_back_on_that_were_not_on() -> None
     assert core.changed_controls(before, after) == (DELETION_PROTECTION,)
 
 
+@pytest.mark.parametrize(
+    ("was", "now", "changed"),
+    [(7, 14, True), (14, 14, False), (None, 35, False), (7, None, True)],
+)
+def test_a_pitr_period_read_back_longer_counts_as_a_pitr_change(
+    was: int | None, now: int | None, changed: bool
+) -> None:
+    before = replace(protected(), pitr_recovery_days=was)
+    after = replace(protected(), pitr_recovery_days=now)
+    assert (PITR in core.changed_controls(before, after)) is changed
+
+
 def test_outcome_with_an_error_is_a_failure_even_if_the_table_reads_protected() -> None:
     error = AwsError("dynamodb:UpdateTable", "AccessDeniedException", "no")
     failed = core.Outcome(protected(), protected(), (), {DELETION_PROTECTION.id: error})
