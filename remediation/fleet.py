@@ -224,7 +224,9 @@ class Fleet:
             return
         identity = aws.Identity(self._session, self.home, self.settings, self._cancel)
         caller: str | None = None
-        if not scope.assumes or scope.include_caller:
+        # Who the caller is: its own account is hardened with its own credentials, and never
+        # assumed into when the organization lists it (the management account is a member).
+        if not scope.assumes or scope.include_caller or scope.organization:
             try:
                 caller = identity.caller_account()
             except aws.CallFailed as exc:
@@ -240,7 +242,9 @@ class Fleet:
             partition = self._session.get_partition_for_region(self.home or "us-east-1")
             for account in members:
                 roles.setdefault(account, f"arn:{partition}:iam::{account}:role/{scope.role_name}")
-        if caller is not None:
+        if caller is not None and scope.organization:
+            roles.pop(caller, None)
+        if caller is not None and (not scope.assumes or scope.include_caller):
             self._add_account(caller, self._session)
             roles.pop(caller, None)  # the caller's own credentials already reach it
         self._assume_all(identity, roles)
