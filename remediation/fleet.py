@@ -30,6 +30,19 @@ else:
 SESSION_NAME = "sentinel-harden"
 """RoleSessionName of every assumption: CloudTrail in the member account shows who came."""
 
+ASSUME_ACTION = "sts:AssumeRole"
+"""The caller's one action for --role-arn: on the roles it names, nothing else."""
+LIST_ACCOUNTS_ACTION = "organizations:ListAccounts"
+"""Only for --organization."""
+CALLER_IDENTITY_ACTION = "sts:GetCallerIdentity"
+"""Called to know the caller's own account; AWS allows it to everyone, so no policy lists it."""
+
+
+def caller_actions(organization: bool) -> tuple[str, ...]:
+    """The IAM actions the caller needs to reach the member accounts of a fleet run."""
+    return (ASSUME_ACTION, LIST_ACCOUNTS_ACTION) if organization else (ASSUME_ACTION,)
+
+
 NOT_ENABLED = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
 """What an opt-in region that is not enabled for the account answers to any call."""
 
@@ -548,6 +561,9 @@ def _nowhere(ref: TableRef, targets: int) -> Row:
 
 
 __all__ = [
+    "ASSUME_ACTION",
+    "CALLER_IDENTITY_ACTION",
+    "LIST_ACCOUNTS_ACTION",
     "NOT_ENABLED",
     "SESSION_NAME",
     "Fleet",
@@ -556,4 +572,5 @@ __all__ = [
     "Scope",
     "Target",
     "TargetKey",
+    "caller_actions",
 ]
