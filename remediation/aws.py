@@ -146,17 +146,37 @@ def session_region(session: Session) -> str | None:
     return region
 
 
-def dynamodb_client(session: Session, region: str | None, settings: Settings) -> DynamoDBClient:
-    """A DynamoDB client for one region of one account's session. Raises SetupError."""
+def dynamodb_client(
+    session: Session,
+    region: str | None,
+    settings: Settings,
+    credentials: Credentials | None = None,
+) -> DynamoDBClient:
+    """A DynamoDB client for one region, acting with the session's credentials or an assumed
+    role's (made from the caller's session, so its service model is loaded once). Raises
+    SetupError."""
     config = Config(
         retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
         max_pool_connections=settings.workers + 2,
         connect_timeout=5,
         read_timeout=30,
     )
+    keys: tuple[str | None, str | None, str | None] = (None, None, None)
+    if credentials is not None:
+        keys = (
+            credentials.access_key_id,
+            credentials.secret_access_key,
+            credentials.session_token,
+        )
     try:
         client: DynamoDBClient = session.client(
-            "dynamodb", region_name=region, endpoint_url=settings.endpoint_url, config=config
+            "dynamodb",
+            region_name=region,
+            endpoint_url=settings.endpoint_url,
+            config=config,
+            aws_access_key_id=keys[0],
+            aws_secret_access_key=keys[1],
+            aws_session_token=keys[2],
         )
     except NoRegionError:
         raise SetupError("no AWS region: pass --region or set AWS_REGION") from None
@@ -576,16 +596,6 @@ class Identity:
             params["NextToken"] = page["NextToken"]
 
 
-def session_for(credentials: Credentials, region: str | None) -> Session:
-    """A session acting in the account whose role the credentials come from."""
-    return boto3.session.Session(
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-        aws_session_token=credentials.session_token,
-        region_name=region,
-    )
-
-
 def discovery_error(error: AwsError) -> SetupError:
     if error.code in ("EndpointConnectionError", "ConnectTimeoutError"):
         return SetupError(f"cannot reach the DynamoDB endpoint: {error.message}")
@@ -639,6 +649,5 @@ __all__ = [
     "dynamodb_regions",
     "make_client",
     "make_session",
-    "session_for",
     "session_region",
 ]

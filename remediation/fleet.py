@@ -205,7 +205,8 @@ class Fleet:
         else:
             raise aws.SetupError("no AWS region: pass --region or set AWS_REGION")
         self.targets: dict[TargetKey, Target] = {}
-        self._sessions: dict[str | None, Session] = {}
+        self._credentials: dict[str | None, aws.Credentials | None] = {}
+        """Per account: an assumed role's credentials, or None for the caller's own."""
         self._lock = threading.Lock()
 
     # -- before any call -----------------------------------------------------------------------
@@ -233,7 +234,7 @@ class Fleet:
         """
         scope = self.scope
         if scope.single:
-            self._add_account(None, self._session)
+            self._add_account(None, None)
             return
         identity = aws.Identity(self._session, self.home, self.settings, self._cancel)
         caller: str | None = None
@@ -258,7 +259,7 @@ class Fleet:
         if caller is not None and scope.organization:
             roles.pop(caller, None)
         if caller is not None and (not scope.assumes or scope.include_caller):
-            self._add_account(caller, self._session)
+            self._add_account(caller, None)
             roles.pop(caller, None)  # the caller's own credentials already reach it
         self._assume_all(identity, roles)
 
@@ -281,10 +282,10 @@ class Fleet:
                     target.status = "failed"  # the account, not the region, is the problem
                     self.targets[target.key] = target
             else:
-                self._add_account(account, aws.session_for(answer, self.home))
+                self._add_account(account, answer)
 
-    def _add_account(self, account: str | None, session: Session) -> None:
-        self._sessions[account] = session
+    def _add_account(self, account: str | None, credentials: aws.Credentials | None) -> None:
+        self._credentials[account] = credentials
         for region in self.regions:
             self._target(account, region, named=not self.scope.all_regions)
 
@@ -294,7 +295,9 @@ class Fleet:
         with self._lock:
             target = self.targets.get((account, region))
             if target is None:
-                client = aws.dynamodb_client(self._sessions[account], region, self.settings)
+                client = aws.dynamodb_client(
+                    self._session, region, self.settings, self._credentials[account]
+                )
                 hardener = aws.Hardener(client, self.settings, self._cancel)
                 target = Target(account, region, hardener, named, for_replicas)
                 self.targets[target.key] = target
