@@ -706,7 +706,7 @@ def _make_handler(endpoint: SimEndpoint) -> type[BaseHTTPRequestHandler]:
 
 
 _ROLE_ACCOUNT: Final = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/")
-_CREDENTIAL: Final = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/")
+_CREDENTIAL: Final = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/")
 
 
 def _signer(authorization: str) -> tuple[str, str | None]:

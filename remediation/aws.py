@@ -53,6 +53,10 @@ PAGE_SIZE = 100
 DEFAULT_WORKERS = 16
 """Well under AWS's 500 table updates in flight, and enough to keep 2,500 calls/s busy at ~20 ms."""
 
+DEFAULT_FLEET_WORKERS = 48
+"""For more than one account-region: the calls wait on the network and on each target's own
+pacers, so more threads overlap more targets; each target still paces itself to its quotas."""
+
 DEFAULT_RATES: Mapping[str, float] = {
     # AWS: 10 DescribeContinuousBackups calls per second per account and region. Paced evenly a
     # little under it, never in a burst: the server's bucket may already be partly drained.
@@ -632,6 +636,7 @@ def _backoff(attempt: int) -> float:
 
 
 __all__ = [
+    "DEFAULT_FLEET_WORKERS",
     "DEFAULT_RATES",
     "DEFAULT_WORKERS",
     "IDENTITY_RATES",

@@ -185,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="concurrent calls (default: 16; AWS allows 500 table updates in flight)",
+        help=(
+            "concurrent calls, shared by every account-region (default: 16 for one, 48 for "
+            "more; AWS allows 500 table updates in flight per account-region)"
+        ),
     )
     harden.add_argument(
         "--rate",
@@ -403,7 +406,8 @@ class Run:
             profile=opts.profile,
             region=opts.scope.regions[0] if opts.scope.regions else None,
             endpoint_url=opts.endpoint_url,
-            workers=opts.workers or aws.DEFAULT_WORKERS,
+            workers=opts.workers
+            or (aws.DEFAULT_WORKERS if opts.scope.single else aws.DEFAULT_FLEET_WORKERS),
             rates={**aws.DEFAULT_RATES, **opts.rates},
             wait_timeout=(
                 aws.DEFAULT_WAIT_TIMEOUT if opts.wait_timeout is None else opts.wait_timeout
