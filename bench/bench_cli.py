@@ -9,11 +9,13 @@ latency per call and AWS's quotas enforced, on the same freshly seeded tables, i
             --no-pitr); ours is `harden --force --no-pitr`
 
 The quota floor is the least time AWS allows: the DescribeContinuousBackups calls the run must make
-(one per table, plus one read-back per table whose PITR is written) at 10 per second, times the
-scale. Targets at N = 1,000 and 20 ms: status and harden within 1.15x of the floor with no throttled
-call; no-pitr at least 8x faster than the baseline.
+(one per table: the reads; the answer to each write is its read-back, so none follows a write) at
+10 per second, times the scale. Targets at N = 1,000 and 20 ms: status and harden (every table
+lacking PITR) within 1.15x of that read floor with no throttled call; no-pitr at least 8x faster
+than the baseline.
 
     python -m bench.bench_cli --tables 1000 --latency-ms 20 --scale 10
+    python -m bench.bench_cli --scenario harden --scale 1     # at AWS's own quotas
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from remediation.aws import DEFAULT_RATES
 
 ROOT = Path(__file__).resolve().parent.parent
 PITR_READ_QUOTA = 10.0  # DescribeContinuousBackups calls per second per account and region
+SCENARIOS = ("status", "harden", "no-pitr")
 
 
 @dataclass
@@ -110,13 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--scale", type=float, default=10.0, help="multiplies AWS's quotas")
     parser.add_argument("--protected-fraction", type=float, default=0.0)
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=SCENARIOS,
+        help="run only this scenario (repeatable; default: all three)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     args = parser.parse_args(argv)
 
     n = args.tables
     pitr_rate = PITR_READ_QUOTA * args.scale
-    unprotected = n - round(n * args.protected_fraction)
-    floors = {"status": n / pitr_rate, "harden": (n + unprotected) / pitr_rate, "no-pitr": None}
+    floors = {"status": n / pitr_rate, "harden": n / pitr_rate, "no-pitr": None}
     endpoint_args = ["--region", "us-east-1"]
     # Our CLI's own default pacing, scaled like the simulated quotas.
     pace = [f"--rate={op}={rate * args.scale:g}" for op, rate in DEFAULT_RATES.items()]
@@ -140,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{'scenario':<8} {'run':<9} {'wall s':>9} {'calls':>7} {'throttled':>9} "
             f"{'floor s':>8} {'/floor':>7}"
         )
-        for scenario in ("status", "harden", "no-pitr"):
+        for scenario in args.scenario or SCENARIOS:
             base_cmd = [
                 sys.executable,
                 "-m",
@@ -184,6 +192,8 @@ def _verdicts(runs: list[Run]) -> list[str]:
     by = {(r.scenario, r.who): r for r in runs}
     lines = []
     for scenario in ("status", "harden"):
+        if (scenario, "ours") not in by:
+            continue
         ours = by[(scenario, "ours")]
         base = by[(scenario, "baseline")]
         assert ours.floor is not None
@@ -194,6 +204,8 @@ def _verdicts(runs: list[Run]) -> list[str]:
             f"{ours.throttled} throttled (target 0), {base.seconds / ours.seconds:.1f}x faster "
             f"than the baseline: {'MET' if ok else 'MISSED'}"
         )
+    if ("no-pitr", "ours") not in by:
+        return lines
     ours, base = by[("no-pitr", "ours")], by[("no-pitr", "baseline")]
     speedup = base.seconds / ours.seconds
     lines.append(

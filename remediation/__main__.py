@@ -1,5 +1,5 @@
-"""`python -m remediation` runs the CLI."""
+"""`python -m remediation COMMAND` runs the CLI (the `sentinel-harden` script is `harden`)."""
 
-from remediation.cli import run
+from remediation.cli import run_module
 
-run()
+run_module()

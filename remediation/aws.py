@@ -1,4 +1,4 @@
-"""The only module that talks to boto3: discover, read state, apply, read back.
+"""The only module that talks to boto3: discover, read state, apply (its answer is the read-back).
 
 One boto3 client is shared by a bounded pool of worker threads (boto3 clients are thread-safe);
 every call goes through `Hardener._call`, which paces it to AWS's quotas, stops starting new calls
@@ -8,7 +8,6 @@ concern. Nothing here decides what a table needs: that is `core.plan`.
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import threading
@@ -61,9 +60,9 @@ DEFAULT_RATES: Mapping[str, float] = {
     # AWS: 10 DescribeContinuousBackups calls per second per account and region. Paced evenly a
     # little under it, never in a burst: the server's bucket may already be partly drained.
     "DescribeContinuousBackups": 9.7,
-    # No documented rate; paced like its read twin, which bounds the run anyway.
-    "UpdateContinuousBackups": 9.7,
-    # The control plane as a whole: about 2,500 requests per second.
+    # The control plane as a whole: about 2,500 requests per second. UpdateContinuousBackups has
+    # no documented quota of its own (the 10/s is its read twin's), so only this one paces it;
+    # should AWS ever throttle it, botocore's standard retries absorb that.
     "*": 2400.0,
 }
 
@@ -362,40 +361,34 @@ class Hardener:
     # -- act -----------------------------------------------------------------------------------
 
     def apply(self, before: TableState, change: Change) -> Outcome:
-        """Turn on what `change` asks, each protection attempted whatever befell the other."""
+        """Turn on what `change` asks, each protection attempted whatever befell the other.
+
+        The server's answer to each write is its read-back: UpdateTable answers with the
+        TableDescription, UpdateContinuousBackups with the ContinuousBackupsDescription, as they
+        stand after the write. What is reported is that answer, never what was sent, and no
+        Describe follows a write (DescribeContinuousBackups' 10/s is the run's scarce quota).
+        """
         errors: dict[str, AwsError] = {}
-        written: list[Control] = []
+        after = before
         for control in change.enable:
             try:
                 if control is DELETION_PROTECTION:
-                    self._enable_deletion_protection(before)
+                    table = self._enable_deletion_protection(before)
+                    enabled = bool(table.get("DeletionProtectionEnabled", False))
+                    after = replace(after, deletion_protection=Reading(enabled))
+                    after = replace(after, status=table.get("TableStatus", after.status))
                 elif control is PITR:
-                    self._enable_pitr(before.name, change.recovery_days)
-                written.append(control)
+                    description = self._enable_pitr(before.name, change.recovery_days)
+                    after = replace(after, **_pitr_fields(description))
             except CallFailed as exc:
                 errors[control.id] = exc.error
+                continue
             except Cancelled:
                 errors[control.id] = _interrupted(control.write_action, "not attempted")
-        after = self._read_back(before, written, errors)
-        for control in written:
-            reached = after.reading(control)
-            if reached.enabled is not True and control.id not in errors:
-                errors[control.id] = AwsError(
-                    control.read_action,
-                    "NotEnabledAfterWrite",
-                    f"{control.noun} was turned on but reads back {reached.label.lower()}",
-                )
-        short = after.pitr_recovery_days
-        if change.recovery_days is not None and short is not None and short < change.recovery_days:
-            errors.setdefault(
-                PITR.id,
-                AwsError(
-                    PITR.read_action,
-                    "RecoveryPeriodShortAfterWrite",
-                    f"{change.recovery_days} days were asked but the recovery period reads "
-                    f"back {short}",
-                ),
-            )
+                continue
+            error = _not_reached(control, after, change)
+            if error is not None:
+                errors[control.id] = error
         return Outcome(before, after, changed_controls(before, after), errors)
 
     def apply_all(
@@ -407,34 +400,44 @@ class Hardener:
         """Apply every change on the pool; the result is in the order of `changes`."""
         return self._map(lambda c: self.apply(states[c.table], c), changes, progress)
 
-    def _enable_deletion_protection(self, before: TableState) -> None:
+    def _enable_deletion_protection(self, before: TableState) -> Mapping[str, Any]:
+        """UpdateTable; returns the TableDescription it answers with."""
         deadline = time.monotonic() + self._settings.wait_timeout
         if before.status in _TRANSIENT:
             self._wait_active(before.name, deadline)
-        for attempt in itertools.count():
+        attempt = 0
+        while True:
             try:
-                self._call("UpdateTable", TableName=before.name, DeletionProtectionEnabled=True)
-                return
+                answer = self._call(
+                    "UpdateTable", TableName=before.name, DeletionProtectionEnabled=True
+                )
+                description: Mapping[str, Any] = answer.get("TableDescription", {})
+                return description
             except CallFailed as exc:
                 if exc.error.code != "ResourceInUseException" or time.monotonic() > deadline:
                     raise
                 self._sleep(_backoff(attempt))
                 if self._wait_active(before.name, deadline) not in ("ACTIVE", *_TRANSIENT):
                     raise  # ARCHIVED, DELETING, ...: retrying will not help
+                attempt += 1
 
-    def _enable_pitr(self, name: str, recovery_days: int | None) -> None:
+    def _enable_pitr(self, name: str, recovery_days: int | None) -> Mapping[str, Any]:
+        """UpdateContinuousBackups (with the period when one must be raised); returns the
+        ContinuousBackupsDescription it answers with."""
         deadline = time.monotonic() + self._settings.wait_timeout
         spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
         if recovery_days is not None:
             spec["RecoveryPeriodInDays"] = recovery_days
-        for attempt in itertools.count():
+        attempt = 0
+        while True:
             try:
-                self._call(
+                answer = self._call(
                     "UpdateContinuousBackups",
                     TableName=name,
                     PointInTimeRecoverySpecification=spec,
                 )
-                return
+                description: Mapping[str, Any] = answer.get("ContinuousBackupsDescription", {})
+                return description
             except CallFailed as exc:
                 busy = exc.error.code in (
                     "ContinuousBackupsUnavailableException",
@@ -443,6 +446,7 @@ class Hardener:
                 if not busy or time.monotonic() + _backoff(attempt) > deadline:
                     raise
                 self._sleep(_backoff(attempt))
+                attempt += 1
 
     def _wait_active(self, name: str, deadline: float) -> str | None:
         """Poll DescribeTable while the table is busy; return the status it last showed.
@@ -459,31 +463,6 @@ class Hardener:
                 return status
             self._sleep(_backoff(attempt))
             attempt += 1
-
-    def _read_back(
-        self, before: TableState, written: Iterable[Control], errors: dict[str, AwsError]
-    ) -> TableState:
-        """Read from the server what was written; everything else stays as it was read."""
-        after = before
-        for control in written:
-            try:
-                if control is DELETION_PROTECTION:
-                    table = self._call("DescribeTable", TableName=before.name)["Table"]
-                    enabled = bool(table.get("DeletionProtectionEnabled", False))
-                    after = replace(after, status=table.get("TableStatus"))
-                    after = after.with_reading(control, Reading(enabled))
-                elif control is PITR:
-                    after = replace(after, **self._read_pitr(before.name))
-                    if after.pitr.error is not None:
-                        errors.setdefault(control.id, after.pitr.error)
-            except CallFailed as exc:
-                errors.setdefault(control.id, exc.error)
-                after = after.with_reading(control, Reading(None, exc.error))
-            except Cancelled:
-                error = _interrupted(control.read_action, "sent, but not read back")
-                errors.setdefault(control.id, error)
-                after = after.with_reading(control, Reading(None, error))
-        return after
 
     # -- the pool ------------------------------------------------------------------------------
 
@@ -612,6 +591,25 @@ def _replica_regions(table: Mapping[str, Any], region: str) -> tuple[str, ...]:
     """The regions of a global table's other replicas, as DescribeTable lists them."""
     regions = {r.get("RegionName") for r in table.get("Replicas", ())}
     return tuple(sorted(r for r in regions if isinstance(r, str) and r != region))
+
+
+def _not_reached(control: Control, after: TableState, change: Change) -> AwsError | None:
+    """The error when the write's answer shows the protection not as asked."""
+    reached = after.reading(control)
+    if reached.enabled is not True:
+        return AwsError(
+            control.write_action,
+            "NotEnabledAfterWrite",
+            f"{control.noun} was turned on but the server answers {reached.label.lower()}",
+        )
+    days, wanted = after.pitr_recovery_days, change.recovery_days
+    if control is PITR and wanted is not None and (days is None or days < wanted):
+        return AwsError(
+            control.write_action,
+            "RecoveryPeriodShortAfterWrite",
+            f"{wanted} days were asked but the server answers a recovery period of {days}",
+        )
+    return None
 
 
 def _interrupted(action: str, what: str) -> AwsError:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from remediation import core
@@ -63,9 +64,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+MODULE_PROG = "python -m remediation"
+
+_HARDEN_DESCRIPTION = (
+    "Discover tables by prefix (or take --table), show their protection, ask, then enable "
+    "deletion protection and point-in-time recovery where missing. Never disables "
+    "anything, never touches another table or setting."
+)
+_HARDEN_EPILOG = (
+    "exit status: 0 all protected (or dry run), 1 one or more tables or account-regions "
+    "failed (under --check: unprotected or unreadable), 2 cancelled at the prompt, "
+    "3 bad input, 4 AWS unusable (credentials, profile, region, endpoint, ListTables, "
+    "the organization's accounts), 130 interrupted"
+)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """`python -m remediation COMMAND`; or, given the name it was typed as (`sentinel-harden`),
+    the harden command on its own."""
+    if prog is not None:
+        harden = _Parser(prog=prog, description=_HARDEN_DESCRIPTION, epilog=_HARDEN_EPILOG)
+        _add_harden_arguments(harden)
+        return harden
     parser = _Parser(
-        prog="python -m remediation",
+        prog=MODULE_PROG,
         description="Deletion protection and PITR for Sentinel's DynamoDB tables.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -73,18 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     harden = commands.add_parser(
         "harden",
         help="enable deletion protection and PITR on sentinel- tables",
-        description=(
-            "Discover tables by prefix (or take --table), show their protection, ask, then enable "
-            "deletion protection and point-in-time recovery where missing. Never disables "
-            "anything, never touches another table or setting."
-        ),
-        epilog=(
-            "exit status: 0 all protected (or dry run), 1 one or more tables or account-regions "
-            "failed (under --check: unprotected or unreadable), 2 cancelled at the prompt, "
-            "3 bad input, 4 AWS unusable (credentials, profile, region, endpoint, ListTables, "
-            "the organization's accounts), 130 interrupted"
-        ),
+        description=_HARDEN_DESCRIPTION,
+        epilog=_HARDEN_EPILOG,
     )
+    _add_harden_arguments(harden)
+    return parser
+
+
+def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
     harden.add_argument(
         "--table",
         action="append",
@@ -197,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OPERATION=PER_SECOND",
         help=(
             "client-side pace for one operation, or '*' for all calls together (repeatable; "
-            "default: DescribeContinuousBackups=9.7 UpdateContinuousBackups=9.7 *=2400)"
+            "default: DescribeContinuousBackups=9.7 *=2400)"
         ),
     )
     harden.add_argument(
@@ -207,7 +225,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to keep retrying a busy table (UPDATING, backups not ready); default 120",
     )
-    return parser
 
 
 @dataclass
@@ -227,9 +244,10 @@ class Options:
     wait_timeout: float | None = None
 
 
-def parse_options(argv: Sequence[str]) -> Options:
-    """Parse and validate argv; raise UsageError with one line on any bad input."""
-    args = build_parser().parse_args(list(argv))
+def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
+    """Parse and validate argv (`harden ...`, or with `prog` the harden command's own flags);
+    raise UsageError with one line on any bad input."""
+    args = build_parser(prog).parse_args(list(argv))
     refs: list[TableRef] = []
     seen: set[str] = set()
     for text in args.table:
@@ -665,6 +683,8 @@ class Run:
         total = len(self.report.rows)
         changes = len(self.report.changes)
         unreadable = self.report.unreadable
+        if not total:
+            return  # the status already said there is nothing to check
         if not changes and not unreadable:
             self.say(f"Check: all {total} tables are protected. Nothing was changed.")
             return
@@ -921,21 +941,36 @@ class Progress:
 # -- entry points ------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> ExitStatus:
-    """Run the CLI; every failure is one line on stderr and an ExitStatus, never a traceback."""
+def main(
+    argv: Sequence[str],
+    stdin: IO[str],
+    stdout: IO[str],
+    stderr: IO[str],
+    prog: str | None = None,
+) -> ExitStatus:
+    """Run the CLI; every failure is one line on stderr and an ExitStatus, never a traceback.
+
+    `argv` is `harden ...` as `python -m remediation` takes it; with `prog` (the name the
+    `sentinel-harden` script was typed as) it is the harden command's own flags.
+    """
     as_json = "--json" in argv
     try:
-        return _main(argv, stdin, stdout, stderr, as_json)
+        return _main(argv, stdin, stdout, stderr, as_json, prog)
     except KeyboardInterrupt:
         print("Interrupted: nothing was changed.", file=stderr)
         return ExitStatus.INTERRUPTED
 
 
 def _main(
-    argv: Sequence[str], stdin: IO[str], stdout: IO[str], stderr: IO[str], as_json: bool
+    argv: Sequence[str],
+    stdin: IO[str],
+    stdout: IO[str],
+    stderr: IO[str],
+    as_json: bool,
+    prog: str | None,
 ) -> ExitStatus:
     try:
-        options = parse_options(argv)
+        options = parse_options(argv, prog)
     except UsageError as exc:
         return _fail(ExitStatus.USAGE, str(exc), stdout, stderr, as_json)
     except SystemExit as exc:  # --help and --version print, then argparse exits 0
@@ -978,10 +1013,28 @@ def _fail(
 
 
 def run() -> NoReturn:
+    """The `sentinel-harden` script: the harden command itself, its usage line named as typed.
+    `sentinel-harden harden ...`, the form before the script was the command, still works."""
+    _prepare_streams()
+    argv = sys.argv[1:]
+    if argv[:1] == ["harden"]:
+        argv = argv[1:]
+    _exit(main(argv, sys.stdin, sys.stdout, sys.stderr, Path(sys.argv[0]).name))
+
+
+def run_module() -> NoReturn:
+    """`python -m remediation COMMAND`."""
+    _prepare_streams()
+    _exit(main(sys.argv[1:], sys.stdin, sys.stdout, sys.stderr))
+
+
+def _prepare_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):  # ✓ and ✗ on a terminal that cannot show them
             stream.reconfigure(errors="replace")
-    status = main(sys.argv[1:], sys.stdin, sys.stdout, sys.stderr)
+
+
+def _exit(status: ExitStatus) -> NoReturn:
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -11,6 +11,7 @@ Whatever no rule answers is forwarded to the backend byte for byte.
         proxy.fail("ListTables", "UnrecognizedClientException", regions=["ap-east-1"], times=None)
         proxy.fail("sts:AssumeRole", "AccessDenied", tables=[role_arn])  # keyed by RoleArn
         proxy.show_replicas(table_arn, ["eu-west-1"])  # DescribeTable lists global replicas
+        proxy.rewrite_answer("UpdateTable", lambda answer: answer.clear(), table="sentinel-c")
         ...run the CLI with aws_env(proxy.url)...
         assert proxy.calls("DescribeTable", "sentinel-a") == 1
 """
@@ -37,6 +38,9 @@ from urllib.parse import parse_qs, urlsplit
 __all__ = [
     "ERRORS",
     "FORWARDED",
+    "QUERY_ERRORS",
+    "AnswerEdit",
+    "AnswerRewrite",
     "Call",
     "CallRecord",
     "ErrorShape",
@@ -147,7 +151,13 @@ ERRORS: Final[dict[str, ErrorShape]] = {
             "com.amazon.coral.service",
             "The security token included in the request is invalid.",
         ),
-        # STS, in its query protocol: `table` is the RoleArn asked for.
+    )
+}
+
+# STS's errors, in its query protocol (XML); for AssumeRole, {table} is the RoleArn asked for.
+QUERY_ERRORS: Final[dict[str, ErrorShape]] = {
+    shape.code: shape
+    for shape in (
         ErrorShape(
             "AccessDenied",
             "",
@@ -171,6 +181,8 @@ class Call:
 
 
 Hook = Callable[[Call], None]
+AnswerEdit = Callable[[dict[str, Any]], None]
+"""Edits a successful answer's JSON document in place, before the client sees it."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +193,7 @@ class CallRecord:
     table: str | None
     outcome: str
     status: int
-    rewritten: bool = False  # forwarded, then TableStatus rewritten to UPDATING
+    rewritten: bool = False  # forwarded, then its answer rewritten (a status window, an edit)
 
     @property
     def faulted(self) -> bool:
@@ -245,10 +257,27 @@ class HookRegistration:
 
 
 @dataclass
+class AnswerRewrite:
+    operation: str
+    edit: AnswerEdit
+    table: str | None = None
+    times: int | None = 1
+    fired: int = 0
+
+    def matches(self, operation: str, table: str | None) -> bool:
+        if operation != self.operation:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        return self.table is None or table == self.table
+
+
+@dataclass
 class _Decision:
     hooks: list[HookRegistration] = field(default_factory=list)
     fault: ErrorShape | None = None
     windows: list[UpdatingWindow] = field(default_factory=list)
+    rewrites: list[AnswerRewrite] = field(default_factory=list)
 
 
 def table_name(value: object) -> str | None:
@@ -275,6 +304,7 @@ class FaultProxy:
         self._windows: list[UpdatingWindow] = []
         self._hooks: list[HookRegistration] = []
         self._replicas: dict[str, list[str]] = {}
+        self._rewrites: list[AnswerRewrite] = []
         self._records: list[CallRecord] = []
         self._hook_errors: list[BaseException] = []
         self._connections: set[socket.socket] = set()
@@ -348,7 +378,7 @@ class FaultProxy:
 
         Rules are tried in the order they were added; the first live match answers.
         """
-        shape = ERRORS[error] if isinstance(error, str) else error
+        shape = (ERRORS.get(error) or QUERY_ERRORS[error]) if isinstance(error, str) else error
         if times is not None and times < 1:
             raise ValueError("times must be at least 1, or None for always")
         rule = Rule(
@@ -410,12 +440,30 @@ class FaultProxy:
         with self._lock:
             self._replicas[table_arn] = list(regions)
 
+    def rewrite_answer(
+        self,
+        operation: str,
+        edit: AnswerEdit,
+        *,
+        table: str | None = None,
+        times: int | None = 1,
+    ) -> AnswerRewrite:
+        """Let `edit` change the server's successful answer to `operation` (on `table`, if given)
+        before the client parses it, `times` times: what the server said after a write differs
+        from what was sent. The checksum header is recomputed, so botocore takes it as genuine.
+        """
+        rewrite = AnswerRewrite(_operation(operation), edit, table, times)
+        with self._lock:
+            self._rewrites.append(rewrite)
+        return rewrite
+
     def clear_faults(self) -> None:
-        """Drop every rule, UPDATING window and hook; counts are kept."""
+        """Drop every rule, UPDATING window, hook and answer rewrite; counts are kept."""
         with self._lock:
             self._rules.clear()
             self._windows.clear()
             self._hooks.clear()
+            self._rewrites.clear()
 
     # ---- reading counts --------------------------------------------------------------------
 
@@ -476,6 +524,11 @@ class FaultProxy:
                 decision.fault = ERRORS["ResourceInUseException"]
             if decision.fault is None and operation == "DescribeTable":
                 decision.windows = live
+            if decision.fault is None:
+                for rewrite in self._rewrites:
+                    if rewrite.matches(operation, table):
+                        rewrite.fired += 1
+                        decision.rewrites.append(rewrite)
         return decision
 
     def _record(self, record: CallRecord) -> None:
@@ -564,6 +617,10 @@ class FaultProxy:
             content, added = _with_replicas(content, self._replicas)
             if added:
                 response_headers = _with_crc32(response_headers, content)
+        if decision.rewrites and status == 200:
+            content = _edited(content, decision.rewrites)
+            response_headers = _with_crc32(response_headers, content)
+            rewritten = True
         outcome = FORWARDED if status != 502 or reason != BACKEND_ERROR else BACKEND_ERROR
         self._record(CallRecord(operation, table, outcome, status, rewritten))
         return status, reason, response_headers, content
@@ -653,6 +710,13 @@ def _with_replicas(content: bytes, replicas: dict[str, list[str]]) -> tuple[byte
     table["GlobalTableVersion"] = "2019.11.21"
     table["Replicas"] = [{"RegionName": r, "ReplicaStatus": "ACTIVE"} for r in regions]
     return json.dumps(document).encode(), True
+
+
+def _edited(content: bytes, rewrites: Iterable[AnswerRewrite]) -> bytes:
+    document = json.loads(content)
+    for rewrite in rewrites:
+        rewrite.edit(document)
+    return json.dumps(document).encode()
 
 
 def _with_table_status(content: bytes, status: str) -> tuple[bytes, bool]:

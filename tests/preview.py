@@ -53,6 +53,10 @@ def _violations(report: Report, out: TextIO) -> None:
 def main(out: TextIO = sys.stdout) -> int:
     resources = sorted(capture_program(transforms=[unprotect]), key=lambda r: r.name)
     out.write(
+        "This drives the policy pack over the Pulumi engine's analyzer protocol (gRPC, "
+        "tests/analyzer_engine.py), not the Pulumi CLI, which is not installed here.\n"
+    )
+    out.write(
         "Sample program: __main__.py with protection stripped "
         f"({len(resources)} tables), as `pulumi preview` registers it.\n\n"
     )

@@ -214,9 +214,11 @@ def test_excluded_tables_are_in_the_json_as_excluded(scratch: list[str]) -> None
 
 
 def test_excluding_every_table_is_no_error_and_says_so(scratch: list[str], mocked_aws: Any) -> None:
-    result = cli("--exclude", "sentinel-*", "--force")
-    assert result.status == ExitStatus.OK
-    assert "Every table found is excluded by --exclude (5): nothing to do." in result.stdout
+    for mode in ("--force", "--check"):
+        result = cli("--exclude", "sentinel-*", mode)
+        assert result.status == ExitStatus.OK
+        assert "Every table found is excluded by --exclude (5): nothing to do." in result.stdout
+        assert "Check:" not in result.stdout
     assert protection(mocked_aws, "sentinel-requests") == (False, False)
 
 

@@ -133,6 +133,7 @@ RETRIED = {
     "ContinuousBackupsUnavailableException": (False, False),
     "ResourceNotFoundException": (False, False),
     "TableNotFoundException": (False, False),
+    "UnrecognizedClientException": (False, False),  # an opt-in region not enabled
 }
 
 
@@ -210,7 +211,10 @@ def test_access_denied_surfaces_as_a_client_error_with_its_message(
 
 def test_the_throttling_type_is_coral_availability_and_the_others_dynamodbs() -> None:
     assert ERRORS["ThrottlingException"].type_prefix == "com.amazon.coral.availability"
-    for code in RETRIED.keys() - {"ThrottlingException", "AccessDeniedException"}:
+    coral_service = {"AccessDeniedException", "UnrecognizedClientException"}
+    for code in coral_service:
+        assert ERRORS[code].type_prefix == "com.amazon.coral.service"
+    for code in RETRIED.keys() - {"ThrottlingException", *coral_service}:
         assert ERRORS[code].type_prefix == "com.amazonaws.dynamodb.v20120810"
         assert ERRORS[code].status == 400
 
@@ -312,6 +316,40 @@ def test_updating_with_rejected_writes_answers_update_table_with_resource_in_use
         FORWARDED,
         FORWARDED,
     ]
+
+
+def test_an_answer_rewrite_changes_what_the_client_reads_and_nothing_on_the_server(
+    account: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    def disabled(answer: dict[str, Any]) -> None:
+        recovery = answer["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        recovery["PointInTimeRecoveryStatus"] = "DISABLED"
+
+    fault_proxy.rewrite_answer("UpdateContinuousBackups", disabled, table=TABLE)
+    # Legacy mode retries on a CRC32 mismatch, so RetryAttempts == 0 proves the rewrite's CRC32.
+    dynamodb = client(fault_proxy.url, mode="legacy", attempts=3)
+    specification = {"PointInTimeRecoveryEnabled": True}
+
+    answers = [
+        dynamodb.update_continuous_backups(
+            TableName=TABLE, PointInTimeRecoverySpecification=specification
+        )
+        for _ in range(2)
+    ]
+
+    statuses = [
+        a["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+            "PointInTimeRecoveryStatus"
+        ]
+        for a in answers
+    ]
+    assert statuses == ["DISABLED", "ENABLED"]  # times=1: the second answer is the server's own
+    assert {a["ResponseMetadata"]["RetryAttempts"] for a in answers} == {0}
+    assert [r.rewritten for r in fault_proxy.records] == [True, False]
+    on_server = client(account.url).describe_continuous_backups(TableName=TABLE)
+    recovery = on_server["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
 def test_a_hook_deletes_a_table_when_its_call_arrives(

@@ -12,13 +12,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from remediation.cli import ExitStatus
 from tests.cli_process import ROOT, UNPACED, run_cli
-from tests.conftest import TableFactory, protection
+from tests.conftest import TableFactory, protection, recovery_days
 from tests.fault_proxy import Call, FaultProxy
 from tests.servers import MotoServer, aws_env, dynamodb_client
 
@@ -50,6 +51,9 @@ def backend(call: Call) -> Any:
         ("DescribeContinuousBackups", "ThrottlingException"),
         ("UpdateTable", "ThrottlingException"),
         ("UpdateContinuousBackups", "LimitExceededException"),
+        # Paced only as a control-plane call (no 10/s of its own): if AWS ever throttles it,
+        # botocore's standard retries absorb that.
+        ("UpdateContinuousBackups", "ThrottlingException"),
         ("ListTables", "ThrottlingException"),
     ],
 )
@@ -76,7 +80,7 @@ def test_a_table_in_updating_is_waited_for_then_hardened(
     result = run_cli([*HARDEN, "--wait-timeout", "30"], env)
     assert result.returncode == 0, result.stderr
     assert protection(server_client, "sentinel-b") == (True, True)
-    assert fault_proxy.calls("DescribeTable", "sentinel-b") >= 4  # read, waits, read-back
+    assert fault_proxy.calls("DescribeTable", "sentinel-b") >= 4  # read, then three waits
 
 
 def test_resource_in_use_on_update_table_is_retried_with_backoff(
@@ -126,31 +130,64 @@ def test_backups_never_available_is_retried_within_bounds_then_reported(
     assert protection(server_client, "sentinel-a") == (True, True)
 
 
+def pitr_answer(status: str, days: int | None = None) -> Callable[[dict[str, Any]], None]:
+    """An edit making UpdateContinuousBackups' answer show PITR `status` (and `days`)."""
+
+    def edit(answer: dict[str, Any]) -> None:
+        recovery = answer["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        recovery["PointInTimeRecoveryStatus"] = status
+        if days is not None:
+            recovery["RecoveryPeriodInDays"] = days
+
+    return edit
+
+
 def test_what_is_reported_is_the_state_read_back_not_the_write_that_was_sent(
-    env: dict[str, str], fault_proxy: FaultProxy, server_client: Any
+    env: dict[str, str], fault_proxy: FaultProxy
 ) -> None:
-    # Something else turns PITR off again between our write and our read-back (a drift-fixer,
-    # an SCP-backed automation): the report must say what the server says.
-    seen = {"n": 0}
-
-    def revert_on_read_back(call: Call) -> None:
-        seen["n"] += 1
-        if seen["n"] == 2:
-            backend(call).update_continuous_backups(
-                TableName="sentinel-a",
-                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
-            )
-
-    fault_proxy.on_call(
-        "DescribeContinuousBackups", revert_on_read_back, table="sentinel-a", times=None
+    # The server's answer to the write is the read-back: when it says PITR is still off (a
+    # drift-fixer, an SCP-backed automation got there first), the report says what it says.
+    fault_proxy.rewrite_answer(
+        "UpdateContinuousBackups", pitr_answer("DISABLED"), table="sentinel-a"
+    )
+    fault_proxy.rewrite_answer(
+        "UpdateTable",
+        lambda answer: answer["TableDescription"].update(DeletionProtectionEnabled=False),
+        table="sentinel-b",
     )
     result = run_cli(HARDEN, env)
     assert result.returncode == ExitStatus.FAILED
-    entry = by_name(result.json())["sentinel-a"]
-    assert entry["after"]["pitr_enabled"] is False
-    assert entry["pitr_changed"] is False
-    assert entry["error"]["code"] == "NotEnabledAfterWrite"
-    assert protection(server_client, "sentinel-a") == (True, False)
+    document = result.json()
+    assert (document["succeeded"], document["failed"]) == (1, 2)
+    a, b = by_name(document)["sentinel-a"], by_name(document)["sentinel-b"]
+    assert (a["after"]["pitr_enabled"], a["pitr_changed"]) == (False, False)
+    assert (a["after"]["deletion_protection"], a["deletion_protection_changed"]) == (True, True)
+    assert a["error"]["code"] == "NotEnabledAfterWrite"
+    assert a["error"]["action"] == "dynamodb:UpdateContinuousBackups"
+    assert (b["after"]["deletion_protection"], b["deletion_protection_changed"]) == (False, False)
+    assert b["error"]["code"] == "NotEnabledAfterWrite"
+    assert b["error"]["action"] == "dynamodb:UpdateTable"
+    assert fault_proxy.calls("DescribeContinuousBackups", "sentinel-a") == 1  # no second read
+    assert fault_proxy.calls("DescribeTable", "sentinel-b") == 1
+
+
+def test_a_period_the_server_answers_still_short_fails_the_table(
+    server_table: TableFactory, fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    server_table("sentinel-a", deletion_protection=True, pitr=True, recovery_days=7)
+    server_table("sentinel-b", deletion_protection=True, pitr=True, recovery_days=7)
+    fault_proxy.rewrite_answer(
+        "UpdateContinuousBackups", pitr_answer("ENABLED", 7), table="sentinel-a"
+    )
+    result = run_cli([*HARDEN, "--min-recovery-days", "14"], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.FAILED
+    entries = by_name(result.json())
+    a = entries["sentinel-a"]
+    assert (a["result"], a["after"]["pitr_recovery_period_days"]) == ("failed", 7)
+    assert a["error"]["code"] == "RecoveryPeriodShortAfterWrite"
+    assert "14 days were asked" in a["error"]["message"]
+    assert entries["sentinel-b"]["result"] == "hardened"
+    assert recovery_days(server_client, "sentinel-b") == 14
 
 
 @pytest.mark.parametrize(

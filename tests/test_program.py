@@ -198,6 +198,8 @@ def test_the_preview_script_should_show_remediations_and_violations() -> None:
         check=True,
     )
     out = result.stdout
+    first = out.splitlines()[0]
+    assert "analyzer protocol" in first and "not the Pulumi CLI" in first
     assert out.count("~ dynamodb-deletion-protection remediated") == 3
     assert 'pointInTimeRecovery: (not set) => {"enabled": true}' in out
     assert "sentinel-requests: Deletion Protection is off" in out
