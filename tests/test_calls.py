@@ -120,3 +120,30 @@ def test_an_excluded_table_is_named_in_no_call(
     results = {t["table_name"]: t["result"] for t in result.json()["tables"]}
     excluded = ["sentinel-scratch-1"] if named else ["sentinel-scratch-1", "sentinel-scratch-2"]
     assert results == {"sentinel-a": "hardened", **dict.fromkeys(excluded, "excluded")}
+
+
+def test_a_pitr_write_carries_a_period_only_to_raise_a_short_one(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy
+) -> None:
+    create_table(server_client, "sentinel-off", deletion_protection=True)
+    create_table(
+        server_client, "sentinel-short", deletion_protection=True, pitr=True, recovery_days=7
+    )
+    create_table(
+        server_client, "sentinel-long", deletion_protection=True, pitr=True, recovery_days=30
+    )
+    bodies: dict[str, Any] = {}
+    fault_proxy.on_call(
+        "UpdateContinuousBackups",
+        lambda call: bodies.update({call.table: call.body["PointInTimeRecoverySpecification"]}),
+        times=None,
+    )
+    result = run_cli(
+        ["harden", "--force", "--min-recovery-days", "14", *UNPACED], aws_env(fault_proxy.url)
+    )
+    assert result.returncode == 0, result.stderr
+    assert bodies == {
+        "sentinel-off": {"PointInTimeRecoveryEnabled": True},
+        "sentinel-short": {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 14},
+    }
+    assert fault_proxy.counts()["UpdateTable"] == 0
