@@ -570,19 +570,11 @@ class Run:
         if not self.report.fleet:
             return f"Tables to {verb} ({found}):"
         show_account, show_region = self._columns()
-        accounts = sorted({t.account or "-" for t in self.report.targets})
-        regions = sorted({t.region for t in self.report.targets})
-        where = []
-        where.append(
-            f"{len(accounts)} accounts"
-            if show_account or len(accounts) > 1
-            else f"account {(rows[0].account if rows else accounts[0]) or '-'}"
-        )
-        where.append(
-            f"{len(regions)} regions"
-            if show_region or len(regions) > 1
-            else f"region {(rows[0].region if rows else regions[0]) or '-'}"
-        )
+        targets = self.report.targets
+        where = [
+            _once("account", [r.account for r in rows], [t.account for t in targets], show_account),
+            _once("region", [r.region for r in rows], [t.region for t in targets], show_region),
+        ]
         return f"Tables to {verb} ({found} in {', '.join(where)}):"
 
     def _show_status(self) -> None:
@@ -815,6 +807,19 @@ class Run:
             entry["error"] = errors[0]
             entry["errors"] = errors
         return entry
+
+
+def _once(
+    noun: str, in_rows: Sequence[str | None], in_targets: Sequence[str | None], shown: bool
+) -> str:
+    """The heading's word on a column: how many values when it is shown, the one value (said
+    once) when it is dropped, how many the run covered when no table was found."""
+    values = (
+        sorted({v or "-" for v in in_rows}) if in_rows else sorted({v or "-" for v in in_targets})
+    )
+    if shown or len(values) != 1:
+        return f"{len(values)} {noun}s"
+    return f"{noun} {values[0]}"
 
 
 def _table_cell(row: Row) -> str:

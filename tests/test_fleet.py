@@ -303,3 +303,54 @@ def test_bad_fleet_input_is_one_line_exit_3_and_nothing_is_called(
     assert fault_proxy.records == []
     if as_json:
         assert result.json()["error"]
+
+
+def test_a_column_whose_rows_all_agree_is_dropped_and_its_value_said_once(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    client = client_in(server.url, CALLER, "us-east-1")
+    create_table(client, "sentinel-requests")
+    result = run_cli(["harden", "--dry-run", *REGIONS], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"Tables to harden (1 found in account {CALLER}, region us-east-1):" in lines
+    header = next(line for line in lines if "Deletion Protection" in line)
+    assert header.split()[0] == "Table"
+    assert "- sentinel-requests: Enable deletion protection, Enable PITR" in lines
+
+
+def test_a_table_named_in_a_fleet_is_found_where_it_is_and_failed_where_it_is_nowhere(
+    fleet: dict[tuple[str, str], Any], fault_proxy: FaultProxy
+) -> None:
+    fleet[(A, "eu-west-1")].delete_table(TableName="sentinel-requests")
+    named = ["--table", "sentinel-requests", "--table", "sentinel-nowhere"]
+    result = run_cli(
+        ["harden", "--force", "--json", *named, *ROLES, *REGIONS, *UNPACED],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == ExitStatus.FAILED
+    tables = {(t["account"], t["region"], t["table_name"]): t for t in result.json()["tables"]}
+    found = {key for key, t in tables.items() if t["result"] == "hardened"}
+    assert found == {
+        (A, "us-east-1", "sentinel-requests"),
+        (B, "us-east-1", "sentinel-requests"),
+        (B, "eu-west-1", "sentinel-requests"),
+    }
+    [missing] = [t for t in tables.values() if t["table_name"] == "sentinel-nowhere"]
+    assert missing["error"]["code"] == "TableNotFound"
+    assert protection(fleet[(B, "eu-west-1")], "sentinel-requests") == (True, True)
+    assert protection(fleet[(B, "eu-west-1")], "sentinel-sessions") == (True, False)
+    assert fault_proxy.calls("DescribeTable", "sentinel-nowhere") == 0
+
+
+def test_a_one_account_one_region_run_names_its_account_from_the_tables_without_sts(
+    fleet: dict[tuple[str, str], Any], fault_proxy: FaultProxy
+) -> None:
+    result = run_cli(["harden", "--dry-run", "--json"], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    assert document["targets"] == [
+        {"account": CALLER, "region": "us-east-1", "status": "ok", "error": None}
+    ]
+    assert {(t["account"], t["region"]) for t in document["tables"]} == {(CALLER, "us-east-1")}
+    assert not any(op.startswith("sts:") for op in fault_proxy.operations())
