@@ -5,6 +5,11 @@ five calls the hardener makes from memory, sleeps a set latency per call (each c
 own thread, so concurrent calls overlap as they do against AWS), and enforces AWS's quotas with
 server-side token buckets, answering ThrottlingException beyond them, as DynamoDB does.
 
+Every (account, region) is a separate place with its own tables and its own quotas, as in AWS: the
+region is the one the request is signed for, the account the one its access key belongs to (the
+state passed in is 123456789012's, in its `region`). STS answers AssumeRole (credentials that act in
+the role's account) and GetCallerIdentity, after the same latency, so a fleet run can be measured.
+
 Quotas, per account and region, each multiplied by `scale` (a benchmark at scale 10 runs ten times
 faster and its quota floor is ten times lower; the ratio to the floor is unchanged):
 
@@ -22,7 +27,8 @@ client that spends the whole burst at start and then paces at the full rate gets
 bucket that a previous run has partly drained. `reset()` refills every bucket.
 
 Admin paths: GET /_sim/stats, GET /_sim/tables, POST /_sim/reset, POST /_sim/seed
-{"n": 1000, "prefix": "sentinel-", "protected_fraction": 0.5}.
+{"n": 1000, "prefix": "sentinel-", "protected_fraction": 0.5, "account": ..., "region": ...}
+(stats, tables and reset are the default place's; `SimEndpoint.place(account, region)` in process).
 
     python -m bench.sim_endpoint --port 8123 --latency-ms 20 --scale 10 --seed 1000
 """
@@ -33,6 +39,7 @@ import argparse
 import contextlib
 import heapq
 import json
+import re
 import signal
 import sys
 import threading
@@ -44,6 +51,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Final
+from urllib.parse import parse_qs
 
 __all__ = [
     "CONTROL_PLANE_RATE",
@@ -150,6 +158,7 @@ class SimState:
     update_seconds: float = 0.0
     burst_seconds: float = 1.0
     region: str = "us-east-1"
+    account: str = ACCOUNT_ID
 
     def __post_init__(self) -> None:
         unknown = set(self.quotas) - set(OPERATIONS)
@@ -212,7 +221,7 @@ class SimState:
                 self._order.append(name)
                 self._tables[name] = _Table(
                     name=name,
-                    arn=f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}",
+                    arn=f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}",
                     table_id=str(uuid.uuid4()),
                     created=now,
                     deletion_protection=_spread(i, dp),
@@ -467,6 +476,10 @@ class SimEndpoint:
 
     def __init__(self, state: SimState | None = None, *, latency: float = 0.02, port: int = 0):
         self.state = state if state is not None else SimState()
+        self._places: dict[tuple[str, str], SimState] = {
+            (self.state.account, self.state.region): self.state
+        }
+        self._places_lock = threading.Lock()
         self.latency = latency
         self._server = _Server(("127.0.0.1", port), _make_handler(self))
         self._thread: threading.Thread | None = None
@@ -506,23 +519,87 @@ class SimEndpoint:
 
     # The request path, on the connection's handler thread.
 
-    def call(self, operation: str, request: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    def place(self, account: str = ACCOUNT_ID, region: str | None = None) -> SimState:
+        """The tables and quotas of one account in one region, made on first use like the
+        default place (same scale, quotas and latency rules), with no tables."""
+        key = (account, region or self.state.region)
+        with self._places_lock:
+            found = self._places.get(key)
+            if found is None:
+                base = self.state
+                found = SimState(
+                    scale=base.scale,
+                    quotas=dict(base.quotas),
+                    control_plane_rate=base.control_plane_rate,
+                    updates_in_flight=base.updates_in_flight,
+                    update_seconds=base.update_seconds,
+                    burst_seconds=base.burst_seconds,
+                    region=key[1],
+                    account=account,
+                )
+                self._places[key] = found
+            return found
+
+    def places(self) -> dict[tuple[str, str], SimState]:
+        with self._places_lock:
+            return dict(self._places)
+
+    def call(
+        self, operation: str, request: Mapping[str, Any], where: SimState | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """One DynamoDB call: admission, the latency, then the answer."""
-        self.state.enter()
+        state = where if where is not None else self.state
+        state.enter()
         try:
             try:
-                self.state.admit(operation, self.latency)
+                state.admit(operation, self.latency)
             except _Reject as rejected:
                 # A throttled call still crosses the network.
                 time.sleep(self.latency)
                 return 400, rejected.body()
             time.sleep(self.latency)
             try:
-                return 200, self.state.answer(operation, request)
+                return 200, state.answer(operation, request)
             except _Reject as rejected:
                 return 400, rejected.body()
         finally:
-            self.state.leave()
+            state.leave()
+
+    def sts(self, form: Mapping[str, str], caller: str) -> tuple[int, str]:
+        """STS in its query protocol: AssumeRole into any account, GetCallerIdentity."""
+        time.sleep(self.latency)
+        action = form.get("Action")
+        request_id = uuid.uuid4()
+        if action == "GetCallerIdentity":
+            result = (
+                f"<Arn>arn:aws:iam::{caller}:user/sim</Arn><UserId>AIDASIM</UserId>"
+                f"<Account>{caller}</Account>"
+            )
+        elif action == "AssumeRole" and _ROLE_ACCOUNT.match(form.get("RoleArn", "")):
+            account = form["RoleArn"].split(":")[4]
+            session = form.get("RoleSessionName", "sim")
+            key = f"ASIA{account}{uuid.uuid4().hex[:4].upper()}"
+            result = (
+                f"<Credentials><AccessKeyId>{key}</AccessKeyId>"
+                "<SecretAccessKey>sim-secret</SecretAccessKey><SessionToken>sim-token</SessionToken>"
+                "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
+                f"<AssumedRoleUser><AssumedRoleId>AROASIM:{session}</AssumedRoleId>"
+                f"<Arn>arn:aws:sts::{account}:assumed-role/sim/{session}</Arn></AssumedRoleUser>"
+            )
+        else:
+            error = (
+                "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
+                f"<Message>simulation: no STS action {action}</Message></Error>"
+                f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
+            return 400, error
+        document = (
+            f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<{action}Result>{result}</{action}Result>"
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+            f"</{action}Response>"
+        )
+        return 200, document
 
     def admin(self, method: str, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:
         if method == "GET" and path == "/_sim/stats":
@@ -534,7 +611,8 @@ class SimEndpoint:
             return 200, self.state.stats()
         if method == "POST" and path == "/_sim/seed":
             try:
-                names = self.state.seed(
+                where = self.place(str(body.get("account", ACCOUNT_ID)), body.get("region"))
+                names = where.seed(
                     int(body.get("n", 0)),
                     str(body.get("prefix", "sentinel-")),
                     float(body.get("protected_fraction", 0.0)),
@@ -583,18 +661,39 @@ def _make_handler(endpoint: SimEndpoint) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(content)
 
         def do_POST(self) -> None:
-            body = self._body()
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                body = None
+            account, region = _signer(self.headers.get("Authorization", ""))
             if self.path.startswith("/_sim/"):
                 status, document = endpoint.admin("POST", self.path, body or {})
                 self._send(status, document, "application/json")
                 return
             target = self.headers.get("X-Amz-Target", "")
+            if not target and body is None:
+                form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+                status, text = endpoint.sts(form, account)
+                self._send_text(status, text)
+                return
             if not target.startswith(TARGET_PREFIX) or not isinstance(body, dict):
                 error = _Reject("SerializationException", "not a DynamoDB JSON 1.0 request")
                 self._send(400, error.body(), "application/x-amz-json-1.0")
                 return
-            status, document = endpoint.call(target.removeprefix(TARGET_PREFIX), body)
+            where = endpoint.place(account, region)
+            status, document = endpoint.call(target.removeprefix(TARGET_PREFIX), body, where)
             self._send(status, document, "application/x-amz-json-1.0")
+
+        def _send_text(self, status: int, text: str) -> None:
+            content = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(content)))
+            self.send_header("x-amzn-RequestId", uuid.uuid4().hex.upper())
+            self.end_headers()
+            self.wfile.write(content)
 
         def do_GET(self) -> None:
             status, document = endpoint.admin("GET", self.path, {})
@@ -604,6 +703,21 @@ def _make_handler(endpoint: SimEndpoint) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+_ROLE_ACCOUNT: Final = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/")
+_CREDENTIAL: Final = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/")
+
+
+def _signer(authorization: str) -> tuple[str, str | None]:
+    """(account, region) of a SigV4-signed request: the sim's AssumeRole keys carry the
+    account (ASIA + 12 digits); any other key is the default account's."""
+    match = _CREDENTIAL.search(authorization)
+    if match is None:
+        return ACCOUNT_ID, None
+    key, region = match.groups()
+    account = key[4:16] if key.startswith("ASIA") and key[4:16].isdigit() else ACCOUNT_ID
+    return account, region
 
 
 def _quota(text: str) -> tuple[str, float]:

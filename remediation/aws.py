@@ -38,9 +38,11 @@ from remediation.core import (
 )
 
 if TYPE_CHECKING:
+    from boto3.session import Session
     from mypy_boto3_dynamodb import DynamoDBClient
 else:
     DynamoDBClient = Any
+    Session = Any
 
 T = TypeVar("T")
 
@@ -49,6 +51,10 @@ PAGE_SIZE = 100
 
 DEFAULT_WORKERS = 16
 """Well under AWS's 500 table updates in flight, and enough to keep 2,500 calls/s busy at ~20 ms."""
+
+DEFAULT_FLEET_WORKERS = 48
+"""For more than one account-region: the calls wait on the network and on each target's own
+pacers, so more threads overlap more targets; each target still paces itself to its quotas."""
 
 DEFAULT_RATES: Mapping[str, float] = {
     # AWS: 10 DescribeContinuousBackups calls per second per account and region. Paced evenly a
@@ -116,15 +122,15 @@ class Settings:
 
 def make_client(settings: Settings) -> tuple[DynamoDBClient, str]:
     """Build the shared client; return it with the region in use. Raises SetupError."""
+    session = make_session(settings)
+    client = dynamodb_client(session, settings.region, settings)
+    return client, client.meta.region_name
+
+
+def make_session(settings: Settings) -> Session:
+    """The caller's session, credentials checked as far as that is possible without a call."""
     try:
         session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
-        config = Config(
-            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-            max_pool_connections=settings.workers + 2,
-            connect_timeout=5,
-            read_timeout=30,
-        )
-        client = session.client("dynamodb", endpoint_url=settings.endpoint_url, config=config)
         if session.get_credentials() is None:
             raise SetupError(
                 "no AWS credentials found: set AWS_PROFILE or --aws-profile, or "
@@ -132,13 +138,63 @@ def make_client(settings: Settings) -> tuple[DynamoDBClient, str]:
             )
     except ProfileNotFound as exc:
         raise SetupError(f"AWS profile not found in the AWS config files: {exc}") from None
+    except BotoCoreError as exc:  # credentials that cannot load: an expired SSO token, a bad file
+        raise SetupError(f"cannot load AWS credentials: {exc}") from None
+    return session
+
+
+def session_region(session: Session) -> str | None:
+    """The region the profile or environment names, if any."""
+    region: str | None = session.region_name
+    return region
+
+
+def dynamodb_client(
+    session: Session,
+    region: str | None,
+    settings: Settings,
+    credentials: Credentials | None = None,
+) -> DynamoDBClient:
+    """A DynamoDB client for one region, acting with the session's credentials or an assumed
+    role's (made from the caller's session, so its service model is loaded once). Raises
+    SetupError."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        max_pool_connections=settings.workers + 2,
+        connect_timeout=5,
+        read_timeout=30,
+    )
+    keys: tuple[str | None, str | None, str | None] = (None, None, None)
+    if credentials is not None:
+        keys = (
+            credentials.access_key_id,
+            credentials.secret_access_key,
+            credentials.session_token,
+        )
+    try:
+        client: DynamoDBClient = session.client(
+            "dynamodb",
+            region_name=region,
+            endpoint_url=settings.endpoint_url,
+            config=config,
+            aws_access_key_id=keys[0],
+            aws_secret_access_key=keys[1],
+            aws_session_token=keys[2],
+        )
     except NoRegionError:
         raise SetupError("no AWS region: pass --region or set AWS_REGION") from None
     except ValueError as exc:  # botocore rejects a malformed endpoint URL this way
         raise SetupError(f"invalid endpoint URL {settings.endpoint_url!r}: {exc}") from None
-    except BotoCoreError as exc:  # credentials that cannot load: an expired SSO token, a bad file
+    except BotoCoreError as exc:
         raise SetupError(f"cannot load AWS credentials: {exc}") from None
-    return client, client.meta.region_name
+    return client
+
+
+def dynamodb_regions(session: Session, region: str | None) -> list[str]:
+    """Every region where DynamoDB is offered in the partition of `region` (botocore's endpoint
+    data: no call, no IAM action), sorted."""
+    partition = session.get_partition_for_region(region) if region else "aws"
+    return sorted(session.get_available_regions("dynamodb", partition))
 
 
 def make_sns_client(region: str) -> Any:
@@ -171,29 +227,82 @@ def _aws_error(action: str, exc: ClientError | BotoCoreError) -> AwsError:
     return AwsError(action, type(exc).__name__, str(exc))
 
 
-class _CallFailed(Exception):
+class CallFailed(Exception):
+    """One AWS call failed after botocore's retries; `error` says what AWS answered."""
+
     def __init__(self, error: AwsError) -> None:
         super().__init__(str(error))
         self.error = error
 
 
-class Hardener:
-    """Discovers, reads and hardens tables through one shared client and a bounded pool."""
+class _Door:
+    """Where every call of one client goes: paced to AWS's quotas, stopped once the run is
+    cancelled, and an AWS error turned into a `CallFailed` that names the IAM action."""
 
-    def __init__(self, client: DynamoDBClient, settings: Settings | None = None) -> None:
+    def __init__(
+        self, client: Any, service: str, rates: Mapping[str, float], cancel: threading.Event
+    ) -> None:
+        self._client = client
+        self._service = service
+        self._cancel = cancel
+        rates = dict(rates)
+        self._global = Pacer(rates.pop("*")) if "*" in rates else None
+        self._pacers = {op: Pacer(rate) for op, rate in rates.items()}
+
+    def sleep(self, seconds: float) -> None:
+        if self._cancel.wait(seconds):
+            raise Cancelled
+
+    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        if self._cancel.is_set():
+            raise Cancelled
+        delay = max(
+            self._global.reserve() if self._global else 0.0,
+            self._pacers[operation].reserve() if operation in self._pacers else 0.0,
+        )
+        if delay > 0:
+            self.sleep(delay)
+        if self._cancel.is_set():
+            raise Cancelled
+        method = getattr(self._client, _snake(operation))
+        try:
+            response: dict[str, Any] = method(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise CallFailed(_aws_error(f"{self._service}:{operation}", exc)) from None
+        return response
+
+
+class Hardener:
+    """Discovers, reads and hardens tables through one shared client and a bounded pool.
+
+    One Hardener per account and region: its pacers are that account-region's quotas. A fleet
+    shares one `cancel` event among all of them.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        settings: Settings | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         settings = settings or Settings()
         self._client = client
         self._settings = settings
-        self._cancel = threading.Event()
-        rates = dict(settings.rates)
-        self._global = Pacer(rates.pop("*")) if "*" in rates else None
-        self._pacers = {op: Pacer(rate) for op, rate in rates.items()}
+        self._cancel = cancel if cancel is not None else threading.Event()
+        self._door = _Door(client, "dynamodb", settings.rates, self._cancel)
+
+    @property
+    def region(self) -> str:
+        region: str = self._client.meta.region_name
+        return region
 
     def bounded(self, wait_timeout: float) -> Hardener:
         """The same client and pacers with another bound on waits: a caller that lives on, like a
         warm Lambda, keeps its pacing across calls while each call gets its own time budget."""
-        twin = Hardener(self._client, replace(self._settings, wait_timeout=wait_timeout))
-        twin._global, twin._pacers = self._global, self._pacers
+        twin = Hardener(
+            self._client, replace(self._settings, wait_timeout=wait_timeout), self._cancel
+        )
+        twin._door = self._door
         return twin
 
     # -- the one door to AWS -------------------------------------------------------------------
@@ -203,26 +312,10 @@ class Hardener:
         self._cancel.set()
 
     def _sleep(self, seconds: float) -> None:
-        if self._cancel.wait(seconds):
-            raise Cancelled
+        self._door.sleep(seconds)
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        if self._cancel.is_set():
-            raise Cancelled
-        delay = max(
-            self._global.reserve() if self._global else 0.0,
-            self._pacers[operation].reserve() if operation in self._pacers else 0.0,
-        )
-        if delay > 0:
-            self._sleep(delay)
-        if self._cancel.is_set():
-            raise Cancelled
-        method = getattr(self._client, _snake(operation))
-        try:
-            response: dict[str, Any] = method(**params)
-        except (ClientError, BotoCoreError) as exc:
-            raise _CallFailed(_aws_error(f"dynamodb:{operation}", exc)) from None
-        return response
+        return self._door.call(operation, **params)
 
     # -- discover ------------------------------------------------------------------------------
 
@@ -242,17 +335,24 @@ class Hardener:
                     yield name
 
     def _pages(self) -> Iterator[list[str]]:
-        params: dict[str, Any] = {"Limit": PAGE_SIZE}
+        start: str | None = None
         while True:
             try:
-                page = self._call("ListTables", **params)
-            except _CallFailed as exc:
-                raise _discovery_error(exc.error) from None
-            yield list(page.get("TableNames", []))
-            last = page.get("LastEvaluatedTableName")
-            if not last:
+                names, start = self.page(start)
+            except CallFailed as exc:
+                raise discovery_error(exc.error) from None
+            yield names
+            if not start:
                 return
-            params["ExclusiveStartTableName"] = last
+
+    def page(self, start: str | None = None) -> tuple[list[str], str | None]:
+        """One ListTables page after `start`: (names, the start of the next page or None).
+        Raises CallFailed."""
+        params: dict[str, Any] = {"Limit": PAGE_SIZE}
+        if start:
+            params["ExclusiveStartTableName"] = start
+        page = self._call("ListTables", **params)
+        return list(page.get("TableNames", [])), page.get("LastEvaluatedTableName") or None
 
     # -- read ----------------------------------------------------------------------------------
 
@@ -260,13 +360,14 @@ class Hardener:
         """One table's state: DescribeTable, and DescribeContinuousBackups when PITR is asked."""
         try:
             table = self._call("DescribeTable", TableName=name)["Table"]
-        except _CallFailed as exc:
+        except CallFailed as exc:
             return TableState(name=name, error=exc.error)
         state = TableState(
             name=name,
             arn=table.get("TableArn"),
             status=table.get("TableStatus"),
             deletion_protection=Reading(bool(table.get("DeletionProtectionEnabled", False))),
+            replica_regions=_replica_regions(table, self.region),
         )
         if PITR in controls:
             state = replace(state, **self._read_pitr(name))
@@ -275,7 +376,7 @@ class Hardener:
     def _read_pitr(self, name: str) -> dict[str, Any]:
         try:
             response = self._call("DescribeContinuousBackups", TableName=name)
-        except _CallFailed as exc:
+        except CallFailed as exc:
             return {"pitr": Reading(None, exc.error)}
         return _pitr_fields(response["ContinuousBackupsDescription"])
 
@@ -311,7 +412,7 @@ class Hardener:
                 elif control is PITR:
                     description = self._enable_pitr(before.name, change.recovery_days)
                     after = replace(after, **_pitr_fields(description))
-            except _CallFailed as exc:
+            except CallFailed as exc:
                 errors[control.id] = exc.error
                 continue
             except Cancelled:
@@ -344,7 +445,7 @@ class Hardener:
                 )
                 description: Mapping[str, Any] = answer.get("TableDescription", {})
                 return description
-            except _CallFailed as exc:
+            except CallFailed as exc:
                 if exc.error.code != "ResourceInUseException" or time.monotonic() > deadline:
                     raise
                 self._sleep(_backoff(attempt))
@@ -369,7 +470,7 @@ class Hardener:
                 )
                 description: Mapping[str, Any] = answer.get("ContinuousBackupsDescription", {})
                 return description
-            except _CallFailed as exc:
+            except CallFailed as exc:
                 busy = exc.error.code in (
                     "ContinuousBackupsUnavailableException",
                     "ResourceInUseException",
@@ -435,12 +536,93 @@ class Hardener:
         return [results[i] for i in range(total)]
 
 
-def _discovery_error(error: AwsError) -> SetupError:
+# -- accounts: STS and Organizations, through the same door ---------------------------------------
+
+IDENTITY_RATES: Mapping[str, float] = {
+    # STS: 600 requests a second per account and region; Organizations: a few a second for the
+    # whole organization. Paced well under both, evenly.
+    "AssumeRole": 50.0,
+    "ListAccounts": 4.0,
+}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A role's temporary credentials, as AssumeRole returned them."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+
+
+class Identity:
+    """The caller's STS and Organizations clients: who am I, which accounts, assume a role."""
+
+    def __init__(
+        self, session: Session, region: str | None, settings: Settings, cancel: threading.Event
+    ) -> None:
+        config = Config(
+            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            max_pool_connections=settings.workers + 2,
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        self._session = session
+        self._region = region
+        # STS answers in every enabled region; without one, its global endpoint.
+        self._sts = _Door(
+            session.client("sts", region_name=region or "us-east-1", config=config),
+            "sts",
+            IDENTITY_RATES,
+            cancel,
+        )
+        self._config = config
+        self._cancel = cancel
+        self._organizations: _Door | None = None
+
+    def caller_account(self) -> str:
+        """The caller's account id (sts:GetCallerIdentity, which no policy can deny).
+        Raises CallFailed."""
+        account: str = self._sts.call("GetCallerIdentity")["Account"]
+        return account
+
+    def assume(self, role_arn: str, session_name: str, external_id: str | None) -> Credentials:
+        """Assume `role_arn`. Raises CallFailed (denied, no such role, expired credentials)."""
+        params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name}
+        if external_id is not None:
+            params["ExternalId"] = external_id
+        found = self._sts.call("AssumeRole", **params)["Credentials"]
+        return Credentials(found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
+
+    def active_accounts(self) -> list[str]:
+        """Every ACTIVE account of the organization, every page. Raises CallFailed."""
+        if self._organizations is None:
+            client = self._session.client(
+                "organizations", region_name=self._region or "us-east-1", config=self._config
+            )
+            self._organizations = _Door(client, "organizations", IDENTITY_RATES, self._cancel)
+        accounts: list[str] = []
+        params: dict[str, Any] = {}
+        while True:
+            page = self._organizations.call("ListAccounts", **params)
+            accounts += [a["Id"] for a in page.get("Accounts", []) if a.get("Status") == "ACTIVE"]
+            if not page.get("NextToken"):
+                return accounts
+            params["NextToken"] = page["NextToken"]
+
+
+def discovery_error(error: AwsError) -> SetupError:
     if error.code in ("EndpointConnectionError", "ConnectTimeoutError"):
         return SetupError(f"cannot reach the DynamoDB endpoint: {error.message}")
     if error.code == "NoCredentialsError":
         return SetupError("no AWS credentials found: set AWS_PROFILE or --aws-profile")
     return SetupError(f"cannot list tables: {error}")
+
+
+def _replica_regions(table: Mapping[str, Any], region: str) -> tuple[str, ...]:
+    """The regions of a global table's other replicas, as DescribeTable lists them."""
+    regions = {r.get("RegionName") for r in table.get("Replicas", ())}
+    return tuple(sorted(r for r in regions if isinstance(r, str) and r != region))
 
 
 def _not_reached(control: Control, after: TableState, change: Change) -> AwsError | None:
@@ -484,16 +666,26 @@ def _backoff(attempt: int) -> float:
 
 
 __all__ = [
+    "DEFAULT_FLEET_WORKERS",
     "DEFAULT_RATES",
     "DEFAULT_WORKERS",
+    "IDENTITY_RATES",
+    "CallFailed",
     "Cancelled",
+    "Credentials",
     "Hardener",
+    "Identity",
     "Pacer",
     "ProgressCallback",
     "PublishFailed",
     "Settings",
     "SetupError",
+    "discovery_error",
+    "dynamodb_client",
+    "dynamodb_regions",
     "make_client",
+    "make_session",
     "make_sns_client",
     "publish",
+    "session_region",
 ]

@@ -8,24 +8,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from remediation import core, pulumi_state
 from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
-from remediation.core import AwsError, Change, Outcome, Plan, Requirement, TableRef, TableState
+from remediation.core import AwsError, Change, Outcome, Requirement, TableRef, TableState
 from remediation.pulumi_state import ManagedTable, ManagedTables
 
 if TYPE_CHECKING:
-    from remediation.aws import Hardener
+    from remediation.fleet import Fleet, Row, Scope, Target
+
+RowKey = tuple[str | None, str | None, str]
 
 KNOWN_OPERATIONS = (
     "ListTables",
@@ -34,7 +35,6 @@ KNOWN_OPERATIONS = (
     "UpdateTable",
     "UpdateContinuousBackups",
 )
-
 
 _FIX_IN_PULUMI = (
     "in the code, or run `pulumi up --policy-pack policy_pack`: a change made here is "
@@ -46,8 +46,9 @@ class ExitStatus(IntEnum):
     OK = 0
     """Every selected table is protected (hardened now, or already), or a dry run."""
     FAILED = 1
-    """One or more tables could not be read or hardened (the others were done); under --check,
-    one or more lack a protection or could not be read."""
+    """One or more tables could not be read or hardened (the others were done), or an account or
+    region could not be reached; under --check, one or more lack a protection or could not be
+    read."""
     CANCELLED = 2
     """Declined at the prompt, or no terminal to ask on and no --force: nothing changed."""
     USAGE = 3
@@ -77,10 +78,10 @@ _HARDEN_DESCRIPTION = (
     "anything, never touches another table or setting."
 )
 _HARDEN_EPILOG = (
-    "exit status: 0 all protected (or dry run), 1 one or more tables failed (under "
-    "--check: unprotected or unreadable), 2 cancelled at the prompt, 3 bad input, "
-    "4 AWS unusable (credentials, profile, region, endpoint, ListTables), "
-    "130 interrupted"
+    "exit status: 0 all protected (or dry run), 1 one or more tables or account-regions "
+    "failed (under --check: unprotected or unreadable), 2 cancelled at the prompt, "
+    "3 bad input, 4 AWS unusable (credentials, profile, region, endpoint, ListTables, "
+    "the organization's accounts), 130 interrupted"
 )
 
 
@@ -182,7 +183,42 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print one JSON document on stdout instead of text"
     )
     harden.add_argument("--aws-profile", metavar="PROFILE", help="AWS profile for credentials")
-    harden.add_argument("--region", help="AWS region (default: from the profile or environment)")
+    harden.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        help="AWS region (repeatable; default: from the profile or environment)",
+    )
+    harden.add_argument(
+        "--all-regions",
+        action="store_true",
+        help="every region where DynamoDB is offered (regions not enabled are skipped)",
+    )
+    harden.add_argument(
+        "--role-arn",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="assume this role and harden in its account (repeatable)",
+    )
+    harden.add_argument(
+        "--organization",
+        action="store_true",
+        help="every ACTIVE account of the AWS Organization, through --role-name in each",
+    )
+    harden.add_argument(
+        "--role-name",
+        metavar="NAME",
+        help="with --organization: the role to assume in each account",
+    )
+    harden.add_argument(
+        "--external-id", metavar="ID", help="the sts:ExternalId every assumed role requires"
+    )
+    harden.add_argument(
+        "--include-caller-account",
+        action="store_true",
+        help="with --role-arn or --organization: also harden the caller's own account",
+    )
     harden.add_argument(
         "--endpoint-url", metavar="URL", help="DynamoDB endpoint (default: AWS's; or a local one)"
     )
@@ -191,7 +227,10 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="concurrent calls (default: 16; AWS allows 500 table updates in flight)",
+        help=(
+            "concurrent calls, shared by every account-region (default: 16 for one, 48 for "
+            "more; AWS allows 500 table updates in flight per account-region)"
+        ),
     )
     harden.add_argument(
         "--rate",
@@ -222,7 +261,7 @@ class Options:
     check: bool
     as_json: bool
     profile: str | None
-    region: str | None
+    scope: Scope
     endpoint_url: str | None
     workers: int | None
     rates: dict[str, float] = field(default_factory=dict)
@@ -266,16 +305,31 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         managed = pulumi_state.load(args.pulumi_state)
     except pulumi_state.PulumiStateError as exc:
         raise UsageError(f"--pulumi-state {exc}") from None
+    requirement = _requirement(args.no_pitr, args.min_recovery_days)
+    from remediation.fleet import InvalidScope, Scope  # boto3: only once --help is past
+
+    try:
+        scope = Scope(
+            regions=tuple(args.region),
+            all_regions=args.all_regions,
+            role_arns=tuple(args.role_arn),
+            organization=args.organization,
+            role_name=args.role_name,
+            external_id=args.external_id,
+            include_caller=args.include_caller_account,
+        )
+    except InvalidScope as exc:
+        raise UsageError(str(exc)) from None
     return Options(
         refs=refs,
         selection=core.Selection(args.prefix, tuple(args.exclude)),
-        requirement=_requirement(args.no_pitr, args.min_recovery_days),
+        requirement=requirement,
         force=args.force,
         dry_run=args.dry_run,
         check=args.check,
         as_json=args.json,
         profile=args.aws_profile,
-        region=args.region,
+        scope=scope,
         endpoint_url=args.endpoint_url,
         workers=args.workers,
         rates=_parse_rates(args.rate),
@@ -326,16 +380,21 @@ class Report:
     """Everything the run learned, rendered at the end as text or as one JSON document."""
 
     requirement: Requirement
-    states: list[TableState] = field(default_factory=list)
-    plan: Plan | None = None
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    excluded: list[str] = field(default_factory=list)
-    """Tables --exclude left out: never read, never written."""
-    managed: dict[str, ManagedTable] = field(default_factory=dict)
-    """Tables read that a --pulumi-state stack manages, by name."""
+    rows: list[Row] = field(default_factory=list)
+    changes: list[tuple[Row, Change]] = field(default_factory=list)
+    unreadable: int = 0
+    protected: int = 0
+    outcomes: dict[RowKey, Outcome] = field(default_factory=dict)
+    excluded: list[RowKey] = field(default_factory=list)
+    """Tables --exclude left out, by (account, region, name): never read, never written."""
+    managed: dict[RowKey, ManagedTable] = field(default_factory=dict)
+    """Tables read that a --pulumi-state stack manages."""
     include_managed: bool = False
-    held: list[Change] = field(default_factory=list)
+    held: list[tuple[Row, Change]] = field(default_factory=list)
     """Changes the plan wanted on managed tables, left to Pulumi (no --include-managed)."""
+    targets: list[Target] = field(default_factory=list)
+    fleet: bool = False
+    """More than today's one account and one region: columns, targets, account ids."""
     dry_run: bool = False
     check: bool = False
     cancelled: bool = False
@@ -343,22 +402,29 @@ class Report:
     region: str | None = None
     error: str | None = None
 
-    def outcome(self, state: TableState) -> Outcome:
-        found = self.outcomes.get(state.name)
+    def outcome(self, row: Row) -> Outcome:
+        found = self.outcomes.get(row.key)
         if found is not None:
             return found
+        state = row.state
         errors = {"table": state.error} if state.error else {}
         return Outcome(state, state, (), errors)
 
     def counts(self) -> dict[str, int]:
-        summary = core.summarize(map(self.outcome, self.states), self.requirement)
-        return {**asdict(summary), "excluded": len(self.excluded), "managed": len(self.managed)}
+        summary = core.summarize(map(self.outcome, self.rows), self.requirement)
+        counts = {**asdict(summary), "excluded": len(self.excluded)}
+        return {**counts, "managed": len(self.managed)}
+
+    def troubled_targets(self) -> list[Target]:
+        return [t for t in self.targets if t.status != "ok"]
 
     def exit_status(self) -> ExitStatus:
         if self.interrupted:
             return ExitStatus.INTERRUPTED
         if self.cancelled:
             return ExitStatus.CANCELLED
+        if any(t.status == "failed" for t in self.targets):
+            return ExitStatus.FAILED  # an account or region not done is a failure, dry run or not
         if self.check:
             counts = self.counts()
             return ExitStatus.FAILED if counts["failed"] or counts["pending"] else ExitStatus.OK
@@ -378,6 +444,7 @@ class Run:
             dry_run=options.dry_run,
             check=options.check,
             include_managed=options.include_managed,
+            fleet=not options.scope.single,
         )
         self.text = None if options.as_json else stdout
 
@@ -392,83 +459,103 @@ class Run:
             self.text = None
 
     def execute(self) -> ExitStatus:
-        from remediation import aws  # boto3 is heavy: only now that the arguments are good
+        from remediation import aws, fleet  # boto3 is heavy: only now that the arguments are good
 
         opts = self.options
         settings = aws.Settings(
             profile=opts.profile,
-            region=opts.region,
+            region=opts.scope.regions[0] if opts.scope.regions else None,
             endpoint_url=opts.endpoint_url,
-            workers=opts.workers or aws.DEFAULT_WORKERS,
+            workers=opts.workers
+            or (aws.DEFAULT_WORKERS if opts.scope.single else aws.DEFAULT_FLEET_WORKERS),
             rates={**aws.DEFAULT_RATES, **opts.rates},
             wait_timeout=(
                 aws.DEFAULT_WAIT_TIMEOUT if opts.wait_timeout is None else opts.wait_timeout
             ),
         )
-        client, region = aws.make_client(settings)
-        self.report.region = region
-        for ref in opts.refs:
-            if ref.region is not None and ref.region != region:
-                raise UsageError(
-                    f"table ARN is in region {ref.region} but this run uses {region}: "
-                    f"pass --region {ref.region}"
-                )
-        hardener = aws.Hardener(client, settings)
+        targets = fleet.Fleet(opts.scope, settings)
+        if len(targets.regions) == 1:
+            self.report.region = targets.regions[0]
         try:
-            return self._execute(hardener)
+            targets.check_refs(opts.refs)
+        except fleet.InvalidScope as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            targets.connect()
+            return self._execute(targets)
         except KeyboardInterrupt:
-            hardener.cancel()
+            targets.cancel()
             return self._interrupted()
+        finally:
+            self.report.targets = sorted(
+                targets.targets.values(), key=lambda t: (t.account or "", t.region)
+            )
 
-    def _execute(self, hardener: Hardener) -> ExitStatus:
+    def _execute(self, targets: Fleet) -> ExitStatus:
         opts = self.options
-        excluded: list[str] = []
-        names: Iterable[str]
-        if opts.refs:
-            # A named table is still subject to --exclude: the exclusion is the stronger word.
-            names = [r.name for r in opts.refs if not opts.selection.excludes(r.name)]
-            excluded = [r.name for r in opts.refs if opts.selection.excludes(r.name)]
-        else:
-            names = hardener.discover(opts.selection, excluded)
         controls = opts.requirement.controls
         with Progress(self.stderr, "Reading tables", enabled=self.text is not None) as bar:
-            states = hardener.read_all(names, controls, bar.update)
-        self.report.excluded = sorted(excluded)
-        states = [_check_account(state, opts.refs) for state in states]
-        self.report.states = sorted(states, key=lambda s: s.name)
-        self.report.managed = opts.managed.match(states, self.report.region)
-        plan = core.plan(states, opts.requirement)
-        if not (opts.include_managed or opts.check):
-            # Pulumi owns these: a write here would be reverted by its next `up --refresh`.
-            self.report.held = [c for c in plan.changes if c.table in self.report.managed]
-            writable = tuple(c for c in plan.changes if c.table not in self.report.managed)
-            plan = dataclasses.replace(plan, changes=writable)
-        self.report.plan = plan
-        self._show_status(plan)
+            rows = targets.read(
+                opts.selection, opts.refs, controls, bar.update, self.report.excluded
+            )
+        # Today's one-target run learns its account from the tables' ARNs: name it alike.
+        accounts = {row.region: row.account for row in rows if row.target[0] is None}
+        self.report.excluded = sorted(
+            ((a or accounts.get(r), r, name) for a, r, name in self.report.excluded),
+            key=lambda k: (k[0] or "", k[1] or "", k[2]),
+        )
+        rows = [_check_account(row, opts.refs) for row in rows]
+        self.report.rows = rows
+        for row in rows:
+            managed = opts.managed.find(row.state.name, row.region, row.account)
+            if managed is not None:
+                self.report.managed[row.key] = managed
+        self.report.targets = sorted(
+            targets.targets.values(), key=lambda t: (t.account or "", t.region)
+        )
+        self._plan(rows)
+        self._show_status()
 
         if opts.check:
-            self._show_check(plan)
+            self._show_targets()
+            self._show_check()
             return self.report.exit_status()
         if opts.dry_run:
+            self._show_targets()
             self.say("Dry run: nothing was changed.")
             return self.report.exit_status()
-        if not plan.changes:
+        if not self.report.changes:
+            self._show_targets()
             return self.report.exit_status()
-        if not opts.force and not self._confirm(len(plan.changes)):
+        if not opts.force and not self._confirm(len(self.report.changes)):
             self.report.cancelled = True
             return self.report.exit_status()
 
-        by_name = {s.name: s for s in states}
         with Progress(self.stderr, "Hardening", enabled=self.text is not None) as bar:
-            try:
-                outcomes = hardener.apply_all(by_name, plan.changes, bar.update)
-            except KeyboardInterrupt as exc:
-                partial: Mapping[int, Outcome] = getattr(exc, "partial", {})
-                self.report.outcomes = {o.name: o for o in partial.values()}
-                raise
-        self.report.outcomes = {o.name: o for o in outcomes}
+            targets.apply(self.report.changes, self.report.outcomes, bar.update)
         self._show_results()
         return self.report.exit_status()
+
+    def _plan(self, rows: Sequence[Row]) -> None:
+        """Judge each account-region on its own (names repeat across them), in row order."""
+        by_target: dict[tuple[str | None, str | None], list[Row]] = {}
+        for row in rows:
+            by_target.setdefault((row.target[0], row.region), []).append(row)
+        changes: dict[RowKey, Change] = {}
+        for group in by_target.values():
+            plan = core.plan((r.state for r in group), self.options.requirement)
+            by_name = {r.state.name: r for r in group}
+            changes.update({by_name[c.table].key: c for c in plan.changes})
+            self.report.unreadable += len(plan.unreadable)
+            self.report.protected += len(plan.protected)
+        planned = [(r, changes[r.key]) for r in rows if r.key in changes]
+        if self.options.include_managed or self.options.check:
+            self.report.changes = planned
+            return
+        # Pulumi owns these: a write here would be reverted by its next `up --refresh`.
+        managed = self.report.managed
+        self.report.held = [(r, c) for r, c in planned if r.key in managed]
+        self.report.changes = [(r, c) for r, c in planned if r.key not in managed]
 
     def _confirm(self, count: int) -> bool:
         noun = "table" if count == 1 else "tables"
@@ -493,10 +580,10 @@ class Run:
 
     def _interrupted(self) -> ExitStatus:
         self.report.interrupted = True
-        done = sorted(self.report.outcomes)
-        planned = [c.table for c in self.report.plan.changes] if self.report.plan else []
-        not_done = [name for name in planned if name not in self.report.outcomes]
-        if not self.report.outcomes:
+        done = self.report.outcomes
+        planned = [row for row, _ in self.report.changes]
+        not_done = [self._name(row) for row in planned if row.key not in done]
+        if not done:
             print("Interrupted before any change: nothing was changed.", file=self.stderr)
         else:
             self._show_results()
@@ -509,59 +596,117 @@ class Run:
 
     # -- rendering -----------------------------------------------------------------------------
 
-    def _show_status(self, plan: Plan) -> None:
-        states = self.report.states
+    def _columns(self) -> tuple[bool, bool]:
+        """(show Account, show Region): a column is dropped when every row has the same value."""
+        rows = self.report.rows
+        accounts = {r.account for r in rows}
+        regions = {r.region for r in rows}
+        return len(accounts) > 1, len(regions) > 1
+
+    def _name(self, row: Row) -> str:
+        """The table as a line names it: with its account and region where columns show them."""
+        return self._where(row.account, row.region) + row.state.name
+
+    def _where(self, account: str | None, region: str | None) -> str:
+        show_account, show_region = self._columns()
+        where = [
+            *([account or "-"] if show_account else []),
+            *([region or "-"] if show_region else []),
+        ]
+        return "".join(w + " " for w in where)
+
+    def _heading(self) -> str:
+        rows = self.report.rows
+        excluded = self.report.excluded
+        found = f"{len(rows)} found" + (f", {len(excluded)} excluded" if excluded else "")
+        verb = "check" if self.options.check else "harden"
+        if not self.report.fleet:
+            return f"Tables to {verb} ({found}):"
+        show_account, show_region = self._columns()
+        targets = self.report.targets
+        where = [
+            _once("account", [r.account for r in rows], [t.account for t in targets], show_account),
+            _once("region", [r.region for r in rows], [t.region for t in targets], show_region),
+        ]
+        return f"Tables to {verb} ({found} in {', '.join(where)}):"
+
+    def _show_status(self) -> None:
+        rows = self.report.rows
         title = "Sentinel DynamoDB Hardening"
         self.say(title)
         self.say("=" * len(title))
         self.say()
-        excluded = self.report.excluded
-        found = f"{len(states)} found" + (f", {len(excluded)} excluded" if excluded else "")
-        self.say(f"Tables to {'check' if self.options.check else 'harden'} ({found}):")
+        self.say(self._heading())
         self.say()
-        if states:
-            width = max(len("Table"), *(len(s.name) for s in states)) + 4
+        if rows:
+            show_account, show_region = self._columns()
+            names = [_table_cell(r) for r in rows]
+            width = max(len("Table"), *(len(n) for n in names)) + 4
             managed = self.report.managed
             labels = [c.label for c in ALL] + (["Pulumi"] if managed else [])
-            rows = [["Table", *labels], ["-----", *("-" * len(x) for x in labels)]]
-            for state in states:
-                cells = [self._cell(state, c) for c in ALL]
+            lead: list[tuple[str, int]] = []
+            if show_account:
+                lead.append(
+                    ("Account", max(len("Account"), *(len(r.account or "-") for r in rows)))
+                )
+            if show_region:
+                lead.append(("Region", max(len("Region"), *(len(r.region or "-") for r in rows))))
+            header = ["Table", *labels]
+            rule = ["-----", *("-" * len(x) for x in labels)]
+            lines = [
+                ([h for h, _ in lead], header),
+                (["-" * len(h) for h, _ in lead], rule),
+            ]
+            for row, name in zip(rows, names, strict=True):
+                values = [
+                    *([row.account or "-"] if show_account else []),
+                    *([row.region or "-"] if show_region else []),
+                ]
+                cells = [self._cell(row.state, c) for c in ALL]
                 if managed:
-                    table = managed.get(state.name)
+                    table = managed.get(row.key)
                     cells.append(f"managed (stack {table.stack})" if table else "")
-                rows.append([state.name, *cells])
-            for name, *cells in rows:
-                self.say(("  " + name.ljust(width) + "".join(c.ljust(23) for c in cells)).rstrip())
+                lines.append((values, [name, *cells]))
+            for values, (name, *cells) in lines:
+                front = "".join(v.ljust(w + 4) for v, (_, w) in zip(values, lead, strict=True))
+                self.say(
+                    (
+                        "  " + front + name.ljust(width) + "".join(c.ljust(23) for c in cells)
+                    ).rstrip()
+                )
             self.say()
-        problems = [f"! {s.name}: {problem}" for s in states for problem in _read_problems(s)]
+        problems = [
+            f"! {self._name(r)}: {problem}" for r in rows for problem in _read_problems(r.state)
+        ]
         for line in problems:
             self.say(line)
         if problems:
             self.say()
+        excluded = self.report.excluded
         if excluded:
-            self.say(f"Excluded by --exclude (never read or written): {', '.join(excluded)}")
+            listed = ", ".join(self._where(*key[:2]) + key[2] for key in excluded)
+            self.say(f"Excluded by --exclude (never read or written): {listed}")
             self.say()
-        by_name = {s.name: s for s in states}
-        if plan.changes and self.options.check:
+        if self.report.changes and self.options.check:
             self.say("Not protected:")
-            for change in plan.changes:
-                lacks = ", ".join(self._lack(by_name[change.table], c) for c in change.enable)
-                self.say(f"- {change.table}: {lacks}{self._managed_note(change.table)}")
-            if any(c.table in self.report.managed for c in plan.changes):
+            for row, change in self.report.changes:
+                lacks = ", ".join(self._lack(row.state, c) for c in change.enable)
+                self.say(f"- {self._name(row)}: {lacks}{self._managed_note(row)}")
+            if any(row.key in self.report.managed for row, _ in self.report.changes):
                 self.say(f"  For those Pulumi manages: fix them {_FIX_IN_PULUMI}")
-        elif plan.changes:
+        elif self.report.changes:
             self.say("Changes to apply:")
-            for change in plan.changes:
-                steps = ", ".join(_step(by_name[change.table], change, c) for c in change.enable)
-                self.say(f"- {change.table}: {steps}{self._managed_note(change.table)}")
-        elif states and self.options.check:
+            for row, change in self.report.changes:
+                steps = ", ".join(_step(row.state, change, c) for c in change.enable)
+                self.say(f"- {self._name(row)}: {steps}{self._managed_note(row)}")
+        elif rows and self.options.check:
             pass  # the closing check line says it
-        elif states and self.report.held:
+        elif rows and self.report.held:
             self.say("No changes to apply outside Pulumi.")
-        elif states:
-            self.say(f"No changes needed: all {len(states)} tables are already protected.")
-            if plan.unreadable:
-                self.say(f"Except {len(plan.unreadable)} that could not be read (see above).")
+        elif rows:
+            self.say(f"No changes needed: all {len(rows)} tables are already protected.")
+            if self.report.unreadable:
+                self.say(f"Except {self.report.unreadable} that could not be read (see above).")
         elif excluded:
             self.say(
                 f"Every table found is excluded by --exclude ({len(excluded)}): nothing to do."
@@ -570,27 +715,31 @@ class Run:
             where = ", ".join(r.name for r in self.options.refs) or (
                 f"prefix {self.options.selection.prefix!r}"
             )
-            self.say(f"No tables found ({where}) in {self.report.region}: nothing to do.")
+            if self.report.fleet:
+                reached = sum(t.status == "ok" for t in self.report.targets)
+                self.say(f"No tables found ({where}) in {reached} account-regions: nothing to do.")
+            else:
+                self.say(f"No tables found ({where}) in {self.report.region}: nothing to do.")
         self.say()
         if self.report.held:
-            self._show_held(by_name)
+            self._show_held()
 
-    def _managed_note(self, name: str) -> str:
-        managed = self.report.managed.get(name)
+    def _managed_note(self, row: Row) -> str:
+        managed = self.report.managed.get(row.key)
         if managed is None:
             return ""
         if self.options.check:
             return f" (managed by Pulumi stack {managed.stack})"
         return f" (managed by Pulumi stack {managed.stack}: set it in the code too)"
 
-    def _show_held(self, by_name: Mapping[str, TableState]) -> None:
+    def _show_held(self) -> None:
         """Managed tables lacking a protection: what they lack, where, and how to fix it."""
         held = self.report.held
         self.say(f"Managed by Pulumi, left to it ({len(held)}):")
-        for change in held:
-            managed = self.report.managed[change.table]
-            lacks = ", ".join(self._lack(by_name[change.table], c) for c in change.enable)
-            self.say(f"- {change.table}: {lacks} (stack {managed.stack}, {managed.urn})")
+        for row, change in held:
+            managed = self.report.managed[row.key]
+            lacks = ", ".join(self._lack(row.state, c) for c in change.enable)
+            self.say(f"- {self._name(row)}: {lacks} (stack {managed.stack}, {managed.urn})")
         self.say(f"  Fix them {_FIX_IN_PULUMI} --include-managed hardens them here anyway.")
         self.say()
 
@@ -605,19 +754,32 @@ class Run:
             )
         return f"{control.noun} off"
 
-    def _show_check(self, plan: Plan) -> None:
-        total = len(self.report.states)
+    def _show_check(self) -> None:
+        total = len(self.report.rows)
+        changes = len(self.report.changes)
+        unreadable = self.report.unreadable
         if not total:
             return  # the status already said there is nothing to check
-        if not plan.changes and not plan.unreadable:
+        if not changes and not unreadable:
             self.say(f"Check: all {total} tables are protected. Nothing was changed.")
             return
-        parts = [f"{len(plan.protected)} of {total} tables protected"]
-        if plan.changes:
-            parts.append(f"{len(plan.changes)} not protected")
-        if plan.unreadable:
-            parts.append(f"{len(plan.unreadable)} could not be read")
+        parts = [f"{self.report.protected} of {total} tables protected"]
+        if changes:
+            parts.append(f"{changes} not protected")
+        if unreadable:
+            parts.append(f"{unreadable} could not be read")
         self.say(f"Check: {', '.join(parts)}. Nothing was changed.")
+
+    def _show_targets(self) -> None:
+        """One line per account-region that failed or was skipped."""
+        troubled = self.report.troubled_targets()
+        for target in troubled:
+            mark = "✗" if target.status == "failed" else "-"
+            self.say(
+                f"{mark} {target.account or '-'} {target.region}: {target.status}: {target.reason}"
+            )
+        if troubled:
+            self.say()
 
     def _cell(self, state: TableState, control: Control) -> str:
         if control not in self.report.requirement.controls:
@@ -632,17 +794,18 @@ class Run:
         return reading.label
 
     def _show_results(self) -> None:
-        for state in self.report.states:
-            outcome = self.report.outcome(state)
+        for row in self.report.rows:
+            outcome = self.report.outcome(row)
             ok = outcome.succeeded(self.report.requirement)
             if not ok and not outcome.errors:
                 continue  # planned but never attempted (interrupted): told in the closing line
-            self.say(f"{'✓' if ok else '✗'} {state.name}: {self._describe(outcome)}")
-        for change in self.report.held:
-            stack = self.report.managed[change.table].stack
-            self.say(f"- {change.table}: left to Pulumi (stack {stack}), not changed")
+            self.say(f"{'✓' if ok else '✗'} {self._name(row)}: {self._describe(outcome)}")
+        for row, _ in self.report.held:
+            stack = self.report.managed[row.key].stack
+            self.say(f"- {self._name(row)}: left to Pulumi (stack {stack}), not changed")
         counts = self.report.counts()
         self.say()
+        self._show_targets()
         self.say(
             f"Summary: {counts['succeeded']}/{counts['total']} tables hardened successfully"
             + (f", {counts['failed']} failed" if counts["failed"] else "")
@@ -673,12 +836,14 @@ class Run:
         return text + (f" ({', '.join(already)})" if already else "")
 
     def to_json(self) -> dict[str, Any]:
-        plan = self.report.plan
-        changes = {c.table: c for c in plan.changes} if plan else {}
-        tables = [self._table_json(s, changes.get(s.name)) for s in self.report.states]
-        tables += [_excluded_json(name) for name in self.report.excluded]
+        changes = {row.key: change for row, change in self.report.changes}
+        tables = [self._table_json(r, changes.get(r.key)) for r in self.report.rows]
+        tables += [_excluded_json(*key) for key in self.report.excluded]
         return {
-            "tables": sorted(tables, key=lambda t: str(t["table_name"])),
+            "tables": sorted(
+                tables,
+                key=lambda t: (t["account"] or "", t["region"] or "", str(t["table_name"])),
+            ),
             **self.report.counts(),
             "region": self.report.region,
             "check": self.report.check,
@@ -686,10 +851,23 @@ class Run:
             "cancelled": self.report.cancelled,
             "interrupted": self.report.interrupted,
             "error": self.report.error,
+            "targets": [self._target_json(t) for t in self.report.targets],
         }
 
-    def _table_json(self, state: TableState, change: Change | None) -> dict[str, Any]:
-        outcome = self.report.outcome(state)
+    def _target_json(self, target: Target) -> dict[str, Any]:
+        account = target.account
+        if account is None:  # today's one-target run does not ask who it is: its tables tell
+            account = next((r.account for r in self.report.rows if r.account), None)
+        return {
+            "account": account,
+            "region": target.region,
+            "status": target.status,
+            "error": target.reason or None,
+        }
+
+    def _table_json(self, row: Row, change: Change | None) -> dict[str, Any]:
+        state = row.state
+        outcome = self.report.outcome(row)
         errors = [_error_json(key, err) for key, err in outcome.errors.items()]
         read_errors = [
             _error_json(c.id, state.reading(c).error)
@@ -699,14 +877,18 @@ class Run:
         entry: dict[str, Any] = {
             "table_name": state.name,
             "table_arn": state.arn,
+            "account": row.account,
+            "region": row.region,
+            "replica_of": row.replica_of,
+            "replica_regions": list(state.replica_regions),
             "deletion_protection_changed": DELETION_PROTECTION in outcome.changed,
             "pitr_changed": PITR in outcome.changed,
-            "result": _result(self.report, outcome, change is not None),
+            "result": _result(self.report, row, outcome, change is not None),
             "planned": [c.id for c in change.enable] if change else [],
             "before": _state_json(outcome.before, self.report.requirement),
             "after": _state_json(outcome.after, self.report.requirement),
         }
-        managed = self.report.managed.get(state.name)
+        managed = self.report.managed.get(row.key)
         if managed is not None:
             entry["managed_by"] = {"stack": managed.stack, "urn": managed.urn}
         if read_errors:
@@ -717,10 +899,30 @@ class Run:
         return entry
 
 
-def _result(report: Report, outcome: Outcome, planned: bool) -> str:
+def _once(
+    noun: str, in_rows: Sequence[str | None], in_targets: Sequence[str | None], shown: bool
+) -> str:
+    """The heading's word on a column: how many values when it is shown, the one value (said
+    once) when it is dropped, how many the run covered when no table was found."""
+    values = (
+        sorted({v or "-" for v in in_rows}) if in_rows else sorted({v or "-" for v in in_targets})
+    )
+    if shown or len(values) != 1:
+        return f"{len(values)} {noun}s"
+    return f"{noun} {values[0]}"
+
+
+def _table_cell(row: Row) -> str:
+    if row.replica_of is None:
+        return row.state.name
+    origin = row.replica_of.split(":")[3] if row.replica_of.count(":") >= 5 else "?"
+    return f"{row.state.name} (replica of {origin})"
+
+
+def _result(report: Report, row: Row, outcome: Outcome, planned: bool) -> str:
     if outcome.errors:
         return "failed"
-    if outcome.name in report.managed and not report.include_managed:
+    if row.key in report.managed and not report.include_managed:
         return "managed"
     if core.is_protected(outcome.after, report.requirement):
         return "hardened" if outcome.changed else "already_protected"
@@ -729,11 +931,15 @@ def _result(report: Report, outcome: Outcome, planned: bool) -> str:
     return "failed"
 
 
-def _excluded_json(name: str) -> dict[str, Any]:
+def _excluded_json(account: str | None, region: str | None, name: str) -> dict[str, Any]:
     """An excluded table: never read, so nothing about it is known."""
     return {
         "table_name": name,
         "table_arn": None,
+        "account": account,
+        "region": region,
+        "replica_of": None,
+        "replica_regions": [],
         "deletion_protection_changed": False,
         "pitr_changed": False,
         "result": "excluded",
@@ -779,8 +985,9 @@ def _read_problems(state: TableState) -> list[str]:
     return [f"{c.noun} unknown: {state.reading(c).error}" for c in ALL if state.reading(c).error]
 
 
-def _check_account(state: TableState, refs: Sequence[TableRef]) -> TableState:
+def _check_account(row: Row, refs: Sequence[TableRef]) -> Row:
     """A table named by ARN must be in the account the credentials reach, or it is not ours."""
+    state = row.state
     for ref in refs:
         if ref.name == state.name and ref.account and state.arn:
             account = state.arn.split(":")[4]
@@ -790,8 +997,8 @@ def _check_account(state: TableState, refs: Sequence[TableRef]) -> TableState:
                     "AccountMismatch",
                     f"the ARN names account {ref.account} but these credentials reach {account}",
                 )
-                return TableState(name=state.name, arn=state.arn, error=error)
-    return state
+                return replace(row, state=TableState(name=state.name, arn=state.arn, error=error))
+    return row
 
 
 def _isatty(stream: IO[str]) -> bool:

@@ -68,6 +68,8 @@ class TableState:
     status: str | None = None
     error: AwsError | None = None
     """Set when the table itself could not be read (vanished, denied): nothing else is known."""
+    replica_regions: tuple[str, ...] = ()
+    """A global table's other replicas, by region: each is a table of its own to protect."""
 
     def reading(self, control: Control) -> Reading:
         if control is DELETION_PROTECTION:

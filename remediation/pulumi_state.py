@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from remediation.core import InvalidTableRef, TableRef, TableState, parse_table_ref
+from remediation.core import InvalidTableRef, TableRef, parse_table_ref
 
 __all__ = [
     "NATIVE_TABLE",
@@ -113,17 +113,6 @@ class ManagedTables:
             if known > best_known:
                 best, best_known = table, known
         return best
-
-    def match(self, states: Iterable[TableState], region: str | None) -> dict[str, ManagedTable]:
-        """The managed table behind each table read in `region`, by table name; the account is
-        the one in the ARN the table was read with (unknown when it could not be read)."""
-        found: dict[str, ManagedTable] = {}
-        for state in states:
-            arn = _arn(state.arn)
-            table = self.find(state.name, region, arn.account if arn else None)
-            if table is not None:
-                found[state.name] = table
-        return found
 
 
 def load(paths: Iterable[str | Path]) -> ManagedTables:

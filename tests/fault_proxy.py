@@ -8,6 +8,9 @@ Whatever no rule answers is forwarded to the backend byte for byte.
         proxy.fail("UpdateTable", "AccessDeniedException", tables=["sentinel-a"], times=None)
         proxy.report_updating("sentinel-b", calls=2)
         proxy.on_call("UpdateTable", lambda call: drop(call.backend_url, call.table), table="t")
+        proxy.fail("ListTables", "UnrecognizedClientException", regions=["ap-east-1"], times=None)
+        proxy.fail("sts:AssumeRole", "AccessDenied", tables=[role_arn])  # keyed by RoleArn
+        proxy.show_replicas(table_arn, ["eu-west-1"])  # DescribeTable lists global replicas
         proxy.rewrite_answer("UpdateTable", lambda answer: answer.clear(), table="sentinel-c")
         ...run the CLI with aws_env(proxy.url)...
         assert proxy.calls("DescribeTable", "sentinel-a") == 1
@@ -30,11 +33,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
     "ERRORS",
     "FORWARDED",
+    "QUERY_ERRORS",
     "AnswerEdit",
     "AnswerRewrite",
     "Call",
@@ -48,6 +52,7 @@ __all__ = [
 ]
 
 TARGET_PREFIX: Final = "DynamoDB_20120810."
+_ORGANIZATIONS_PREFIX: Final = "AWSOrganizationsV20161128."
 ACCOUNT_ID: Final = "123456789012"  # moto's default account, so ARNs in messages match moto's
 FORWARDED: Final = "forwarded"
 BACKEND_ERROR: Final = "BackendError"
@@ -81,9 +86,17 @@ class ErrorShape:
     message: str
     status: int = 400
     message_key: str = "message"
+    query: bool = False
+    """An STS-style (query protocol) error: an XML ErrorResponse instead of JSON."""
 
     def body(self, operation: str, table: str | None, arn: str) -> bytes:
         text = self.message.format(operation=operation, table=table or "", arn=arn)
+        if self.query:
+            return (
+                '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+                f"<Type>Sender</Type><Code>{self.code}</Code><Message>{text}</Message>"
+                f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+            ).encode()
         document = {"__type": f"{self.type_prefix}#{self.code}", self.message_key: text}
         return json.dumps(document).encode()
 
@@ -132,6 +145,27 @@ ERRORS: Final[dict[str, ErrorShape]] = {
             "Requested resource not found: Table: {table} not found",
         ),
         ErrorShape("TableNotFoundException", _DYNAMODB, "Table not found: {table}"),
+        # What an opt-in region that is not enabled for the account answers to any call.
+        ErrorShape(
+            "UnrecognizedClientException",
+            "com.amazon.coral.service",
+            "The security token included in the request is invalid.",
+        ),
+    )
+}
+
+# STS's errors, in its query protocol (XML); for AssumeRole, {table} is the RoleArn asked for.
+QUERY_ERRORS: Final[dict[str, ErrorShape]] = {
+    shape.code: shape
+    for shape in (
+        ErrorShape(
+            "AccessDenied",
+            "",
+            f"User: arn:aws:iam::{ACCOUNT_ID}:user/x is not authorized to perform: "
+            "sts:AssumeRole on resource: {table}",
+            status=403,
+            query=True,
+        ),
     )
 }
 
@@ -175,9 +209,12 @@ class Rule:
     tables: frozenset[str] | None = None
     times: int | None = 1
     fired: int = 0
+    regions: frozenset[str] | None = None
 
-    def matches(self, operation: str, table: str | None) -> bool:
+    def matches(self, operation: str, table: str | None, region: str = "") -> bool:
         if operation != self.operation or self.exhausted:
+            return False
+        if self.regions is not None and region not in self.regions:
             return False
         return self.tables is None or table in self.tables
 
@@ -266,6 +303,7 @@ class FaultProxy:
         self._rules: list[Rule] = []
         self._windows: list[UpdatingWindow] = []
         self._hooks: list[HookRegistration] = []
+        self._replicas: dict[str, list[str]] = {}
         self._rewrites: list[AnswerRewrite] = []
         self._records: list[CallRecord] = []
         self._hook_errors: list[BaseException] = []
@@ -330,14 +368,17 @@ class FaultProxy:
         *,
         tables: Iterable[str] | None = None,
         times: int | None = 1,
+        regions: Iterable[str] | None = None,
     ) -> Rule:
         """Answer `operation` with `error` (a code from ERRORS, or a shape), `times` times.
 
-        `times=None` answers every matching call.
+        `times=None` answers every matching call; `regions` limits it to calls signed for those
+        regions. STS and Organizations operations are named `sts:AssumeRole` and the like; for
+        AssumeRole, `tables` holds role ARNs.
 
         Rules are tried in the order they were added; the first live match answers.
         """
-        shape = ERRORS[error] if isinstance(error, str) else error
+        shape = (ERRORS.get(error) or QUERY_ERRORS[error]) if isinstance(error, str) else error
         if times is not None and times < 1:
             raise ValueError("times must be at least 1, or None for always")
         rule = Rule(
@@ -345,6 +386,7 @@ class FaultProxy:
             error=shape,
             tables=None if tables is None else frozenset(tables),
             times=times,
+            regions=None if regions is None else frozenset(regions),
         )
         with self._lock:
             self._rules.append(rule)
@@ -391,6 +433,12 @@ class FaultProxy:
         with self._lock:
             self._hooks.append(registration)
         return registration
+
+    def show_replicas(self, table_arn: str, regions: Iterable[str]) -> None:
+        """DescribeTable of the table with this ARN lists global-table replicas in `regions`
+        (moto models none)."""
+        with self._lock:
+            self._replicas[table_arn] = list(regions)
 
     def rewrite_answer(
         self,
@@ -457,7 +505,7 @@ class FaultProxy:
 
     # ---- the request path (handler threads) ------------------------------------------------
 
-    def _decide(self, operation: str, table: str | None) -> _Decision:
+    def _decide(self, operation: str, table: str | None, region: str = "") -> _Decision:
         decision = _Decision()
         now = time.monotonic()
         with self._lock:
@@ -466,7 +514,7 @@ class FaultProxy:
                     hook.fired += 1
                     decision.hooks.append(hook)
             for rule in self._rules:
-                if rule.matches(operation, table):
+                if rule.matches(operation, table, region):
                     rule.fired += 1
                     decision.fault = rule.error
                     break
@@ -525,6 +573,15 @@ class FaultProxy:
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
         """Answer one request: (status, reason, headers, body)."""
         target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
+        if method == "POST" and target.startswith(_ORGANIZATIONS_PREFIX):
+            operation = "organizations:" + target.removeprefix(_ORGANIZATIONS_PREFIX)
+            return self._other(operation, None, {}, method, path, headers, body)
+        if method == "POST" and not target:
+            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+            action = form.get("Action", "")
+            if action:  # STS speaks the query protocol
+                role = form.get("RoleArn")
+                return self._other(f"sts:{action}", role, form, method, path, headers, body)
         if method != "POST" or not target.startswith(TARGET_PREFIX):
             return self._forward_or_502(method, path, headers, body)
 
@@ -536,7 +593,7 @@ class FaultProxy:
         if not isinstance(document, dict):
             document = {}
         table = table_name(document.get("TableName"))
-        decision = self._decide(operation, table)
+        decision = self._decide(operation, table, _region(headers))
         self._run_hooks(decision.hooks, Call(operation, table, document, self.backend_url))
 
         if decision.fault is not None:
@@ -556,12 +613,41 @@ class FaultProxy:
                 with self._lock:
                     for window in decision.windows:
                         window.rewritten += 1
+        if operation == "DescribeTable" and status == 200 and self._replicas:
+            content, added = _with_replicas(content, self._replicas)
+            if added:
+                response_headers = _with_crc32(response_headers, content)
         if decision.rewrites and status == 200:
             content = _edited(content, decision.rewrites)
             response_headers = _with_crc32(response_headers, content)
             rewritten = True
         outcome = FORWARDED if status != 502 or reason != BACKEND_ERROR else BACKEND_ERROR
         self._record(CallRecord(operation, table, outcome, status, rewritten))
+        return status, reason, response_headers, content
+
+    def _other(
+        self,
+        operation: str,
+        key: str | None,
+        document: dict[str, Any],
+        method: str,
+        path: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        """An STS or Organizations call: counted, faulted by rule, else forwarded."""
+        decision = self._decide(operation, key, _region(headers))
+        self._run_hooks(decision.hooks, Call(operation, key, document, self.backend_url))
+        if decision.fault is not None:
+            fault_body = decision.fault.body(operation, key, key or "*")
+            self._record(CallRecord(operation, key, decision.fault.code, decision.fault.status))
+            kind = "text/xml" if decision.fault.query else "application/x-amz-json-1.1"
+            response = [("Content-Type", kind), ("x-amzn-RequestId", uuid.uuid4().hex)]
+            return decision.fault.status, "Error", response, fault_body
+        status, reason, response_headers, content = self._forward_or_502(
+            method, path, headers, body
+        )
+        self._record(CallRecord(operation, key, FORWARDED, status))
         return status, reason, response_headers, content
 
     def _forward_or_502(
@@ -610,6 +696,20 @@ def _with_crc32(headers: list[tuple[str, str]], content: bytes) -> list[tuple[st
     # botocore checks x-amz-crc32 against the body it gets; a stale one would look like corruption.
     kept = [(k, v) for k, v in headers if k.lower() != "x-amz-crc32"]
     return [*kept, ("x-amz-crc32", _crc32(content))]
+
+
+def _with_replicas(content: bytes, replicas: dict[str, list[str]]) -> tuple[bytes, bool]:
+    try:
+        document = json.loads(content)
+    except ValueError:
+        return content, False
+    table = document.get("Table") if isinstance(document, dict) else None
+    regions = replicas.get(table.get("TableArn", "")) if isinstance(table, dict) else None
+    if not isinstance(table, dict) or regions is None:
+        return content, False
+    table["GlobalTableVersion"] = "2019.11.21"
+    table["Replicas"] = [{"RegionName": r, "ReplicaStatus": "ACTIVE"} for r in regions]
+    return json.dumps(document).encode(), True
 
 
 def _edited(content: bytes, rewrites: Iterable[AnswerRewrite]) -> bytes:

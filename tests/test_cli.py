@@ -199,6 +199,10 @@ def test_excluded_tables_are_in_the_json_as_excluded(scratch: list[str]) -> None
         assert entries[name] == {
             "table_name": name,
             "table_arn": None,
+            "account": "123456789012",  # the account its neighbours' ARNs name
+            "region": "us-east-1",
+            "replica_of": None,
+            "replica_regions": [],
             "deletion_protection_changed": False,
             "pitr_changed": False,
             "result": "excluded",

@@ -133,6 +133,7 @@ RETRIED = {
     "ContinuousBackupsUnavailableException": (False, False),
     "ResourceNotFoundException": (False, False),
     "TableNotFoundException": (False, False),
+    "UnrecognizedClientException": (False, False),  # an opt-in region not enabled
 }
 
 
@@ -210,7 +211,10 @@ def test_access_denied_surfaces_as_a_client_error_with_its_message(
 
 def test_the_throttling_type_is_coral_availability_and_the_others_dynamodbs() -> None:
     assert ERRORS["ThrottlingException"].type_prefix == "com.amazon.coral.availability"
-    for code in RETRIED.keys() - {"ThrottlingException", "AccessDeniedException"}:
+    coral_service = {"AccessDeniedException", "UnrecognizedClientException"}
+    for code in coral_service:
+        assert ERRORS[code].type_prefix == "com.amazon.coral.service"
+    for code in RETRIED.keys() - {"ThrottlingException", *coral_service}:
         assert ERRORS[code].type_prefix == "com.amazonaws.dynamodb.v20120810"
         assert ERRORS[code].status == 400
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
-from remediation import controls
+from remediation import controls, fleet
 from tests.cli_process import ROOT, UNPACED, run_cli
-from tests.conftest import TableFactory
+from tests.conftest import TableFactory, create_table
 from tests.fault_proxy import FaultProxy
 from tests.servers import MotoServer, aws_env
 
@@ -82,3 +84,114 @@ def test_check_calls_no_write_action_even_where_every_protection_is_missing(
     assert result.json()["tables"][0]["result"] == "unprotected"
     called = {f"dynamodb:{op}" for op in fault_proxy.operations()}
     assert called and not called & WRITE_ACTIONS
+
+
+# -- fleets: the caller's policy and the member-account role -------------------------------------
+
+ROLE_PATTERN = "arn:aws:iam::*:role/SentinelHarden"
+CALLER_POLICIES = {
+    "roles": (ROOT / "docs" / "iam-fleet-caller.json", False),
+    "organization": (ROOT / "docs" / "iam-fleet-caller-organization.json", True),
+}
+MEMBER_TEMPLATE = ROOT / "docs" / "member-role.cfn.json"
+
+
+def member_role() -> dict[str, Any]:
+    template: dict[str, Any] = json.loads(MEMBER_TEMPLATE.read_text())
+    properties: dict[str, Any] = template["Resources"]["SentinelHardenRole"]["Properties"]
+    return properties
+
+
+@pytest.mark.parametrize("which", CALLER_POLICIES)
+def test_the_fleet_callers_policy_lists_exactly_what_reaching_the_accounts_needs(
+    which: str,
+) -> None:
+    path, organization = CALLER_POLICIES[which]
+    policy = allowed(path)
+    assert set(policy) == set(fleet.caller_actions(organization))
+    assert policy.pop(fleet.ASSUME_ACTION) == {ROLE_PATTERN}
+    if organization:
+        assert policy.pop(fleet.LIST_ACCOUNTS_ACTION) == {"*"}  # it cannot be scoped
+    assert policy == {}
+
+
+def test_the_member_role_is_trusted_only_with_the_external_id_and_allowed_todays_five_actions(
+    tmp_path: Path,
+) -> None:
+    role = member_role()
+    assert role["RoleName"] == "SentinelHarden"
+    for trust in (role["AssumeRolePolicyDocument"], json.loads(TRUST.read_text())):
+        [statement] = trust["Statement"]
+        assert statement["Action"] == fleet.ASSUME_ACTION
+        assert "sts:ExternalId" in statement["Condition"]["StringEquals"]
+    [inline] = role["Policies"]
+    written = tmp_path / "inline.json"
+    written.write_text(json.dumps(inline["PolicyDocument"]))
+    assert allowed(written) == allowed(ROOT / "docs" / "iam-policy.json")
+    assert set(allowed(written)) == set(controls.iam_actions())
+
+
+TRUST = ROOT / "docs" / "iam-member-trust-policy.json"
+
+
+@pytest.mark.parametrize("which", CALLER_POLICIES)
+def test_a_fleet_run_calls_only_what_the_caller_and_member_policies_allow(
+    which: str, server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    _, organization = CALLER_POLICIES[which]
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    members = ["111111111111", "222222222222"]
+    if organization:
+        orgs = boto3.client(
+            "organizations", endpoint_url=server.url, region_name="us-east-1", **keys
+        )
+        orgs.create_organization(FeatureSet="ALL")
+        members = [
+            orgs.create_account(AccountName=f"m{i}", Email=f"m{i}@example.com")[
+                "CreateAccountStatus"
+            ]["AccountId"]
+            for i in range(2)
+        ]
+    for account in members:
+        client = member_client(server.url, account)
+        create_table(client, "sentinel-a")
+        create_table(client, "sentinel-b", deletion_protection=True)
+        create_table(client, "other")
+    reach = (
+        ["--organization", "--role-name", "SentinelHarden"]
+        if organization
+        else [f for account in members for f in ("--role-arn", role_arn(account))]
+    )
+    result = run_cli(
+        ["harden", "--force", "--external-id", "xid-1", *reach, *UNPACED],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == 0, result.stderr
+    operations = fault_proxy.operations()
+    outside = {op for op in operations if ":" in op} - {fleet.CALLER_IDENTITY_ACTION}
+    assert outside == set(fleet.caller_actions(organization))
+    assumed = {r.table for r in fault_proxy.records if r.operation == fleet.ASSUME_ACTION}
+    assert assumed == {role_arn(account) for account in members}
+    assert all(fnmatch.fnmatchcase(arn, ROLE_PATTERN) for arn in assumed)
+    inside = {f"dynamodb:{op}" for op in operations if ":" not in op}
+    assert inside == set(allowed(ROOT / "docs" / "iam-policy.json"))
+    touched = {table for _, table in fault_proxy.table_counts() if table and ":" not in table}
+    assert touched == {"sentinel-a", "sentinel-b"}
+
+
+def role_arn(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/SentinelHarden"
+
+
+def member_client(url: str, account: str) -> Any:
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1", **keys)
+    found = sts.assume_role(RoleArn=role_arn(account), RoleSessionName="arrange")["Credentials"]
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=found["AccessKeyId"],
+        aws_secret_access_key=found["SecretAccessKey"],
+        aws_session_token=found["SessionToken"],
+    )

@@ -51,7 +51,9 @@ def test_pitr_writes_are_paced_only_as_control_plane_calls_and_a_throttle_is_abs
     # simulation one anyway, and botocore's retries absorb every throttle it draws.
     state = SimState(
         scale=SCALE,
-        quotas={"DescribeContinuousBackups": 10.0, "UpdateContinuousBackups": 10.0},
+        # Half the read's quota, a burst of five: the first wave of writes alone exceeds it, so
+        # the throttle shows even on a loaded machine that cannot send 100 writes a second.
+        quotas={"DescribeContinuousBackups": 10.0, "UpdateContinuousBackups": 5.0},
         burst_seconds=0.1,
     )
     with SimEndpoint(state, latency=0.005) as sim:

@@ -370,3 +370,49 @@ def test_the_endpoint_runs_as_a_module_and_prints_its_url() -> None:
 
     assert names == ["sentinel-0000", "sentinel-0001", "sentinel-0002"]
     assert process.returncode == 0
+
+
+def test_each_account_and_region_has_its_own_tables_and_quota() -> None:
+    import boto3
+
+    state = SimState(scale=1, quotas={"DescribeContinuousBackups": 2.0})
+    with SimEndpoint(state, latency=0.0) as sim:
+        sim.place("111111111111", "eu-west-1").seed(1)
+        state.seed(1)
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        sts = boto3.client("sts", endpoint_url=sim.url, region_name="us-east-1", **keys)
+        assert sts.get_caller_identity()["Account"] == "123456789012"
+        found = sts.assume_role(
+            RoleArn="arn:aws:iam::111111111111:role/SentinelHarden", RoleSessionName="bench"
+        )["Credentials"]
+        member = boto3.client(
+            "dynamodb",
+            endpoint_url=sim.url,
+            region_name="eu-west-1",
+            aws_access_key_id=found["AccessKeyId"],
+            aws_secret_access_key=found["SecretAccessKey"],
+            aws_session_token=found["SessionToken"],
+            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+        )
+        arn = member.describe_table(TableName="sentinel-0000")["Table"]["TableArn"]
+        caller = client(sim.url)
+        throttled = False
+        for _ in range(50):  # the caller's bucket holds two tokens: far fewer than this
+            try:
+                caller.describe_continuous_backups(TableName="sentinel-0000")
+            except ClientError:
+                throttled = True
+                break
+        # The caller's place is drained; the member's, another account and region, is not.
+        member.describe_continuous_backups(TableName="sentinel-0000")
+
+    assert throttled
+    assert arn == "arn:aws:dynamodb:eu-west-1:111111111111:table/sentinel-0000"
+    eu = sim.place("111111111111", "eu-west-1").stats()["operations"]
+    assert eu["DescribeContinuousBackups"] == {
+        "calls": 1,
+        "throttled": 0,
+        "limit_exceeded": 0,
+        "errors": 0,
+    }
+    assert state.stats()["operations"]["DescribeContinuousBackups"]["throttled"] == 1

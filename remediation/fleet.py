@@ -1,0 +1,579 @@
+"""Accounts x regions: the outer layer that runs the one `aws.Hardener` in every account-region.
+
+Like c7n-org, the hardener is unchanged: this module works out the targets (the caller's account
+and the accounts of assumed roles, times the regions asked), gives each target a Hardener of its
+own (so pacers of its own: AWS's quotas are per account and region), and runs every target's
+discovery, reads and writes on one shared, bounded pool that takes turns across targets, so that N
+account-regions take about the time of the largest one. A global table's replicas are followed into
+their own regions. Nothing here judges a table: that is `core`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from remediation import aws
+from remediation.controls import Control
+from remediation.core import AwsError, Change, Outcome, Selection, TableRef, TableState
+
+if TYPE_CHECKING:
+    from boto3.session import Session
+else:
+    Session = Any
+
+SESSION_NAME = "sentinel-harden"
+"""RoleSessionName of every assumption: CloudTrail in the member account shows who came."""
+
+ASSUME_ACTION = "sts:AssumeRole"
+"""The caller's one action for --role-arn: on the roles it names, nothing else."""
+LIST_ACCOUNTS_ACTION = "organizations:ListAccounts"
+"""Only for --organization."""
+CALLER_IDENTITY_ACTION = "sts:GetCallerIdentity"
+"""Called to know the caller's own account; AWS allows it to everyone, so no policy lists it."""
+
+
+def caller_actions(organization: bool) -> tuple[str, ...]:
+    """The IAM actions the caller needs to reach the member accounts of a fleet run."""
+    return (ASSUME_ACTION, LIST_ACCOUNTS_ACTION) if organization else (ASSUME_ACTION,)
+
+
+NOT_ENABLED = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
+"""What an opt-in region that is not enabled for the account answers to any call."""
+
+_ROLE_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/[\w+=,.@-]+(?:/[\w+=,.@-]+)*"
+)
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+
+TargetKey = tuple[str | None, str]
+"""(account, region). The account is None for the caller's own when no run needs its id."""
+
+Status = Literal["ok", "failed", "skipped"]
+
+
+class InvalidScope(ValueError):
+    """Flags that do not make a fleet: a malformed role ARN, --role-name alone, and the like."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which accounts and regions a run covers, as the user asked; checked, never called."""
+
+    regions: tuple[str, ...] = ()
+    all_regions: bool = False
+    role_arns: tuple[str, ...] = ()
+    organization: bool = False
+    role_name: str | None = None
+    external_id: str | None = None
+    include_caller: bool = False
+
+    def __post_init__(self) -> None:
+        if self.all_regions and self.regions:
+            raise InvalidScope("--all-regions and --region exclude each other: pass one")
+        for region in self.regions:
+            if not _REGION.fullmatch(region):
+                raise InvalidScope(f"not an AWS region: {region!r} (expected e.g. eu-west-1)")
+        if len(set(self.regions)) != len(self.regions):
+            raise InvalidScope("a region is named twice")
+        accounts: set[str] = set()
+        for arn in self.role_arns:
+            match = _ROLE_ARN.fullmatch(arn)
+            if match is None:
+                raise InvalidScope(
+                    f"not an IAM role ARN: {arn!r} (expected arn:aws:iam::ACCOUNT:role/NAME)"
+                )
+            if match["account"] in accounts:
+                raise InvalidScope(f"account {match['account']} is named twice by --role-arn")
+            accounts.add(match["account"])
+        if self.role_name is not None and not self.organization:
+            raise InvalidScope("--role-name needs --organization (or pass --role-arn per account)")
+        if self.organization and self.role_name is None:
+            raise InvalidScope("--organization needs --role-name: the role to assume in each")
+        if self.role_name is not None and not _ROLE_NAME.fullmatch(self.role_name):
+            raise InvalidScope(f"not an IAM role name: {self.role_name!r}")
+        if self.external_id is not None and not _EXTERNAL_ID.fullmatch(self.external_id):
+            raise InvalidScope(
+                "--external-id takes 2 to 1224 characters of A-Z a-z 0-9 and +=,.@:/-"
+            )
+        if self.external_id is not None and not self.assumes:
+            raise InvalidScope("--external-id needs --role-arn or --organization")
+        if self.include_caller and not self.assumes:
+            raise InvalidScope("--include-caller-account needs --role-arn or --organization")
+
+    @property
+    def assumes(self) -> bool:
+        return bool(self.role_arns) or self.organization
+
+    @property
+    def single(self) -> bool:
+        """Today's run: the caller's account, one region; its output and exit codes unchanged."""
+        return not self.assumes and not self.all_regions and len(self.regions) <= 1
+
+
+@dataclass
+class Target:
+    """One account-region: its own Hardener, and how it went."""
+
+    account: str | None
+    region: str
+    hardener: aws.Hardener | None
+    named: bool = True
+    """The user named the region (or it is the profile's): not enabled there is a failure."""
+    for_replicas: bool = False
+    """Not selected: reached only to protect a global table's replica."""
+    status: Status = "ok"
+    error: AwsError | None = None
+
+    @property
+    def key(self) -> TargetKey:
+        return (self.account, self.region)
+
+    def fail(self, error: AwsError) -> None:
+        self.hardener = None
+        self.error = error
+        not_enabled = error.code in NOT_ENABLED
+        self.status = "skipped" if not_enabled and not self.named else "failed"
+
+    @property
+    def reason(self) -> str:
+        if self.error is None:
+            return ""
+        if self.error.code in NOT_ENABLED:
+            return f"region not enabled for this account ({self.error})"
+        return str(self.error)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table of the run, where it lives, and (for a replica) which table led to it."""
+
+    target: TargetKey
+    account: str | None
+    region: str | None
+    state: TableState
+    replica_of: str | None = None
+    """ARN of the table whose DescribeTable listed this one as its replica, when reached so."""
+
+    @property
+    def key(self) -> tuple[str | None, str | None, str]:
+        return (self.target[0], self.region, self.state.name)
+
+    @property
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.account or "", self.region or "", self.state.name)
+
+
+@dataclass
+class _Task:
+    lane: TargetKey
+    work: Callable[[], Any]
+    then: Callable[[Any], Iterable[_Task]]
+    """Runs on the calling thread with the result; returns follow-up tasks."""
+    urgent: bool = False
+    counted: bool = True
+
+
+@dataclass
+class _Tally:
+    done: int = 0
+    total: int = 0
+
+
+class Fleet:
+    """The targets of one run, and the shared pool their calls run on."""
+
+    def __init__(self, scope: Scope, settings: aws.Settings) -> None:
+        self.scope = scope
+        self.settings = settings
+        self._cancel = threading.Event()
+        self._session = aws.make_session(settings)
+        self.home = aws.session_region(self._session)
+        if scope.regions:
+            self.regions: tuple[str, ...] = scope.regions
+        elif scope.all_regions:
+            self.regions = tuple(aws.dynamodb_regions(self._session, self.home))
+        elif self.home:
+            self.regions = (self.home,)
+        else:
+            raise aws.SetupError("no AWS region: pass --region or set AWS_REGION")
+        self.targets: dict[TargetKey, Target] = {}
+        self._credentials: dict[str | None, aws.Credentials | None] = {}
+        """Per account: an assumed role's credentials, or None for the caller's own."""
+        self._lock = threading.Lock()
+
+    # -- before any call -----------------------------------------------------------------------
+
+    def check_refs(self, refs: Sequence[TableRef]) -> None:
+        """An ARN --table outside the run's regions is refused: the run never reaches it."""
+        for ref in refs:
+            if ref.region is not None and ref.region not in self.regions:
+                uses = ", ".join(self.regions)
+                raise InvalidScope(
+                    f"table ARN is in region {ref.region} but this run uses {uses}: "
+                    f"pass --region {ref.region}"
+                )
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def connect(self) -> None:
+        """Work out the accounts (GetCallerIdentity, ListAccounts, AssumeRole) and every target.
+
+        The caller's account or the organization unusable is a SetupError; one role that cannot
+        be assumed fails that account's targets only.
+        """
+        scope = self.scope
+        if scope.single:
+            self._add_account(None, None)
+            return
+        identity = aws.Identity(self._session, self.home, self.settings, self._cancel)
+        caller: str | None = None
+        # Who the caller is: its own account is hardened with its own credentials, and never
+        # assumed into when the organization lists it (the management account is a member).
+        if not scope.assumes or scope.include_caller or scope.organization:
+            try:
+                caller = identity.caller_account()
+            except aws.CallFailed as exc:
+                raise aws.SetupError(f"cannot tell the caller's account: {exc.error}") from None
+        roles = {_ROLE_ARN.fullmatch(arn)["account"]: arn for arn in scope.role_arns}  # type: ignore[index]
+        if scope.organization:
+            try:
+                members = identity.active_accounts()
+            except aws.CallFailed as exc:
+                raise aws.SetupError(
+                    f"cannot list the organization's accounts: {exc.error}"
+                ) from None
+            partition = self._session.get_partition_for_region(self.home or "us-east-1")
+            for account in members:
+                roles.setdefault(account, f"arn:{partition}:iam::{account}:role/{scope.role_name}")
+        if caller is not None and scope.organization:
+            roles.pop(caller, None)
+        if caller is not None and (not scope.assumes or scope.include_caller):
+            self._add_account(caller, None)
+            roles.pop(caller, None)  # the caller's own credentials already reach it
+        self._assume_all(identity, roles)
+
+    def _assume_all(self, identity: aws.Identity, roles: Mapping[str, str]) -> None:
+        def assume(arn: str) -> aws.Credentials | AwsError:
+            try:
+                return identity.assume(arn, SESSION_NAME, self.scope.external_id)
+            except aws.CallFailed as exc:
+                return exc.error
+
+        if not roles:
+            return
+        with ThreadPoolExecutor(max_workers=min(self.settings.workers, len(roles))) as pool:
+            answers = dict(zip(roles, pool.map(assume, roles.values()), strict=True))
+        for account, answer in sorted(answers.items()):
+            if isinstance(answer, AwsError):
+                for region in self.regions:
+                    target = Target(account, region, None, named=not self.scope.all_regions)
+                    target.fail(answer)
+                    target.status = "failed"  # the account, not the region, is the problem
+                    self.targets[target.key] = target
+            else:
+                self._add_account(account, answer)
+
+    def _add_account(self, account: str | None, credentials: aws.Credentials | None) -> None:
+        self._credentials[account] = credentials
+        for region in self.regions:
+            self._target(account, region, named=not self.scope.all_regions)
+
+    def _target(
+        self, account: str | None, region: str, named: bool = True, for_replicas: bool = False
+    ) -> Target:
+        with self._lock:
+            target = self.targets.get((account, region))
+            if target is None:
+                client = aws.dynamodb_client(
+                    self._session, region, self.settings, self._credentials[account]
+                )
+                hardener = aws.Hardener(client, self.settings, self._cancel)
+                target = Target(account, region, hardener, named, for_replicas)
+                self.targets[target.key] = target
+            return target
+
+    # -- read ----------------------------------------------------------------------------------
+
+    def read(
+        self,
+        selection: Selection,
+        refs: Sequence[TableRef],
+        controls: Sequence[Control],
+        progress: aws.ProgressCallback | None = None,
+        excluded: list[tuple[str | None, str | None, str]] | None = None,
+    ) -> list[Row]:
+        """Discover (or take `refs`) and read every table of every target, and every replica of
+        those in regions not selected; each (account, region, table) once. Rows come sorted.
+
+        Names `selection` excludes go to `excluded` (account, region, name) and are never read;
+        an excluded --table is listed once, with no account or region.
+        """
+        left_out = excluded if excluded is not None else []
+        for ref in refs:
+            if selection.excludes(ref.name):
+                left_out.append((ref.account, ref.region, ref.name))
+        refs = [ref for ref in refs if not selection.excludes(ref.name)]
+        states: dict[tuple[TargetKey, str], TableState] = {}
+        sources: dict[tuple[TargetKey, str], set[str]] = {}
+        tally = _Tally()
+
+        def read_task(target: Target, name: str) -> _Task:
+            tally.total += 1
+            hardener = target.hardener
+            assert hardener is not None
+            return _Task(
+                target.key, lambda: hardener.read(name, controls), lambda s: got(target, s)
+            )
+
+        def got(target: Target, state: TableState) -> list[_Task]:
+            states[(target.key, state.name)] = state
+            follow = []
+            for region in state.replica_regions:
+                if region in self.regions:
+                    continue  # a selected region: its own discovery reads it
+                key = ((target.account, region), state.name)
+                sources.setdefault(key, set()).add(target.region)
+                if key in states or key in claimed:
+                    continue
+                claimed.add(key)
+                replica = self._target(target.account, region, named=False, for_replicas=True)
+                if replica.hardener is not None:
+                    follow.append(read_task(replica, state.name))
+            return follow
+
+        claimed: set[tuple[TargetKey, str]] = set()
+        wanted = {ref.name for ref in refs}
+
+        def pick(target: Target, page: Sequence[str]) -> list[str]:
+            if not refs:
+                chosen, dropped = selection.partition(page)
+                left_out.extend((target.account, target.region, name) for name in dropped)
+                return chosen
+            return [
+                name
+                for name in page
+                if name in wanted and any(_reaches(target, r) for r in refs if r.name == name)
+            ]
+
+        def page_task(target: Target, start: str | None) -> _Task:
+            hardener = target.hardener
+            assert hardener is not None
+            return _Task(
+                target.key,
+                lambda: _attempt(lambda: hardener.page(start)),
+                lambda answer: paged(target, answer),
+                urgent=True,
+                counted=False,
+            )
+
+        def paged(target: Target, answer: tuple[list[str], str | None] | AwsError) -> list[_Task]:
+            if isinstance(answer, AwsError):
+                if self.scope.single:
+                    raise aws.discovery_error(answer)
+                target.fail(answer)
+                return []
+            names, start = answer
+            follow = []
+            for name in pick(target, names):
+                key = (target.key, name)
+                if key not in claimed:
+                    claimed.add(key)
+                    follow.append(read_task(target, name))
+            if start:
+                follow.append(page_task(target, start))
+            return follow
+
+        initial: list[_Task] = []
+        for target in list(self.targets.values()):
+            if target.hardener is None:
+                continue
+            if refs and self.scope.single:
+                # Today's one-target run reads the named tables directly: no ListTables.
+                for ref in refs:
+                    claimed.add((target.key, ref.name))
+                    initial.append(read_task(target, ref.name))
+            else:
+                initial.append(page_task(target, None))
+        self._run(initial, tally, progress)
+
+        rows = []
+        for (key, name), state in states.items():
+            replica_of = None
+            found = sources.get((key, name))
+            if found:
+                origin = min(found, key=lambda r: (r not in self.regions, r))
+                origin_state = states.get(((key[0], origin), name))
+                replica_of = origin_state.arn if origin_state else None
+            account = key[0] or _arn_account(state.arn)
+            rows.append(Row(key, account, key[1], state, replica_of))
+        if refs and not self.scope.single:
+            found_names = {row.state.name for row in rows}
+            for ref in refs:
+                if ref.name not in found_names:
+                    rows.append(_nowhere(ref, len(self.ok_targets())))
+        return sorted(rows, key=lambda r: r.sort_key)
+
+    def ok_targets(self) -> list[Target]:
+        return [t for t in self.targets.values() if t.status == "ok"]
+
+    # -- act -----------------------------------------------------------------------------------
+
+    def apply(
+        self,
+        changes: Sequence[tuple[Row, Change]],
+        outcomes: dict[tuple[str | None, str | None, str], Outcome],
+        progress: aws.ProgressCallback | None = None,
+    ) -> None:
+        """Apply every change in its own target; each outcome lands in `outcomes` as it ends,
+        so an interrupted run still has what finished."""
+        tally = _Tally()
+        tasks = []
+        for row, change in changes:
+            hardener = self.targets[row.target].hardener
+            assert hardener is not None
+            tally.total += 1
+            tasks.append(
+                _Task(
+                    row.target,
+                    _bind(hardener.apply, row.state, change),
+                    _store(outcomes, row.key),
+                )
+            )
+        self._run(tasks, tally, progress)
+
+    # -- the shared pool -----------------------------------------------------------------------
+
+    def _run(
+        self, initial: Iterable[_Task], tally: _Tally, progress: aws.ProgressCallback | None
+    ) -> None:
+        """Run tasks on one bounded pool, at most `workers` at a time, handing the next free
+        worker to the next target in turn (discovery pages first): a target waiting on its own
+        pacer never holds every worker while other targets have work.
+
+        On KeyboardInterrupt (or any error): cancel (no new calls), wait for calls in flight,
+        keep what they finished, and re-raise.
+        """
+        lanes: OrderedDict[TargetKey, deque[_Task]] = OrderedDict()
+        urgent: deque[_Task] = deque()
+        running: dict[Future[Any], _Task] = {}
+
+        def add(task: _Task) -> None:
+            (urgent if task.urgent else lanes.setdefault(task.lane, deque())).append(task)
+
+        def take() -> _Task | None:
+            if urgent:
+                return urgent.popleft()
+            while lanes:
+                lane, queue = next(iter(lanes.items()))
+                if not queue:
+                    del lanes[lane]
+                    continue
+                lanes.move_to_end(lane)
+                return queue.popleft()
+            return None
+
+        def finish(future: Future[Any], task: _Task) -> None:
+            follow = task.then(future.result())
+            if task.counted:
+                tally.done += 1
+            for next_task in follow:
+                add(next_task)
+            if task.counted and progress:
+                progress(tally.done, tally.total)
+
+        pool = ThreadPoolExecutor(max_workers=self.settings.workers)
+        try:
+            for first in initial:
+                add(first)
+            while True:
+                while len(running) < self.settings.workers:
+                    task = take()
+                    if task is None:
+                        break
+                    running[pool.submit(task.work)] = task
+                if not running:
+                    break
+                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finish(future, running.pop(future))
+        except BaseException:
+            self._cancel.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future, task in running.items():
+                if not future.cancelled() and future.exception() is None:
+                    task.then(future.result())
+            raise
+        pool.shutdown(wait=True)
+
+
+def _attempt(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except aws.CallFailed as exc:
+        return exc.error
+
+
+def _bind(fn: Callable[[TableState, Change], Outcome], state: TableState, change: Change) -> Any:
+    return lambda: fn(state, change)
+
+
+def _store(
+    outcomes: dict[tuple[str | None, str | None, str], Outcome],
+    key: tuple[str | None, str | None, str],
+) -> Callable[[Outcome], list[_Task]]:
+    def store(outcome: Outcome) -> list[_Task]:
+        outcomes[key] = outcome
+        return []
+
+    return store
+
+
+def _reaches(target: Target, ref: TableRef) -> bool:
+    """Whether a --table names a table of this target: a bare name everywhere, an ARN in its
+    own region and account."""
+    if ref.region is not None and ref.region != target.region:
+        return False
+    return ref.account is None or target.account is None or ref.account == target.account
+
+
+def _arn_account(arn: str | None) -> str | None:
+    parts = (arn or "").split(":")
+    return parts[4] if len(parts) > 5 else None
+
+
+def _nowhere(ref: TableRef, targets: int) -> Row:
+    error = AwsError(
+        "dynamodb:ListTables",
+        "TableNotFound",
+        f"no table {ref.name} in any of the {targets} account-regions this run reached",
+    )
+    return Row(
+        (ref.account, ref.region or ""), ref.account, ref.region, TableState(ref.name, error=error)
+    )
+
+
+__all__ = [
+    "ASSUME_ACTION",
+    "CALLER_IDENTITY_ACTION",
+    "LIST_ACCOUNTS_ACTION",
+    "NOT_ENABLED",
+    "SESSION_NAME",
+    "Fleet",
+    "InvalidScope",
+    "Row",
+    "Scope",
+    "Target",
+    "TargetKey",
+    "caller_actions",
+]
