@@ -72,6 +72,7 @@ _HOP_BY_HOP: Final = frozenset(
     }
 )
 _REGION_IN_CREDENTIAL: Final = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+_SERVICE_IN_CREDENTIAL: Final = re.compile(r"Credential=[^/]+/\d{8}/[a-z0-9-]+/([a-z0-9-]+)/")
 
 
 @dataclass(frozen=True)
@@ -579,9 +580,10 @@ class FaultProxy:
         if method == "POST" and not target:
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
             action = form.get("Action", "")
-            if action:  # STS speaks the query protocol
+            if action:  # STS (and SNS, for the guard's alerts) speak the query protocol
                 role = form.get("RoleArn")
-                return self._other(f"sts:{action}", role, form, method, path, headers, body)
+                operation = f"{_service(headers)}:{action}"
+                return self._other(operation, role, form, method, path, headers, body)
         if method != "POST" or not target.startswith(TARGET_PREFIX):
             return self._forward_or_502(method, path, headers, body)
 
@@ -674,6 +676,13 @@ def _region(headers: list[tuple[str, str]]) -> str:
     authorization = next((v for k, v in headers if k.lower() == "authorization"), "")
     match = _REGION_IN_CREDENTIAL.search(authorization)
     return match.group(1) if match else "us-east-1"
+
+
+def _service(headers: list[tuple[str, str]]) -> str:
+    """The service a query-protocol call is signed for (its SigV4 credential scope)."""
+    authorization = next((v for k, v in headers if k.lower() == "authorization"), "")
+    match = _SERVICE_IN_CREDENTIAL.search(authorization)
+    return match.group(1) if match else "sts"
 
 
 def _table_arn(region: str, table: str | None) -> str:
