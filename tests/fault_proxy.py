@@ -242,35 +242,30 @@ class UpdatingWindow:
 
 
 @dataclass
-class HookRegistration:
+class _Counted:
+    """A rule on one operation (and maybe one table) that fires `times` times (None: always)."""
+
     operation: str
+    table: str | None = None
+    times: int | None = 1
+    fired: int = 0
+
+    def matches(self, operation: str, table: str | None) -> bool:
+        if operation != self.operation:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        return self.table is None or table == self.table
+
+
+@dataclass(kw_only=True)
+class HookRegistration(_Counted):
     action: Hook
-    table: str | None = None
-    times: int | None = 1
-    fired: int = 0
-
-    def matches(self, operation: str, table: str | None) -> bool:
-        if operation != self.operation:
-            return False
-        if self.times is not None and self.fired >= self.times:
-            return False
-        return self.table is None or table == self.table
 
 
-@dataclass
-class AnswerRewrite:
-    operation: str
+@dataclass(kw_only=True)
+class AnswerRewrite(_Counted):
     edit: AnswerEdit
-    table: str | None = None
-    times: int | None = 1
-    fired: int = 0
-
-    def matches(self, operation: str, table: str | None) -> bool:
-        if operation != self.operation:
-            return False
-        if self.times is not None and self.fired >= self.times:
-            return False
-        return self.table is None or table == self.table
 
 
 @dataclass
@@ -430,7 +425,7 @@ class FaultProxy:
         Hooks run on the proxy's handler thread, so the call waits for them (e.g. for a table to be
         deleted through `call.backend_url`). An exception in a hook fails the `with` block on exit.
         """
-        registration = HookRegistration(_operation(operation), action, table, times)
+        registration = HookRegistration(_operation(operation), table, times, action=action)
         with self._lock:
             self._hooks.append(registration)
         return registration
@@ -453,7 +448,7 @@ class FaultProxy:
         before the client parses it, `times` times: what the server said after a write differs
         from what was sent. The checksum header is recomputed, so botocore takes it as genuine.
         """
-        rewrite = AnswerRewrite(_operation(operation), edit, table, times)
+        rewrite = AnswerRewrite(_operation(operation), table, times, edit=edit)
         with self._lock:
             self._rewrites.append(rewrite)
         return rewrite
