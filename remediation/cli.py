@@ -885,8 +885,8 @@ class Run:
             "pitr_changed": PITR in outcome.changed,
             "result": _result(self.report, row, outcome, change is not None),
             "planned": [c.id for c in change.enable] if change else [],
-            "before": _state_json(outcome.before, self.report.requirement),
-            "after": _state_json(outcome.after, self.report.requirement),
+            "before": core.state_json(outcome.before, self.report.requirement),
+            "after": core.state_json(outcome.after, self.report.requirement),
         }
         managed = self.report.managed.get(row.key)
         if managed is not None:
@@ -957,16 +957,6 @@ def _step(state: TableState, change: Change, control: Control) -> str:
         )
     unknown = " (current state unknown)" if control in change.unknown else ""
     return f"Enable {control.noun}{unknown}"
-
-
-def _state_json(state: TableState, requirement: Requirement) -> dict[str, Any]:
-    pitr_checked = PITR in requirement.controls
-    return {
-        "deletion_protection": state.deletion_protection.enabled,
-        "pitr_enabled": state.pitr.enabled if pitr_checked else None,
-        "pitr_recovery_period_days": state.pitr_recovery_days,
-        "table_status": state.status,
-    }
 
 
 def _error_json(control_id: str, error: AwsError | None) -> dict[str, Any]:

@@ -129,6 +129,17 @@ def recovery_days(state: TableState, requirement: Requirement) -> int | None:
     return None
 
 
+def state_json(state: TableState, requirement: Requirement = Requirement()) -> dict[str, object]:
+    """A table's state as every report writes it (CLI JSON, guard log): None is unknown, and
+    PITR is None when the requirement did not read it."""
+    return {
+        "deletion_protection": state.deletion_protection.enabled,
+        "pitr_enabled": state.pitr.enabled if PITR in requirement.controls else None,
+        "pitr_recovery_period_days": state.pitr_recovery_days,
+        "table_status": state.status,
+    }
+
+
 def is_protected(state: TableState, requirement: Requirement = Requirement()) -> bool:
     return state.error is None and not missing(state, requirement)
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from remediation import aws, controls, core
 from remediation.controls import ALL
-from remediation.core import AwsError, Outcome, Requirement, Selection, TableState
+from remediation.core import AwsError, Outcome, Requirement, Selection
 
 EVENT_SOURCE = "aws.dynamodb"
 DETAIL_TYPE = "AWS API Call via CloudTrail"
@@ -320,13 +320,13 @@ class Guard:
                 "retry": not gone,
             }
         if not plan.changes:
-            return {"decision": "protected", "found": _state_json(state), "changed": []}
+            return {"decision": "protected", "found": core.state_json(state), "changed": []}
         outcome = hardener.apply(state, plan.changes[0])
         record: dict[str, Any] = {
             "decision": "hardened" if outcome.succeeded(requirement) else "failed",
-            "found": _state_json(state),
+            "found": core.state_json(state),
             "changed": [c.id for c in outcome.changed],
-            "after": _state_json(outcome.after),
+            "after": core.state_json(outcome.after),
         }
         if record["decision"] == "failed":
             record["errors"] = [_error_json(e) for e in outcome.errors.values()]
@@ -388,15 +388,6 @@ def _named_table(trigger: Trigger) -> str | None:
 
 def _gone(outcome: Outcome) -> bool:
     return all(e.code in GONE_CODES for e in outcome.errors.values())
-
-
-def _state_json(state: TableState) -> dict[str, Any]:
-    return {
-        "deletion_protection": state.deletion_protection.enabled,
-        "pitr_enabled": state.pitr.enabled,
-        "pitr_recovery_period_days": state.pitr_recovery_days,
-        "table_status": state.status,
-    }
 
 
 def _error_json(error: AwsError) -> dict[str, str]:
