@@ -1,7 +1,7 @@
 """The only module that talks to boto3: discover, read state, apply (its answer is the read-back).
 
-One boto3 client is shared by a bounded pool of worker threads (boto3 clients are thread-safe);
-every call goes through `Hardener._call`, which paces it to AWS's quotas, stops starting new calls
+One boto3 client per account-region is shared by the worker threads of `remediation.fleet`'s
+bounded pool (boto3 clients are thread-safe); every call goes through `Hardener._call`, which paces it to AWS's quotas, stops starting new calls
 once the run is cancelled, and turns AWS errors into `core.AwsError` values on the table they
 concern. Nothing here decides what a table needs: that is `core.plan`.
 """
@@ -12,10 +12,9 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -43,8 +42,6 @@ if TYPE_CHECKING:
 else:
     DynamoDBClient = Any
     Session = Any
-
-T = TypeVar("T")
 
 PAGE_SIZE = 100
 """ListTables' maximum page; there is no server-side name filter."""
@@ -380,16 +377,6 @@ class Hardener:
             return {"pitr": Reading(None, exc.error)}
         return _pitr_fields(response["ContinuousBackupsDescription"])
 
-    def read_all(
-        self,
-        names: Iterable[str],
-        controls: Sequence[Control],
-        progress: ProgressCallback | None = None,
-    ) -> list[TableState]:
-        """Read every table on the pool, starting each as soon as `names` yields it (discovery
-        pages overlap the reads); the result is in the order of `names`."""
-        return self._map(lambda n: self.read(n, controls), names, progress)
-
     # -- act -----------------------------------------------------------------------------------
 
     def apply(self, before: TableState, change: Change) -> Outcome:
@@ -422,15 +409,6 @@ class Hardener:
             if error is not None:
                 errors[control.id] = error
         return Outcome(before, after, changed_controls(before, after), errors)
-
-    def apply_all(
-        self,
-        states: Mapping[str, TableState],
-        changes: Sequence[Change],
-        progress: ProgressCallback | None = None,
-    ) -> list[Outcome]:
-        """Apply every change on the pool; the result is in the order of `changes`."""
-        return self._map(lambda c: self.apply(states[c.table], c), changes, progress)
 
     def _enable_deletion_protection(self, before: TableState) -> Mapping[str, Any]:
         """UpdateTable; returns the TableDescription it answers with."""
@@ -495,45 +473,6 @@ class Hardener:
                 return status
             self._sleep(_backoff(attempt))
             attempt += 1
-
-    # -- the pool ------------------------------------------------------------------------------
-
-    def _map(
-        self,
-        fn: Callable[[Any], T],
-        items: Iterable[Any],
-        progress: ProgressCallback | None,
-    ) -> list[T]:
-        """Run fn over items on a bounded pool, submitting as items arrive; results in input order.
-
-        On KeyboardInterrupt: cancel (no new calls), wait for calls in flight, and re-raise with
-        the finished results attached as `exc.partial` (index -> result).
-        """
-        results: dict[int, T] = {}
-        pending: dict[Future[T], int] = {}
-        pool = ThreadPoolExecutor(max_workers=self._settings.workers)
-        total = 0
-        try:
-            for item in items:
-                pending[pool.submit(fn, item)] = total
-                total += 1
-            while pending:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = pending.pop(future)
-                    results[index] = future.result()
-                    if progress:
-                        progress(len(results), total)
-        except BaseException as exc:
-            self.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
-            for future, index in pending.items():
-                if future.done() and not future.cancelled() and future.exception() is None:
-                    results[index] = future.result()
-            exc.partial = results  # type: ignore[attr-defined]
-            raise
-        pool.shutdown(wait=True)
-        return [results[i] for i in range(total)]
 
 
 # -- accounts: STS and Organizations, through the same door ---------------------------------------

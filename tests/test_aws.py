@@ -21,9 +21,9 @@ def hardener(mocked_aws: Any) -> aws.Hardener:
 
 
 def harden(hardener: aws.Hardener, names: list[str], controls: tuple[Any, ...] = ALL) -> list[Any]:
-    states = hardener.read_all(names, controls)
-    plan = core.plan(states, core.Requirement(controls=controls))
-    return hardener.apply_all({s.name: s for s in states}, plan.changes)
+    states = {name: hardener.read(name, controls) for name in names}
+    plan = core.plan(states.values(), core.Requirement(controls=controls))
+    return [hardener.apply(states[change.table], change) for change in plan.changes]
 
 
 def test_discovery_lists_every_page_and_select_keeps_the_prefix(
@@ -125,10 +125,10 @@ def test_a_table_deleted_after_discovery_is_reported_on_that_table(
     hardener: aws.Hardener, table: TableFactory, mocked_aws: Any
 ) -> None:
     names = [table("sentinel-a"), table("sentinel-b")]
-    states = hardener.read_all(names, ALL)
+    states = {name: hardener.read(name, ALL) for name in names}
     mocked_aws.delete_table(TableName="sentinel-a")
-    plan = core.plan(states)
-    outcomes = hardener.apply_all({s.name: s for s in states}, plan.changes)
+    plan = core.plan(states.values())
+    outcomes = [hardener.apply(states[change.table], change) for change in plan.changes]
     gone, kept = outcomes
     # What AWS answers each write for a missing table.
     assert {k: e.code for k, e in gone.errors.items()} == {
