@@ -31,6 +31,35 @@ def dynamodb_client(url: str, config: Any = None) -> Any:
     )
 
 
+_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def assumed_client(url: str, role_arn: str, region: str = REGION) -> Any:
+    """A DynamoDB client acting in the role's account, through a real STS AssumeRole."""
+    sts = boto3.client("sts", endpoint_url=url, region_name=region, **_KEYS)
+    found = sts.assume_role(RoleArn=role_arn, RoleSessionName="arrange")["Credentials"]
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id=found["AccessKeyId"],
+        aws_secret_access_key=found["SecretAccessKey"],
+        aws_session_token=found["SessionToken"],
+    )
+
+
+def organization_members(url: str, count: int) -> list[str]:
+    """A new AWS Organization with `count` member accounts, made by Organizations itself."""
+    organizations = boto3.client("organizations", endpoint_url=url, region_name=REGION, **_KEYS)
+    organizations.create_organization(FeatureSet="ALL")
+    return [
+        organizations.create_account(AccountName=f"m{i}", Email=f"m{i}@example.com")[
+            "CreateAccountStatus"
+        ]["AccountId"]
+        for i in range(count)
+    ]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ from remediation.fleet import SESSION_NAME
 from tests.cli_process import UNPACED, run_cli
 from tests.conftest import create_table, protection
 from tests.fault_proxy import FaultProxy
-from tests.servers import MotoServer, aws_env
+from tests.servers import MotoServer, assumed_client, aws_env, organization_members
 
 CALLER = "123456789012"  # moto's default account: the caller's own
 A, B = "111111111111", "222222222222"
@@ -27,19 +27,10 @@ def role(account: str) -> str:
 
 def client_in(url: str, account: str, region: str) -> Any:
     """A DynamoDB client acting in `account` (through a real AssumeRole) and `region`."""
-    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     if account == CALLER:
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         return boto3.client("dynamodb", endpoint_url=url, region_name=region, **keys)
-    sts = boto3.client("sts", endpoint_url=url, region_name=region, **keys)
-    found = sts.assume_role(RoleArn=role(account), RoleSessionName="arrange")["Credentials"]
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=url,
-        region_name=region,
-        aws_access_key_id=found["AccessKeyId"],
-        aws_secret_access_key=found["SecretAccessKey"],
-        aws_session_token=found["SessionToken"],
-    )
+    return assumed_client(url, role(account), region)
 
 
 @pytest.fixture
@@ -107,17 +98,7 @@ def test_every_assumption_carries_the_external_id_and_a_recognisable_session_nam
 def test_the_organization_is_listed_and_each_member_assumed_the_caller_only_when_asked(
     server: MotoServer, fault_proxy: FaultProxy
 ) -> None:
-    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    organizations = boto3.client(
-        "organizations", endpoint_url=server.url, region_name="us-east-1", **keys
-    )
-    organizations.create_organization(FeatureSet="ALL")
-    members = [
-        organizations.create_account(AccountName=f"m{i}", Email=f"m{i}@example.com")[
-            "CreateAccountStatus"
-        ]["AccountId"]
-        for i in range(3)
-    ]
+    members = organization_members(server.url, 3)
     clients = {}
     for account in (CALLER, *members):
         clients[account] = client_in(server.url, account, "us-east-1")

@@ -7,14 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from remediation import controls, fleet
 from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import TableFactory, create_table
 from tests.fault_proxy import FaultProxy
-from tests.servers import MotoServer, aws_env
+from tests.servers import MotoServer, assumed_client, aws_env, organization_members
 
 TABLE_RESOURCE = "arn:aws:dynamodb:*:*:table/sentinel-*"
 WRITE_ACTIONS = {control.write_action for control in controls.ALL}
@@ -139,19 +138,9 @@ def test_a_fleet_run_calls_only_what_the_caller_and_member_policies_allow(
     which: str, server: MotoServer, fault_proxy: FaultProxy
 ) -> None:
     _, organization = CALLER_POLICIES[which]
-    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     members = ["111111111111", "222222222222"]
     if organization:
-        orgs = boto3.client(
-            "organizations", endpoint_url=server.url, region_name="us-east-1", **keys
-        )
-        orgs.create_organization(FeatureSet="ALL")
-        members = [
-            orgs.create_account(AccountName=f"m{i}", Email=f"m{i}@example.com")[
-                "CreateAccountStatus"
-            ]["AccountId"]
-            for i in range(2)
-        ]
+        members = organization_members(server.url, 2)
     for account in members:
         client = member_client(server.url, account)
         create_table(client, "sentinel-a")
@@ -184,14 +173,4 @@ def role_arn(account: str) -> str:
 
 
 def member_client(url: str, account: str) -> Any:
-    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    sts = boto3.client("sts", endpoint_url=url, region_name="us-east-1", **keys)
-    found = sts.assume_role(RoleArn=role_arn(account), RoleSessionName="arrange")["Credentials"]
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=found["AccessKeyId"],
-        aws_secret_access_key=found["SecretAccessKey"],
-        aws_session_token=found["SessionToken"],
-    )
+    return assumed_client(url, role_arn(account))
