@@ -25,6 +25,10 @@ class Control:
     """IAM action that reads the control's state."""
     write_action: str
     """IAM action that turns the control on."""
+    title: str
+    """The control as a finding's title: what holds when it passes."""
+    severity: str
+    """How bad a table without it is, in Security Hub's labels (LOW, MEDIUM, HIGH, CRITICAL)."""
 
 
 DELETION_PROTECTION = Control(
@@ -43,6 +47,10 @@ DELETION_PROTECTION = Control(
     docs_url="https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection",
     read_action="dynamodb:DescribeTable",
     write_action="dynamodb:UpdateTable",
+    title="Sentinel DynamoDB table has deletion protection enabled",
+    # Without it one call drops the audit trail for good; PITR cannot bring back a deleted table
+    # unless it was on, and then only its backup.
+    severity="HIGH",
 )
 
 PITR = Control(
@@ -62,6 +70,8 @@ PITR = Control(
     docs_url="https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/PointInTimeRecovery.html",
     read_action="dynamodb:DescribeContinuousBackups",
     write_action="dynamodb:UpdateContinuousBackups",
+    title="Sentinel DynamoDB table has point-in-time recovery enabled",
+    severity="MEDIUM",
 )
 
 ALL: tuple[Control, ...] = (DELETION_PROTECTION, PITR)
