@@ -551,6 +551,116 @@ class Identity:
             params["NextToken"] = page["NextToken"]
 
 
+# -- Security Hub: findings, through the same door -----------------------------------------------
+
+SECURITY_HUB_RATES: Mapping[str, float] = {
+    # AWS: BatchImportFindings takes 10 requests a second per account and region, bursts of 30.
+    # Paced evenly a little under it, never in a burst; throttling that still comes
+    # (LimitExceededException, TooManyRequestsException, 429) is retried by botocore.
+    "BatchImportFindings": 9.7,
+}
+IMPORT_BATCH = 100
+"""BatchImportFindings' maximum findings per call."""
+IMPORT_ACTION = "securityhub:BatchImportFindings"
+
+NOT_SUBSCRIBED = "InvalidAccessException"
+"""What Security Hub answers in a region where the account has not enabled it: "Account ... is
+not subscribed to AWS Security Hub"."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """One finding Security Hub refused (a FailedFindings entry)."""
+
+    id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ImportAnswer:
+    """What one account-region's Security Hub did with the findings sent to it."""
+
+    sent: int
+    imported: int = 0
+    rejected: tuple[Rejected, ...] = ()
+    error: AwsError | None = None
+    """A call failed as a whole (after botocore's retries); the findings not yet sent were not
+    sent."""
+
+    @property
+    def not_enabled(self) -> bool:
+        return self.error is not None and self.error.code == NOT_SUBSCRIBED
+
+
+def securityhub_client(
+    session: Session,
+    region: str,
+    settings: Settings,
+    credentials: Credentials | None = None,
+) -> Any:
+    """A Security Hub client in one account-region, retried like the DynamoDB client."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=5,
+        read_timeout=30,
+    )
+    keys: tuple[str | None, str | None, str | None] = (None, None, None)
+    if credentials is not None:
+        keys = (
+            credentials.access_key_id,
+            credentials.secret_access_key,
+            credentials.session_token,
+        )
+    return session.client(
+        "securityhub",
+        region_name=region,
+        endpoint_url=settings.endpoint_url,
+        config=config,
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+        aws_session_token=keys[2],
+    )
+
+
+class SecurityHub:
+    """One account-region's Security Hub: BatchImportFindings, paced to its quota."""
+
+    def __init__(
+        self,
+        client: Any,
+        cancel: threading.Event | None = None,
+        rates: Mapping[str, float] = SECURITY_HUB_RATES,
+    ) -> None:
+        event = cancel if cancel is not None else threading.Event()
+        self._door = _Door(client, "securityhub", rates, event)
+
+    def import_findings(self, findings: Sequence[Mapping[str, Any]]) -> ImportAnswer:
+        """Send every finding, at most IMPORT_BATCH a call; stop at the first call that fails
+        as a whole (not enabled, denied), since the next would fail alike."""
+        imported = 0
+        rejected: list[Rejected] = []
+        for start in range(0, len(findings), IMPORT_BATCH):
+            batch = [dict(f) for f in findings[start : start + IMPORT_BATCH]]
+            try:
+                answer = self._door.call("BatchImportFindings", Findings=batch)
+            except CallFailed as exc:
+                return ImportAnswer(len(findings), imported, tuple(rejected), exc.error)
+            except Cancelled:
+                error = _interrupted(IMPORT_ACTION, "not sent")
+                return ImportAnswer(len(findings), imported, tuple(rejected), error)
+            imported += int(answer.get("SuccessCount", 0))
+            rejected += [
+                Rejected(
+                    str(f.get("Id", "")),
+                    str(f.get("ErrorCode", "")),
+                    str(f.get("ErrorMessage", "")),
+                )
+                for f in answer.get("FailedFindings", [])
+            ]
+        return ImportAnswer(len(findings), imported, tuple(rejected))
+
+
 def discovery_error(error: AwsError) -> SetupError:
     if error.code in ("EndpointConnectionError", "ConnectTimeoutError"):
         return SetupError(f"cannot reach the DynamoDB endpoint: {error.message}")
@@ -610,14 +720,21 @@ __all__ = [
     "DEFAULT_RATES",
     "DEFAULT_WORKERS",
     "IDENTITY_RATES",
+    "IMPORT_ACTION",
+    "IMPORT_BATCH",
+    "NOT_SUBSCRIBED",
+    "SECURITY_HUB_RATES",
     "CallFailed",
     "Cancelled",
     "Credentials",
     "Hardener",
     "Identity",
+    "ImportAnswer",
     "Pacer",
     "ProgressCallback",
     "PublishFailed",
+    "Rejected",
+    "SecurityHub",
     "Settings",
     "SetupError",
     "discovery_error",
@@ -627,5 +744,6 @@ __all__ = [
     "make_session",
     "make_sns_client",
     "publish",
+    "securityhub_client",
     "session_region",
 ]

@@ -42,10 +42,11 @@ DESCRIPTION_LIMIT = 1024
 class Finding:
     """One table's verdict on one control, as every format tells it."""
 
-    account: str
-    region: str
+    account: str | None
+    """None only for a table the run never found and whose account it never learned."""
+    region: str | None
     table: str
-    arn: str
+    arn: str | None
     control: Control
     status: Status
     detail: str
@@ -61,11 +62,17 @@ class Finding:
     @property
     def id(self) -> str:
         """Stable per account, region, table and control: a later run updates this finding."""
-        return f"{self.arn}/{self.control.id}"
+        where = self.arn or f"{self.account or '-'}/{self.region or '-'}/{self.table}"
+        return f"{where}/{self.control.id}"
 
     @property
     def partition(self) -> str:
-        return self.arn.split(":")[1]
+        return self.arn.split(":")[1] if self.arn else partition_of(self.region or "")
+
+    @property
+    def importable(self) -> bool:
+        """Security Hub needs the account and region it belongs to."""
+        return self.account is not None and self.region is not None
 
     @property
     def passed(self) -> bool:
@@ -88,9 +95,7 @@ def finding(
     arn = after.arn or before.arn
     account = account or _arn_part(arn, 4)
     region = region or _arn_part(arn, 3)
-    if account is None or region is None:
-        raise ValueError(f"{before.name}: a finding needs the table's account and region")
-    if arn is None:
+    if arn is None and account is not None and region is not None:
         arn = f"arn:{partition_of(region)}:dynamodb:{region}:{account}:table/{before.name}"
     readable = before.error is None
     error = error or before.error or after.reading(control).error
@@ -170,7 +175,10 @@ def product_arn(partition: str, region: str, account: str) -> str:
 
 
 def asff(f: Finding) -> dict[str, Any]:
-    """The finding as Security Hub's BatchImportFindings takes it."""
+    """The finding as Security Hub's BatchImportFindings takes it; ValueError for a finding that
+    is not `importable` (no account or region to import it into)."""
+    if f.account is None or f.region is None or f.arn is None:
+        raise ValueError(f"{f.table}: no account or region to import its finding into")
     stamp = _iso(f.observed_at)
     # Unknown counts as missing, as everywhere: sentinel/status tells fail, unknown and error apart.
     compliance = "PASSED" if f.passed else "FAILED"
@@ -428,7 +436,9 @@ def ocsf(f: Finding, version: str = "") -> Any:
             region=f.region,
             account=Account(
                 uid=f.account, name=f.account, type_id=TypeID.AWS_Account, type="AWS Account"
-            ),
+            )
+            if f.account
+            else None,
         ),
         metadata=Metadata(
             event_code=f.control.id,
@@ -447,14 +457,36 @@ def ocsf_json(findings: Iterable[Finding], version: str = "") -> list[dict[str, 
 # -- JUnit XML -------------------------------------------------------------------------------------
 
 
-def junit_xml(findings: Sequence[Finding], name: str = GENERATOR_PREFIX) -> str:
+def junit_xml(
+    findings: Sequence[Finding], run_errors: Sequence[str] = (), name: str = GENERATOR_PREFIX
+) -> str:
     """One testsuite per account-region, one testcase per table and control, and a failure for
-    each control that does not hold (unprotected, unknown, or an error on the way)."""
+    each control that does not hold (unprotected, unknown, or an error on the way).
+
+    What kept the run from checking at all (a setup error, an account-region not reached) is an
+    error of its own; a run that checked no table at all says so as a skipped testcase, so that
+    no dashboard shows an empty run as green.
+    """
     suites: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
-        suites.setdefault((f.account, f.region), []).append(f)
+        suites.setdefault((f.account or "-", f.region or "-"), []).append(f)
     root = ET.Element("testsuites", name=name)
-    totals = {"tests": 0, "failures": 0}
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if run_errors or not findings:
+        suite = ET.SubElement(root, "testsuite", name=f"{name} run")
+        for text in run_errors:
+            case = ET.SubElement(suite, "testcase", classname=name, name="run", time="0")
+            ET.SubElement(case, "error", message=text, type="run").text = text
+        if not findings:
+            case = ET.SubElement(suite, "testcase", classname=name, name="tables", time="0")
+            ET.SubElement(case, "skipped", message="no table was checked")
+        suite.set("tests", str(len(run_errors) + (0 if findings else 1)))
+        suite.set("failures", "0")
+        suite.set("errors", str(len(run_errors)))
+        suite.set("skipped", "0" if findings else "1")
+        totals["tests"] += len(run_errors) + (0 if findings else 1)
+        totals["errors"] += len(run_errors)
+        totals["skipped"] += 0 if findings else 1
     for (account, region), group in sorted(suites.items()):
         failed = [f for f in group if not f.passed]
         suite = ET.SubElement(
@@ -477,7 +509,8 @@ def junit_xml(findings: Sequence[Finding], name: str = GENERATOR_PREFIX) -> str:
                 time="0",
             )
             properties = ET.SubElement(case, "properties")
-            ET.SubElement(properties, "property", name="arn", value=f.arn)
+            if f.arn:
+                ET.SubElement(properties, "property", name="arn", value=f.arn)
             ET.SubElement(properties, "property", name="status", value=f.status)
             if f.changed:
                 ET.SubElement(properties, "property", name="changed", value="true")
@@ -488,9 +521,8 @@ def junit_xml(findings: Sequence[Finding], name: str = GENERATOR_PREFIX) -> str:
                 ET.SubElement(case, "system-out").text = f.detail
         totals["tests"] += len(group)
         totals["failures"] += len(failed)
-    root.set("tests", str(totals["tests"]))
-    root.set("failures", str(totals["failures"]))
-    root.set("errors", "0")
+    for key, value in totals.items():
+        root.set(key, str(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

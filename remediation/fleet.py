@@ -303,6 +303,15 @@ class Fleet:
                 self.targets[target.key] = target
             return target
 
+    def security_hub(self, key: TargetKey) -> aws.SecurityHub:
+        """The Security Hub of one account-region, with the credentials that reach its tables
+        (BatchImportFindings must come from the account the findings are about)."""
+        account, region = key
+        client = aws.securityhub_client(
+            self._session, region, self.settings, self._credentials.get(account)
+        )
+        return aws.SecurityHub(client, self._cancel)
+
     # -- read ----------------------------------------------------------------------------------
 
     def read(

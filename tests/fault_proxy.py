@@ -155,6 +155,31 @@ ERRORS: Final[dict[str, ErrorShape]] = {
     )
 }
 
+# Security Hub's errors (REST-JSON): botocore reads the code from `__type` as from DynamoDB's.
+ERRORS.update(
+    {
+        shape.code: shape
+        for shape in (
+            ErrorShape(
+                "InvalidAccessException",
+                "com.amazonaws.securityhub",
+                f"Account {ACCOUNT_ID} is not subscribed to AWS Security Hub",
+                status=401,
+                message_key="Message",
+            ),
+            ErrorShape(
+                "TooManyRequestsException",
+                "com.amazonaws.securityhub",
+                "Rate exceeded",
+                status=429,
+                message_key="Message",
+            ),
+        )
+    }
+)
+_REST_OPERATIONS: Final = {"/findings/import": "securityhub:BatchImportFindings"}
+"""REST-JSON calls counted and faulted like STS's: path -> operation."""
+
 # STS's errors, in its query protocol (XML); for AssumeRole, {table} is the RoleArn asked for.
 QUERY_ERRORS: Final[dict[str, ErrorShape]] = {
     shape.code: shape
@@ -572,6 +597,10 @@ class FaultProxy:
         if method == "POST" and target.startswith(_ORGANIZATIONS_PREFIX):
             operation = "organizations:" + target.removeprefix(_ORGANIZATIONS_PREFIX)
             return self._other(operation, None, {}, method, path, headers, body)
+        if method == "POST" and not target and urlsplit(path).path in _REST_OPERATIONS:
+            # Security Hub speaks REST-JSON: the path names the operation.
+            operation = _REST_OPERATIONS[urlsplit(path).path]
+            return self._other(operation, None, {}, method, path, headers, body)
         if method == "POST" and not target:
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
             action = form.get("Action", "")
@@ -644,7 +673,10 @@ class FaultProxy:
         status, reason, response_headers, content = self._forward_or_502(
             method, path, headers, body
         )
-        self._record(CallRecord(operation, key, FORWARDED, status))
+        rewritten = bool(decision.rewrites) and status == 200
+        if rewritten:
+            content = _edited(content, decision.rewrites)
+        self._record(CallRecord(operation, key, FORWARDED, status, rewritten))
         return status, reason, response_headers, content
 
     def _forward_or_502(

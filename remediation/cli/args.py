@@ -6,9 +6,11 @@ boto3 is imported only once the arguments are good, so `--help` and usage errors
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
 
@@ -180,6 +182,22 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         const="json",
         help="print one JSON document on stdout instead of text (same as --format json)",
     )
+    harden.add_argument(
+        "--output",
+        metavar="FILE",
+        help=(
+            "write the --format report to FILE (replaced if it exists) and keep the text "
+            "report on the terminal"
+        ),
+    )
+    harden.add_argument(
+        "--security-hub",
+        action="store_true",
+        help=(
+            "import one ASFF finding per table and control into each account-region's "
+            "Security Hub (BatchImportFindings); a region without Security Hub is reported"
+        ),
+    )
     harden.add_argument("--aws-profile", metavar="PROFILE", help="AWS profile for credentials")
     harden.add_argument(
         "--region",
@@ -270,10 +288,18 @@ class Options:
     managed: ManagedTables = field(default_factory=ManagedTables)
     """What the --pulumi-state stacks manage, read before any AWS call."""
     include_managed: bool = False
+    output: Path | None = None
+    """--output: the file the format goes to; the terminal keeps the text report."""
+    security_hub: bool = False
 
     @property
     def as_json(self) -> bool:
-        return self.format == "json"
+        """The terminal gets the JSON document (not when it goes to --output)."""
+        return self.format == "json" and self.output is None
+
+    @property
+    def terminal_format(self) -> str:
+        return formats.DEFAULT if self.output is not None else self.format
 
 
 def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
@@ -304,6 +330,12 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         raise UsageError("--exclude needs a glob such as 'sentinel-scratch-*', got ''")
     if args.check and (args.force or args.dry_run):
         raise UsageError("--check never changes anything: it takes neither --force nor --dry-run")
+    if args.security_hub and args.dry_run:
+        raise UsageError(
+            "--dry-run changes nothing, and importing findings into Security Hub is a change: "
+            "use --check --security-hub to import what a read-only run found"
+        )
+    output = _output(args.output) if args.output is not None else None
     if args.include_managed and not args.pulumi_state:
         raise UsageError("--include-managed needs --pulumi-state to say which tables are managed")
     try:
@@ -341,7 +373,22 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         wait_timeout=args.wait_timeout,
         managed=managed,
         include_managed=args.include_managed,
+        output=output,
+        security_hub=args.security_hub,
     )
+
+
+def _output(text: str) -> Path:
+    """The --output file, refused before any AWS call when it cannot be written."""
+    path = Path(text)
+    if not text or path.is_dir():
+        raise UsageError(f"--output {text!r} is a folder, not a file")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"--output {text}: no such folder {str(folder)!r}")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--output {text}: cannot be written (permission denied)")
+    return path
 
 
 def _requirement(no_pitr: bool, min_recovery_days: int | None) -> Requirement:

@@ -56,8 +56,10 @@ def _main(
         return ExitStatus.OK if not exc.code else ExitStatus.USAGE
     from remediation.cli.run import Console, execute  # boto3: only once the arguments are good
 
-    chosen = formats.load(options.format)
-    console = Console(stdin, stdout, stderr, interactive_output=options.format == "text")
+    # With --output the chosen format goes to the file, and the terminal keeps the text report.
+    chosen = formats.load(options.terminal_format)
+    to_file = formats.load(options.format) if options.output is not None else None
+    console = Console(stdin, stdout, stderr, interactive_output=chosen.name == formats.DEFAULT)
 
     def show_plan(report: Report) -> None:
         if chosen.render_plan is not None:
@@ -76,6 +78,13 @@ def _main(
     line = final_line(report)
     if line is not None:
         print(line, file=stderr)
+    if to_file is not None and options.output is not None:
+        try:
+            with options.output.open("w", encoding="utf-8") as file:
+                to_file.render(report, file)
+        except OSError as exc:
+            print(f"error: cannot write --output {options.output}: {exc.strerror}", file=stderr)
+            return max(report.exit_status, ExitStatus.FAILED)
     return report.exit_status
 
 

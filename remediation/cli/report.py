@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from remediation import core
@@ -123,6 +124,35 @@ class TableResult:
 
 
 @dataclass(frozen=True)
+class HubRejection:
+    """One finding an account-region's Security Hub refused (FailedFindings), by table."""
+
+    table: str
+    control: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class HubImport:
+    """What one account-region's Security Hub did with the run's findings (--security-hub)."""
+
+    account: str | None
+    region: str
+    sent: int
+    imported: int = 0
+    rejected: tuple[HubRejection, ...] = ()
+    error: AwsError | None = None
+    """A call that failed as a whole; the findings it carried and those after it were not sent."""
+    not_enabled: bool = False
+    """Security Hub is not enabled there: said once for the region, not a failure of the run."""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.rejected) or (self.error is not None and not self.not_enabled)
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything one run learned: targets, tables, exclusions, and how the run ended."""
 
@@ -149,6 +179,10 @@ class Report:
     """Why the run could not go on (one line), or None."""
     error_status: ExitStatus | None = None
     """The exit status that error means: USAGE or AWS_SETUP."""
+    at: datetime | None = None
+    """When the run's verdicts were read (UTC): the time every finding carries."""
+    security_hub: tuple[HubImport, ...] = ()
+    """Per account-region, the findings imported into Security Hub (with --security-hub)."""
 
     # -- counts (over the selected tables; excluded ones are counted apart) --------------------
 
@@ -243,6 +277,8 @@ class Report:
             return ExitStatus.CANCELLED
         if any(t.status == "failed" for t in self.targets):
             return ExitStatus.FAILED  # an account or region not done is a failure, dry run or not
+        if any(hub.failed for hub in self.security_hub):
+            return ExitStatus.FAILED  # a finding Security Hub refused is a verdict not delivered
         if self.check:
             return ExitStatus.FAILED if self.failed or self.pending else ExitStatus.OK
         if self.dry_run:
@@ -252,6 +288,8 @@ class Report:
 
 __all__ = [
     "NOT_ATTEMPTED",
+    "HubImport",
+    "HubRejection",
     "Report",
     "Result",
     "RowKey",

@@ -7,18 +7,33 @@ report. boto3 is imported only here, once the arguments are good.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 from remediation import core
 from remediation.cli.args import Options, UsageError
+from remediation.cli.findings import by_table
 from remediation.cli.progress import Progress, isatty
-from remediation.cli.report import Report, RowKey, Stage, TableResult, TargetResult
+from remediation.cli.report import (
+    HubImport,
+    HubRejection,
+    Report,
+    RowKey,
+    Stage,
+    TableResult,
+    TargetResult,
+)
 from remediation.core import AwsError, Change, Outcome, TableRef, TableState
 from remediation.pulumi_state import ManagedTable
 
 if TYPE_CHECKING:
+    from remediation.aws import SecurityHub
     from remediation.fleet import Fleet, Row, Target
+
+IMPORT_WORKERS = 8
+"""Account-regions imported at once; each paces its own BatchImportFindings quota."""
 
 ShowPlan = Callable[[Report], None]
 """Called once with the judged report, before the prompt: a streaming format shows the plan."""
@@ -61,16 +76,18 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
     # judge: what each table lacks, per account-region
     _judge(options, rows, facts)
     show_plan(facts.freeze())
-    if options.check or options.dry_run or not facts.changes:
-        return
-    # confirm
-    if not options.force and not _confirm(console, options, len(facts.changes)):
-        facts.cancelled = True
-        return
-    # act
-    facts.stage = "acted"
-    with Progress(console.stderr, "Hardening", enabled=console.interactive_output) as bar:
-        targets.apply(facts.changes, facts.outcomes, bar.update)
+    if not (options.check or options.dry_run or not facts.changes):
+        # confirm
+        if not options.force and not _confirm(console, options, len(facts.changes)):
+            facts.cancelled = True
+            return
+        # act
+        facts.stage = "acted"
+        with Progress(console.stderr, "Hardening", enabled=console.interactive_output) as bar:
+            targets.apply(facts.changes, facts.outcomes, bar.update)
+    # report where security teams look: the verdicts into each account-region's Security Hub
+    if options.security_hub:
+        _import_findings(targets, facts)
 
 
 def _select(options: Options, facts: _Facts) -> Fleet:
@@ -140,11 +157,52 @@ def _judge(options: Options, rows: Sequence[Row], facts: _Facts) -> None:
     facts.stage = "judged"
 
 
+def _import_findings(targets: Fleet, facts: _Facts) -> None:
+    """One ASFF finding per table and control, into the Security Hub of the account-region the
+    table is in, with the credentials that reached it; each account-region on its own."""
+    from remediation import findings
+
+    facts.at = datetime.now(UTC)
+    groups: dict[tuple[str | None, str], list[tuple[TableResult, findings.Finding]]] = {}
+    for table, verdict in by_table(facts.freeze()):
+        if verdict.importable and table.region is not None:
+            groups.setdefault((table.key[0], table.region), []).append((table, verdict))
+    ordered = sorted(groups.items(), key=lambda item: (item[0][0] or "", item[0][1]))
+    # Clients are made here, one by one: a boto3 session is not safe to share while it makes them.
+    hubs = [(targets.security_hub(key), pairs) for key, pairs in ordered]
+
+    def send(hub: SecurityHub, pairs: list[tuple[TableResult, findings.Finding]]) -> HubImport:
+        answer = hub.import_findings([findings.asff(verdict) for _, verdict in pairs])
+        by_id = {verdict.id: (table, verdict) for table, verdict in pairs}
+        rejected = tuple(
+            HubRejection(
+                by_id[r.id][0].name if r.id in by_id else r.id,
+                by_id[r.id][1].control.id if r.id in by_id else "",
+                r.code,
+                r.message,
+            )
+            for r in answer.rejected
+        )
+        first = pairs[0][1]
+        return HubImport(
+            account=first.account,
+            region=first.region or "",
+            sent=answer.sent,
+            imported=answer.imported,
+            rejected=rejected,
+            error=answer.error,
+            not_enabled=answer.not_enabled,
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(IMPORT_WORKERS, len(hubs)))) as pool:
+        facts.security_hub = list(pool.map(lambda item: send(*item), hubs))
+
+
 def _confirm(console: Console, options: Options, count: int) -> bool:
     noun = "table" if count == 1 else "tables"
     # The question goes where the person is: stdout when it is their terminal, else stderr
     # (stdout may be JSON, a pipe to tee, or a file).
-    on_terminal = not options.as_json and isatty(console.stdout)
+    on_terminal = options.terminal_format == "text" and isatty(console.stdout)
     prompt_to = console.stdout if on_terminal else console.stderr
     if not isatty(console.stdin):
         print(
@@ -199,6 +257,8 @@ class _Facts:
     interrupted: bool = False
     error: str | None = None
     usage_error: bool = False
+    at: datetime | None = None
+    security_hub: list[HubImport] = field(default_factory=list)
 
     def fail(self, message: str, usage: bool) -> None:
         self.error = message
@@ -233,6 +293,8 @@ class _Facts:
             interrupted=self.interrupted,
             error=self.error,
             error_status=error_status,
+            at=self.at or datetime.now(UTC),
+            security_hub=tuple(self.security_hub),
         )
 
     def _table(self, row: Row, writes: set[RowKey]) -> TableResult:

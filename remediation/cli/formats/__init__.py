@@ -22,6 +22,9 @@ Renderer = Callable[["Report", IO[str]], None]
 FORMATS: dict[str, str] = {
     "text": "remediation.cli.formats.text",
     "json": "remediation.cli.formats.json",
+    "asff": "remediation.cli.formats.asff",
+    "ocsf": "remediation.cli.formats.ocsf",
+    "junit": "remediation.cli.formats.junit",
 }
 """Format name -> the module that renders it."""
 

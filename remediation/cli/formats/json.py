@@ -7,7 +7,7 @@ import json
 from typing import IO, Any
 
 from remediation import core
-from remediation.cli.report import Report, TableResult, TargetResult
+from remediation.cli.report import HubImport, Report, TableResult, TargetResult
 from remediation.controls import DELETION_PROTECTION, PITR
 from remediation.core import AwsError
 
@@ -34,6 +34,23 @@ def document(report: Report) -> dict[str, Any]:
         "interrupted": report.interrupted,
         "error": report.error,
         "targets": [_target(report, t) for t in report.targets],
+        **({"security_hub": [_hub(h) for h in report.security_hub]} if report.security_hub else {}),
+    }
+
+
+def _hub(hub: HubImport) -> dict[str, Any]:
+    status = "not_enabled" if hub.not_enabled else "failed" if hub.failed else "imported"
+    return {
+        "account": hub.account,
+        "region": hub.region,
+        "status": status,
+        "sent": hub.sent,
+        "imported": hub.imported,
+        "error": str(hub.error) if hub.error else None,
+        "rejected": [
+            {"table": r.table, "control": r.control, "code": r.code, "message": r.message}
+            for r in hub.rejected
+        ],
     }
 
 

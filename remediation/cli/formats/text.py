@@ -283,13 +283,41 @@ def _check(report: Report, say: _Lines) -> None:
 
 
 def _targets(report: Report, say: _Lines) -> None:
-    """One line per account-region that failed or was skipped."""
+    """One line per account-region that failed or was skipped, then what Security Hub took."""
     troubled = report.troubled_targets
     for target in troubled:
         mark = "✗" if target.status == "failed" else "-"
         say(f"{mark} {target.account or '-'} {target.region}: {target.status}: {target.reason}")
     if troubled:
         say()
+    _security_hub(report, say)
+
+
+def _security_hub(report: Report, say: _Lines) -> None:
+    """--security-hub: findings imported, a region without Security Hub said once, and each
+    finding refused named by its table and control."""
+    hubs = report.security_hub
+    if not hubs:
+        return
+    imported = sum(hub.imported for hub in hubs)
+    reached = sum(not hub.not_enabled for hub in hubs)
+    say(f"Security Hub: {imported} findings imported in {reached} of {len(hubs)} account-regions.")
+    for hub in hubs:
+        where = f"{hub.account or '-'} {hub.region}"
+        if hub.not_enabled:
+            say(
+                f"- {where}: Security Hub is not enabled there; its {hub.sent} findings were "
+                "not imported (the hardening is not affected)"
+            )
+        elif hub.error is not None:
+            left = hub.sent - hub.imported - len(hub.rejected)
+            say(f"✗ {where}: {left} findings not imported: {hub.error}")
+        for rejected in hub.rejected:
+            say(
+                f"✗ {where} {rejected.table}: finding {rejected.control} refused: "
+                f"{rejected.code}: {rejected.message}"
+            )
+    say()
 
 
 def _results(report: Report, say: _Lines) -> None:

@@ -1,0 +1,32 @@
+"""`--format junit`: JUnit XML for CI dashboards; one testcase per table and control, and a
+failure for each control that does not hold or could not be enabled."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import IO
+
+from remediation import findings
+from remediation.cli.findings import of_report
+from remediation.cli.report import Report
+
+
+def render(report: Report, stream: IO[str]) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        stream.write(findings.junit_xml(of_report(report), run_errors(report)))
+
+
+def run_errors(report: Report) -> list[str]:
+    """What kept the run from checking tables: its setup error, each account-region that
+    failed, an interruption."""
+    errors = [
+        f"{t.account or '-'} {t.region}: {t.reason}" for t in report.targets if t.status == "failed"
+    ]
+    if report.error is not None:
+        errors.insert(0, report.error)
+    if report.interrupted:
+        errors.append("interrupted: tables not attempted are reported as they were read")
+    return errors
+
+
+__all__ = ["render"]
