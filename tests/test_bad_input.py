@@ -50,6 +50,10 @@ def assert_one_clear_line(stderr: str) -> None:
         (["--min-recovery-days", "7", "--no-pitr"], "--no-pitr leaves alone"),
         (["--check", "--force"], "--check never changes anything"),
         (["--check", "--dry-run"], "--check never changes anything"),
+        (["--format", "xml"], "argument --format: invalid choice: 'xml'"),
+        (["--output", "/nonexistent-folder/findings.json"], "no such folder"),
+        (["--output", "/"], "is a folder, not a file"),
+        (["--security-hub", "--dry-run"], "--dry-run changes nothing"),
     ],
 )
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])

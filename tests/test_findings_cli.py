@@ -1,0 +1,245 @@
+"""The findings formats and the Security Hub import, from the real CLI on moto_server.
+
+Security Hub's state is read back with GetFindings from moto's Security Hub; what moto never
+answers (a region without Security Hub, a refused finding, throttling) is injected by the fault
+proxy in front of it, so botocore's parser and retries see it as they would see AWS's answer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.validate import validate_parameters
+from junitparser import Error, Failure, JUnitXml
+from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+
+from remediation import aws
+from remediation.cli import ExitStatus
+from tests.cli_process import UNPACED, run_cli
+from tests.conftest import TableFactory, protection
+from tests.fault_proxy import FaultProxy
+from tests.servers import REGION, MotoServer, aws_env
+
+ACCOUNT = "123456789012"
+DP = "dynamodb-deletion-protection"
+PITR = "dynamodb-point-in-time-recovery"
+
+
+def security_hub(url: str) -> Any:
+    return boto3.client(
+        "securityhub",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def hub_findings(url: str) -> dict[str, dict[str, Any]]:
+    """Every finding in moto's Security Hub, by Id, every page."""
+    found: dict[str, dict[str, Any]] = {}
+    for page in security_hub(url).get_paginator("get_findings").paginate():
+        found.update({f["Id"]: f for f in page["Findings"]})
+    return found
+
+
+def finding_id(table: str, control: str) -> str:
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}/{control}"
+
+
+def harden(url: str, *flags: str) -> Any:
+    return run_cli(["harden", *flags, *UNPACED], aws_env(url))
+
+
+# -- --format and --output ---------------------------------------------------------------------
+
+
+def test_format_asff_prints_what_batch_import_findings_accepts(
+    server: MotoServer, server_table: TableFactory
+) -> None:
+    server_table("sentinel-a")
+    server_table("sentinel-b", deletion_protection=True, pitr=True)
+    result = harden(server.url, "--check", "--format", "asff")
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    documents = json.loads(result.stdout)
+    model = botocore.session.get_session().get_service_model("securityhub")
+    shape = model.operation_model("BatchImportFindings").input_shape
+    validate_parameters({"Findings": documents}, shape)  # raises on any field AWS would refuse
+    status = {d["Id"]: (d["Compliance"]["Status"], d["Workflow"]["Status"]) for d in documents}
+    assert status == {
+        finding_id("sentinel-a", DP): ("FAILED", "NEW"),
+        finding_id("sentinel-a", PITR): ("FAILED", "NEW"),
+        finding_id("sentinel-b", DP): ("PASSED", "RESOLVED"),
+        finding_id("sentinel-b", PITR): ("PASSED", "RESOLVED"),
+    }
+
+
+def test_format_ocsf_of_a_hardening_run_carries_before_and_after(
+    server: MotoServer, server_table: TableFactory, server_client: Any
+) -> None:
+    server_table("sentinel-a", pitr=True)
+    result = harden(server.url, "--force", "--format", "ocsf")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    documents = json.loads(result.stdout)
+    assert [DetectionFinding.model_validate(d).class_uid for d in documents] == [2004, 2004]
+    by_control = {d["metadata"]["event_code"]: d for d in documents}
+    changed = by_control[DP]["resources"][0]["data"]
+    assert changed["before"]["deletion_protection"] is False
+    assert changed["after"]["deletion_protection"] is True
+    assert protection(server_client, "sentinel-a") == (True, True)  # as the finding says
+    assert set(by_control[PITR]["resources"][0]["data"]) == {"after"}
+    assert {d["status_code"] for d in documents} == {"PASS"}
+
+
+def test_format_junit_with_output_writes_the_file_and_keeps_text_on_the_terminal(
+    server: MotoServer, server_table: TableFactory, tmp_path: Path
+) -> None:
+    server_table("sentinel-a")
+    server_table("sentinel-b", deletion_protection=True, pitr=True)
+    report = tmp_path / "sentinel.xml"
+    result = harden(server.url, "--check", "--format", "junit", "--output", str(report))
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    assert "Check: 1 of 2 tables protected" in result.stdout  # the text report, as without it
+    xml = JUnitXml.fromfile(str(report))
+    cases = {(c.classname, c.name): c for suite in xml for c in suite}
+    assert set(cases) == {
+        (f"{ACCOUNT}.{REGION}.{t}", c) for t in ("sentinel-a", "sentinel-b") for c in (DP, PITR)
+    }
+    failed = {k for k, c in cases.items() if any(isinstance(r, Failure) for r in c.result)}
+    assert failed == {
+        (f"{ACCOUNT}.{REGION}.sentinel-a", DP),
+        (f"{ACCOUNT}.{REGION}.sentinel-a", PITR),
+    }
+
+
+def test_junit_of_a_run_that_could_not_start_is_an_error_not_an_empty_pass(
+    server: MotoServer, tmp_path: Path
+) -> None:
+    report = tmp_path / "sentinel.xml"
+    env = aws_env("http://127.0.0.1:9")  # nothing listens there
+    result = run_cli(["harden", "--check", "--format", "junit", "--output", str(report)], env)
+    assert result.returncode == ExitStatus.AWS_SETUP
+    xml = JUnitXml.fromfile(str(report))
+    results = [r for suite in xml for case in suite for r in case.result]
+    assert any(isinstance(r, Error) for r in results)
+
+
+# -- --security-hub ------------------------------------------------------------------------------
+
+
+def test_security_hub_gets_one_finding_per_table_and_control_and_a_later_run_updates_them(
+    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    security_hub(server.url).enable_security_hub()
+    server_table("sentinel-a")
+    first = harden(fault_proxy.url, "--check", "--security-hub")
+    assert first.returncode == ExitStatus.FAILED  # unprotected, as --check says
+    assert "Security Hub: 2 findings imported in 1 of 1 account-regions." in first.stdout
+    found = hub_findings(server.url)
+    assert {i: f["Compliance"]["Status"] for i, f in found.items()} == {
+        finding_id("sentinel-a", DP): "FAILED",
+        finding_id("sentinel-a", PITR): "FAILED",
+    }
+    product = f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
+    assert {f["ProductArn"] for f in found.values()} == {product}
+
+    second = harden(fault_proxy.url, "--force", "--security-hub")
+    assert second.returncode == ExitStatus.OK, second.stderr
+    found = hub_findings(server.url)
+    assert len(found) == 2  # the same findings, updated: no new ones
+    assert {f["Compliance"]["Status"] for f in found.values()} == {"PASSED"}
+    assert {f["Workflow"]["Status"] for f in found.values()} == {"RESOLVED"}
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 2
+
+
+def test_security_hub_takes_at_most_100_findings_a_call(
+    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    security_hub(server.url).enable_security_hub()
+    for i in range(51):
+        server_table(f"sentinel-{i:02d}", deletion_protection=True, pitr=True)
+    result = harden(fault_proxy.url, "--check", "--security-hub", "--format", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 2  # 100 + 2
+    assert len(hub_findings(server.url)) == 102
+    [hub] = result.json()["security_hub"]
+    assert (hub["status"], hub["sent"], hub["imported"]) == ("imported", 102, 102)
+
+
+def test_a_region_without_security_hub_is_said_once_and_does_not_fail_the_hardening(
+    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    server_table("sentinel-a")
+    server_table("sentinel-b")
+    fault_proxy.fail("securityhub:BatchImportFindings", "InvalidAccessException", times=None)
+    result = harden(fault_proxy.url, "--force", "--security-hub")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert protection(server_client, "sentinel-a") == (True, True)
+    lines = [line for line in result.stdout.splitlines() if "not enabled" in line]
+    assert lines == [
+        f"- {ACCOUNT} {REGION}: Security Hub is not enabled there; its 4 findings were not "
+        "imported (the hardening is not affected)"
+    ]
+    assert result.stdout.strip().splitlines()[-1].startswith("Summary: 2/2")
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 1
+
+
+def test_a_finding_security_hub_refuses_is_named_by_table_and_fails_the_run(
+    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    security_hub(server.url).enable_security_hub()
+    server_table("sentinel-a", deletion_protection=True, pitr=True)
+    refused = finding_id("sentinel-a", PITR)
+
+    def refuse(answer: dict[str, Any]) -> None:
+        answer["SuccessCount"] -= 1
+        answer["FailedCount"] = 1
+        answer["FailedFindings"] = [
+            {"Id": refused, "ErrorCode": "InvalidInput", "ErrorMessage": "Finding too large"}
+        ]
+
+    fault_proxy.rewrite_answer("securityhub:BatchImportFindings", refuse)
+    result = harden(fault_proxy.url, "--check", "--security-hub", "--json")
+    assert result.returncode == ExitStatus.FAILED
+    [hub] = result.json()["security_hub"]
+    assert hub["status"] == "failed"
+    assert hub["rejected"] == [
+        {
+            "table": "sentinel-a",
+            "control": PITR,
+            "code": "InvalidInput",
+            "message": "Finding too large",
+        }
+    ]
+    text = harden(fault_proxy.url, "--check", "--security-hub")
+    assert text.returncode == ExitStatus.OK  # the rewrite answered once: this run is clean
+
+
+def test_throttled_imports_are_retried_until_they_land(
+    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    security_hub(server.url).enable_security_hub()
+    server_table("sentinel-a", deletion_protection=True, pitr=True)
+    fault_proxy.fail("securityhub:BatchImportFindings", "TooManyRequestsException", times=2)
+    result = harden(fault_proxy.url, "--check", "--security-hub")
+    assert result.returncode == ExitStatus.OK, result.stdout + result.stderr
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 3
+    assert len(hub_findings(server.url)) == 2
+
+
+def test_the_import_is_paced_to_security_hubs_quota() -> None:
+    assert aws.SECURITY_HUB_RATES["BatchImportFindings"] < 10  # AWS: 10 a second, bursts of 30
+    assert aws.IMPORT_BATCH == 100
+
+
+@pytest.mark.parametrize("flag", ["--dry-run"])
+def test_security_hub_never_imports_from_a_dry_run(server: MotoServer, flag: str) -> None:
+    result = harden(server.url, flag, "--security-hub")
+    assert result.returncode == ExitStatus.USAGE
+    assert result.stderr.startswith("error: --dry-run changes nothing")
+    assert hub_findings(server.url) == {}
