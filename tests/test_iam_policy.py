@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from remediation import controls, fleet
+from remediation import aws, controls, fleet
 from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import TableFactory, create_table
 from tests.fault_proxy import FaultProxy
@@ -83,6 +83,29 @@ def test_check_calls_no_write_action_even_where_every_protection_is_missing(
     assert result.json()["tables"][0]["result"] == "unprotected"
     called = {f"dynamodb:{op}" for op in fault_proxy.operations()}
     assert called and not called & WRITE_ACTIONS
+
+
+# -- --security-hub: one more action, in a statement of its own -----------------------------------
+
+SECURITY_HUB_POLICY = ROOT / "docs" / "iam-policy-security-hub.json"
+
+
+def test_the_security_hub_statement_lists_exactly_the_import_action() -> None:
+    assert allowed(SECURITY_HUB_POLICY) == {aws.IMPORT_ACTION: {"*"}}
+
+
+@pytest.mark.parametrize("flags", [["--force"], ["--check"]], ids=["harden", "check"])
+def test_a_security_hub_run_calls_only_what_the_policy_and_its_statement_allow(
+    flags: list[str], server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    server_table("sentinel-a")
+    server_table("other")
+    result = run_cli(["harden", *flags, "--security-hub", *UNPACED], aws_env(fault_proxy.url))
+    assert result.returncode == (0 if flags == ["--force"] else 1), result.stderr
+    operations = fault_proxy.operations()
+    called = {op if ":" in op else f"dynamodb:{op}" for op in operations}
+    path = POLICIES["full" if flags == ["--force"] else "check"][0]
+    assert called == set(allowed(path)) | set(allowed(SECURITY_HUB_POLICY))
 
 
 # -- fleets: the caller's policy and the member-account role -------------------------------------

@@ -102,3 +102,21 @@ def test_the_plain_install_runs_the_guard_handler(
     )
     assert result.returncode == 0, result.stderr
     assert protection(server_client, "sentinel-requests") == (True, True)
+
+
+def test_the_plain_install_asks_for_the_ocsf_extra_and_writes_the_other_formats(
+    plain_venv: Path, server: MotoServer, server_table: TableFactory, tmp_path: Path
+) -> None:
+    server_table("sentinel-requests", deletion_protection=True, pitr=True)
+    env = aws_env(server.url)
+    ocsf = _run([str(plain_venv / "sentinel-harden"), "--check", "--format", "ocsf"], env, tmp_path)
+    assert ocsf.returncode == ExitStatus.USAGE
+    assert ocsf.stderr.strip().splitlines() == [
+        "error: --format ocsf needs py-ocsf-models: pip install 'sentinel-dynamodb-hardening[ocsf]'"
+    ]
+    for name in ("asff", "junit"):
+        result = _run(
+            [str(plain_venv / "sentinel-harden"), "--check", "--format", name], env, tmp_path
+        )
+        assert result.returncode == ExitStatus.OK, result.stderr
+        assert "sentinel-requests" in result.stdout

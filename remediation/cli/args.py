@@ -6,6 +6,7 @@ boto3 is imported only once the arguments are good, so `--help` and usage errors
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -336,6 +337,10 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
             "use --check --security-hub to import what a read-only run found"
         )
     output = _output(args.output) if args.output is not None else None
+    if args.format == "ocsf" and importlib.util.find_spec("py_ocsf_models") is None:
+        raise UsageError(
+            "--format ocsf needs py-ocsf-models: pip install 'sentinel-dynamodb-hardening[ocsf]'"
+        )
     if args.include_managed and not args.pulumi_state:
         raise UsageError("--include-managed needs --pulumi-state to say which tables are managed")
     try:
