@@ -76,6 +76,7 @@ if config.get_bool("runtimeGuard"):
         exclude=exclude,
         min_recovery_days=config.get_int("runtimeGuardMinRecoveryDays"),
         alerts=bool(config.get_bool("runtimeGuardAlerts")),
+        security_hub=bool(config.get_bool("runtimeGuardSecurityHub")),
     )
     pulumi.export("guard_function", guard.function.name)
     pulumi.export("guard_dead_letter_queue", guard.dead_letter_queue.url)

@@ -623,6 +623,12 @@ def securityhub_client(
     )
 
 
+def make_security_hub(region: str) -> SecurityHub:
+    """The Security Hub in `region` for a caller that lives on, like the guard's Lambda."""
+    session = boto3.session.Session(region_name=region)
+    return SecurityHub(securityhub_client(session, region, Settings(region=region)))
+
+
 class SecurityHub:
     """One account-region's Security Hub: BatchImportFindings, paced to its quota."""
 
@@ -741,6 +747,7 @@ __all__ = [
     "dynamodb_client",
     "dynamodb_regions",
     "make_client",
+    "make_security_hub",
     "make_session",
     "make_sns_client",
     "publish",

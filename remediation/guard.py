@@ -12,6 +12,7 @@ Configuration comes from the environment (see README, "Runtime guard"):
     SENTINEL_MIN_RECOVERY_DAYS    1 to 35: PITR must keep at least this many days
     SENTINEL_ALERT_TOPIC_ARN      SNS topic: one message per table changed
     SENTINEL_RATES                OPERATION=PER_SECOND,... client-side pacing (default: the CLI's)
+    SENTINEL_SECURITY_HUB         true: each re-protection is also an ASFF finding in Security Hub
 
 It imports no Pulumi: a cold start costs boto3 plus the core.
 """
@@ -23,9 +24,10 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from remediation import aws, controls, core
+from remediation import aws, controls, core, findings
 from remediation.controls import ALL
 from remediation.core import AwsError, Outcome, Requirement, Selection
 
@@ -73,6 +75,8 @@ class GuardConfig:
     requirement: Requirement = field(default_factory=Requirement)
     alert_topic_arn: str | None = None
     rates: tuple[tuple[str, float], ...] = tuple(aws.DEFAULT_RATES.items())
+    security_hub: bool = False
+    """Import each re-protection into the region's Security Hub as an ASFF finding."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GuardConfig:
@@ -91,7 +95,16 @@ class GuardConfig:
             raise ConfigError(f"SENTINEL_ALERT_TOPIC_ARN is not an ARN: {topic!r}")
         rates = dict(aws.DEFAULT_RATES)
         rates.update(_parse_rates(env.get("SENTINEL_RATES", "")))
-        return cls(Selection(prefix, exclude), requirement, topic, tuple(sorted(rates.items())))
+        hub = env.get("SENTINEL_SECURITY_HUB", "").strip().lower()
+        if hub not in ("", "true", "false"):
+            raise ConfigError(f"SENTINEL_SECURITY_HUB is true or false, got {hub!r}")
+        return cls(
+            Selection(prefix, exclude),
+            requirement,
+            topic,
+            tuple(sorted(rates.items())),
+            security_hub=hub == "true",
+        )
 
 
 def _parse_rates(text: str) -> dict[str, float]:
@@ -135,6 +148,8 @@ class Trigger:
     error_code: str | None
     error_message: str | None
     request: Mapping[str, Any]
+    event_time: str | None = None
+    """When the call was made (CloudTrail's eventTime): when the table was weakened."""
 
 
 Lookup = Callable[[Trigger], list[tuple[str | None, str, bool]]]
@@ -210,6 +225,7 @@ def parse(event: object) -> Trigger:
         error_code=_optional_str(detail.get("errorCode")),
         error_message=_optional_str(detail.get("errorMessage")),
         request=request if isinstance(request, dict) else {},
+        event_time=_optional_str(detail.get("eventTime") or event.get("time")),
     )
 
 
@@ -258,6 +274,7 @@ class Guard:
     write: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
     _hardeners: dict[str, aws.Hardener] = field(default_factory=dict)
     _sns: Any = None
+    _hubs: dict[str, aws.SecurityHub] = field(default_factory=dict)
 
     def handle(self, event: object, context: LambdaContext) -> list[dict[str, Any]]:
         """Every decision this event leads to, each also written as one JSON log line."""
@@ -281,7 +298,10 @@ class Guard:
                 ignored = {"decision": "ignored", "reason": left_alone}
                 records.append(self._log(record | ignored, trigger.event_id))
                 continue
-            logged = self._log(record | self._guard(target, context), trigger.event_id)
+            outcome = record | self._guard(target, context)
+            if outcome.get("changed") and self.config.security_hub:
+                outcome["security_hub"] = self._report(trigger, target, outcome)
+            logged = self._log(outcome, trigger.event_id)
             records.append(logged)
             if logged["decision"] == "failed" and logged.get("retry"):
                 failed.append(f"{target.table} ({target.region})")
@@ -341,6 +361,38 @@ class Guard:
             hardener = self._hardeners[region] = aws.Hardener(client, settings)
         return hardener
 
+    def _report(self, trigger: Trigger, target: Target, record: Mapping[str, Any]) -> str:
+        """Import this re-protection into the region's Security Hub: who weakened the table and
+        when, what was turned back on and when. Returns what became of it, for the log line; a
+        Security Hub that is not enabled or refuses never fails the guard (the table is
+        protected, and a retry would find nothing to re-protect)."""
+        if trigger.account is None:
+            return "skipped: the event names no account"
+        hub = self._hubs.get(target.region)
+        if hub is None:
+            hub = self._hubs[target.region] = aws.make_security_hub(target.region)
+        reprotection = findings.Reprotection(
+            account=trigger.account,
+            region=target.region,
+            table=target.table,
+            arn=None,
+            who=trigger.who,
+            event_name=trigger.event_name,
+            event_id=trigger.event_id,
+            weakened_at=_when(trigger.event_time),
+            reprotected_at=datetime.now(UTC),
+            controls=tuple(c for c in ALL if c.id in record["changed"]),
+            protected=record["decision"] == "hardened",
+        )
+        answer = hub.import_findings([findings.guard_asff(reprotection)])
+        if answer.not_enabled:
+            return "not_enabled"
+        if answer.error is not None:
+            return f"failed: {answer.error}"
+        if answer.rejected:
+            return f"refused: {answer.rejected[0].code}: {answer.rejected[0].message}"
+        return "imported"
+
     def _alert(self, record: Mapping[str, Any]) -> None:
         topic = self.config.alert_topic_arn
         assert topic is not None
@@ -384,6 +436,16 @@ def _named_table(trigger: Trigger) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+def _when(text: str | None) -> datetime | None:
+    """CloudTrail's eventTime ("2026-11-29T14:59:58Z"), or None when absent or unreadable."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _gone(outcome: Outcome) -> bool:

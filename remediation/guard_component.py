@@ -18,10 +18,10 @@ import pulumi
 import pulumi_aws as aws
 
 from remediation import guard
-from remediation.aws import DEFAULT_RATES
+from remediation.aws import DEFAULT_RATES, IMPORT_ACTION
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-GUARD_MODULES = ("__init__", "aws", "controls", "core", "guard")
+GUARD_MODULES = ("__init__", "aws", "controls", "core", "findings", "guard")
 """The files `import remediation.guard` loads: the Lambda's code, and nothing else (no Pulumi)."""
 
 RUNTIME = "python3.13"
@@ -91,9 +91,11 @@ def policy_document(
     log_group_arn: str,
     queue_arn: str,
     topic_arn: str | None,
+    security_hub: bool = False,
 ) -> dict[str, Any]:
     """The guard's role policy: its DynamoDB actions on the prefix's tables, its logs, the DLQ,
-    and Publish on the alert topic only when there is one."""
+    Publish on the alert topic only when there is one, and BatchImportFindings only when
+    re-protections go to Security Hub."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "GuardTables",
@@ -118,6 +120,15 @@ def policy_document(
         statements.append(
             {"Sid": "Alerts", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic_arn}
         )
+    if security_hub:
+        statements.append(
+            {
+                "Sid": "SecurityHubFindings",
+                "Effect": "Allow",
+                "Action": [IMPORT_ACTION],
+                "Resource": "*",
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -125,7 +136,8 @@ class TableGuard(pulumi.ComponentResource):
     """EventBridge rule -> Lambda (remediation.guard.handler); its role, logs, DLQ and alerts.
 
     With `alerts`, an SNS topic gets one message per table re-protected, and an alarm when an
-    event lands in the dead-letter queue (a table the guard could not protect).
+    event lands in the dead-letter queue (a table the guard could not protect). With
+    `security_hub`, each re-protection is also an ASFF finding in the region's Security Hub.
     """
 
     def __init__(
@@ -136,6 +148,7 @@ class TableGuard(pulumi.ComponentResource):
         exclude: Sequence[str] = (),
         min_recovery_days: int | None = None,
         alerts: bool = False,
+        security_hub: bool = False,
         log_retention_days: int = 365,
         timeout_seconds: int = 300,
         reserved_concurrency: int | None = 1,
@@ -191,6 +204,7 @@ class TableGuard(pulumi.ComponentResource):
                         log_group_arn=arns[1],
                         queue_arn=arns[2],
                         topic_arn=arns[3],
+                        security_hub=security_hub,
                     )
                 )
             ),
@@ -208,6 +222,8 @@ class TableGuard(pulumi.ComponentResource):
             variables["SENTINEL_MIN_RECOVERY_DAYS"] = str(min_recovery_days)
         if topic_arn is not None:
             variables["SENTINEL_ALERT_TOPIC_ARN"] = topic_arn
+        if security_hub:
+            variables["SENTINEL_SECURITY_HUB"] = "true"
         self.function = aws.lambda_.Function(
             f"{name}-function",
             runtime=RUNTIME,

@@ -518,3 +518,62 @@ def test_an_alert_that_cannot_be_sent_is_logged_and_raised_after_the_table_is_pr
     hardened, failed = log_lines(capsys.readouterr().out)
     assert hardened["decision"] == "hardened"
     assert (failed["decision"], failed["action"]) == ("alert_failed", "sns:Publish")
+
+
+# -- Security Hub: each re-protection is a finding of its own ---------------------------------
+
+
+def test_each_reprotection_is_a_security_hub_finding_that_says_who_and_when(
+    env: Any, server: MotoServer, server_table: TableFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub = regional_client(server.url, "securityhub", "us-east-1")
+    hub.enable_security_hub()
+    env(security_hub="true")
+    server_table(TABLE, pitr=True)
+    event = sample("update-table-deletion-protection-off")
+    run(event)
+    assert decision(capsys)["security_hub"] == "imported"
+    run(event)  # the same event again: nothing to re-protect, so nothing to report
+    assert "security_hub" not in decision(capsys)
+    [found] = hub.get_findings()["Findings"]
+    detail = event["detail"]
+    table_arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
+    assert found["Id"] == f"{table_arn}/guard/{detail['eventID']}"
+    assert found["Resources"][0]["Id"] == table_arn
+    fields = found["ProductFields"]
+    assert fields["sentinel/who"] == detail["userIdentity"]["arn"]
+    assert fields["sentinel/weakened-at"] == "2026-11-25T09:14:03.000Z"
+    assert fields["sentinel/reprotected"] == "dynamodb-deletion-protection"
+    assert fields["sentinel/reprotected-at"] >= fields["sentinel/weakened-at"]
+    assert found["Compliance"]["Status"] == "PASSED"
+    assert found["Action"]["AwsApiCallAction"]["Api"] == "UpdateTable"
+
+
+def test_a_region_without_security_hub_is_logged_and_the_table_still_protected(
+    env: Any,
+    server_client: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env(security_hub="true")
+    server_table(TABLE, pitr=True)
+    fault_proxy.fail("securityhub:BatchImportFindings", "InvalidAccessException", times=None)
+    run(sample("update-table-deletion-protection-off"))
+    logged = decision(capsys)
+    assert (logged["decision"], logged["security_hub"]) == ("hardened", "not_enabled")
+    assert protection(server_client, TABLE) == (True, True)
+
+
+def test_without_security_hub_on_the_guard_never_calls_it(
+    env: Any, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    server_table(TABLE, pitr=True)
+    run(sample("update-table-deletion-protection-off"))
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 0
+    assert fault_proxy.calls("UpdateTable") == 1
+
+
+def test_a_security_hub_setting_that_is_not_true_or_false_is_a_config_error() -> None:
+    with pytest.raises(guard.ConfigError, match="SENTINEL_SECURITY_HUB"):
+        guard.GuardConfig.from_env({"SENTINEL_SECURITY_HUB": "yes"})

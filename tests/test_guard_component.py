@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from remediation import guard
+from remediation import aws, guard
 from remediation.aws import DEFAULT_RATES
 from remediation.guard_component import GUARD_MODULES, HANDLER, event_pattern, rates_for
 from tests.analyzer_engine import ACCOUNT, PROJECT, REGION, ROOT, Resource, capture_program
@@ -68,6 +68,11 @@ def plain() -> dict[str, Resource]:
 @pytest.fixture(scope="module")
 def alerting() -> dict[str, Resource]:
     return guarded(runtimeGuardAlerts="true")
+
+
+@pytest.fixture(scope="module")
+def reporting() -> dict[str, Resource]:
+    return guarded(runtimeGuardAlerts="true", runtimeGuardSecurityHub="true")
 
 
 def statements(resources: dict[str, Resource]) -> dict[str, dict[str, Any]]:
@@ -207,6 +212,29 @@ def test_the_role_grants_the_guard_its_actions_on_prefix_tables_logs_dlq_and_ale
     assert "dynamodb:ListTables" not in guard.IAM_ACTIONS
 
 
+def test_the_role_may_import_findings_and_the_lambda_is_told_to_only_with_security_hub_on(
+    plain: dict[str, Resource], alerting: dict[str, Resource], reporting: dict[str, Resource]
+) -> None:
+    hub = statements(reporting)["SecurityHubFindings"]
+    assert (hub["Effect"], hub["Action"], hub["Resource"]) == ("Allow", [aws.IMPORT_ACTION], "*")
+    assert set(statements(reporting)) == set(statements(alerting)) | {"SecurityHubFindings"}
+    for without in (plain, alerting):
+        assert not any(
+            action.startswith("securityhub:")
+            for statement in statements(without).values()
+            for action in statement["Action"]
+        )
+
+    def variables(resources: dict[str, Resource]) -> dict[str, str]:
+        found: dict[str, str] = resources["aws:lambda/function:Function"].props["environment"][
+            "variables"
+        ]
+        return found
+
+    assert variables(reporting)["SENTINEL_SECURITY_HUB"] == "true"
+    assert "SENTINEL_SECURITY_HUB" not in variables(plain)
+
+
 # -- the event pattern, through moto's EventBridge pattern engine ------------------------------
 
 # moto flattens objects but not arrays of objects, so it cannot follow replicaUpdates[].create;
@@ -271,7 +299,7 @@ def test_the_replica_branch_asks_for_a_created_replica_on_a_prefix_table() -> No
 
 
 def test_every_action_the_handler_calls_is_granted_and_nothing_more(
-    alerting: dict[str, Resource],
+    reporting: dict[str, Resource],
     monkeypatch: pytest.MonkeyPatch,
     server: MotoServer,
     server_client: Any,
@@ -283,7 +311,7 @@ def test_every_action_the_handler_calls_is_granted_and_nothing_more(
     inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
-    guard_environment(monkeypatch, fault_proxy.url, alert_topic_arn=topic)
+    guard_environment(monkeypatch, fault_proxy.url, alert_topic_arn=topic, security_hub="true")
     for i, path in enumerate(sorted(EVENTS.glob("*.json"))):
         if path.stem == "update-table-replica-create":
             continue  # a replica in another region: its calls are those of any other table
@@ -291,11 +319,16 @@ def test_every_action_the_handler_calls_is_granted_and_nothing_more(
         create_table(server_client, table)
         event = with_table(sample(path.stem), table)
         guard.handler(event, Context())
-    # The proxy names DynamoDB operations bare and query-protocol ones (SNS) with their service.
+    # The proxy names DynamoDB operations bare, SNS's and Security Hub's with their service.
     called = {op if ":" in op else f"dynamodb:{op}" for op in fault_proxy.operations()}
     assert sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"], "delivered"
-    granted = statements(alerting)
-    assert called == set(granted["GuardTables"]["Action"]) | set(granted["Alerts"]["Action"])
+    assert regional_client(server.url, "securityhub", REGION).get_findings()["Findings"]
+    granted = statements(reporting)
+    assert called == {
+        *granted["GuardTables"]["Action"],
+        *granted["Alerts"]["Action"],
+        *granted["SecurityHubFindings"]["Action"],
+    }
 
 
 def test_the_archived_files_alone_run_the_handler_in_a_fresh_interpreter(
