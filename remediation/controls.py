@@ -29,6 +29,8 @@ class Control:
     """The control as a finding's title: what holds when it passes."""
     severity: str
     """How bad a table without it is, in Security Hub's labels (LOW, MEDIUM, HIGH, CRITICAL)."""
+    aws_control: str
+    """The same check among AWS Foundational Security Best Practices (Security Hub's own)."""
 
 
 DELETION_PROTECTION = Control(
@@ -51,6 +53,7 @@ DELETION_PROTECTION = Control(
     # Without it one call drops the audit trail for good; PITR cannot bring back a deleted table
     # unless it was on, and then only its backup.
     severity="HIGH",
+    aws_control="DynamoDB.6",
 )
 
 PITR = Control(
@@ -72,6 +75,7 @@ PITR = Control(
     write_action="dynamodb:UpdateContinuousBackups",
     title="Sentinel DynamoDB table has point-in-time recovery enabled",
     severity="MEDIUM",
+    aws_control="DynamoDB.2",
 )
 
 ALL: tuple[Control, ...] = (DELETION_PROTECTION, PITR)

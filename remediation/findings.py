@@ -148,6 +148,21 @@ def _detail(
     error: AwsError | None,
     requirement: Requirement,
 ) -> str:
+    return _capital(_sentence(after, control, status, changed, error, requirement))
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _sentence(
+    after: TableState,
+    control: Control,
+    status: Status,
+    changed: bool,
+    error: AwsError | None,
+    requirement: Requirement,
+) -> str:
     table = after.name
     if status == "error":
         return f"{control.noun} on {table} could not be checked or enabled: {error}"
@@ -233,7 +248,8 @@ def asff(f: Finding) -> dict[str, Any]:
         },
         "ProductFields": product_fields,
         "Resources": [resource],
-        "Compliance": {"Status": compliance, "SecurityControlId": f.control.id},
+        # SecurityControlId is Security Hub's own controls' field: the AWS twin goes beside it.
+        "Compliance": {"Status": compliance, "RelatedRequirements": [_fsbp(f.control)]},
         "Workflow": {"Status": "RESOLVED" if f.passed else "NEW"},
         "RecordState": "ACTIVE",
     }
@@ -322,6 +338,10 @@ def guard_asff(r: Reprotection) -> dict[str, Any]:
     return result
 
 
+def _fsbp(control: Control) -> str:
+    return f"AWS Foundational Security Best Practices {control.aws_control}"
+
+
 _SEVERITY_ORDER = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -377,6 +397,7 @@ def ocsf(f: Finding, version: str = "") -> Any:
     compliance = Compliance(
         control=f.control.id,
         desc=f.control.description,
+        requirements=[_fsbp(f.control)],
         status_id=compliance_id,
         checks=[
             Check(

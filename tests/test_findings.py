@@ -196,6 +196,9 @@ def test_asff_names_the_accounts_own_custom_integration_and_the_control() -> Non
         "Url": PITR.docs_url,
     }
     assert document["Title"] == PITR.title
+    assert document["Compliance"]["RelatedRequirements"] == [
+        "AWS Foundational Security Best Practices DynamoDB.2"  # Security Hub's own PITR control
+    ]
     assert document["CreatedAt"] == "2026-11-29T15:00:01.250Z"
 
 
