@@ -39,6 +39,7 @@ __all__ = [
     "ERRORS",
     "FORWARDED",
     "QUERY_ERRORS",
+    "REST_ERRORS",
     "AnswerEdit",
     "AnswerRewrite",
     "Call",
@@ -156,27 +157,25 @@ ERRORS: Final[dict[str, ErrorShape]] = {
 }
 
 # Security Hub's errors (REST-JSON): botocore reads the code from `__type` as from DynamoDB's.
-ERRORS.update(
-    {
-        shape.code: shape
-        for shape in (
-            ErrorShape(
-                "InvalidAccessException",
-                "com.amazonaws.securityhub",
-                f"Account {ACCOUNT_ID} is not subscribed to AWS Security Hub",
-                status=401,
-                message_key="Message",
-            ),
-            ErrorShape(
-                "TooManyRequestsException",
-                "com.amazonaws.securityhub",
-                "Rate exceeded",
-                status=429,
-                message_key="Message",
-            ),
-        )
-    }
-)
+REST_ERRORS: Final[dict[str, ErrorShape]] = {
+    shape.code: shape
+    for shape in (
+        ErrorShape(
+            "InvalidAccessException",
+            "com.amazonaws.securityhub",
+            f"Account {ACCOUNT_ID} is not subscribed to AWS Security Hub",
+            status=401,
+            message_key="Message",
+        ),
+        ErrorShape(
+            "TooManyRequestsException",
+            "com.amazonaws.securityhub",
+            "Rate exceeded",
+            status=429,
+            message_key="Message",
+        ),
+    )
+}
 _REST_OPERATIONS: Final = {"/findings/import": "securityhub:BatchImportFindings"}
 """REST-JSON calls counted and faulted like STS's: path -> operation."""
 
@@ -399,7 +398,10 @@ class FaultProxy:
 
         Rules are tried in the order they were added; the first live match answers.
         """
-        shape = (ERRORS.get(error) or QUERY_ERRORS[error]) if isinstance(error, str) else error
+        if isinstance(error, str):
+            shape = ERRORS.get(error) or REST_ERRORS.get(error) or QUERY_ERRORS[error]
+        else:
+            shape = error
         if times is not None and times < 1:
             raise ValueError("times must be at least 1, or None for always")
         rule = Rule(
