@@ -71,6 +71,46 @@ DEFAULT_WAIT_TIMEOUT = 120.0
 """Seconds to keep retrying a table that is busy (UPDATING, ResourceInUse, backups not ready)."""
 
 
+BOTOCORE_MAX_BACKOFF = 20.0
+"""botocore's standard retry mode sleeps up to min(2 ** (attempt - 1), 20) s before a retry."""
+
+
+@dataclass(frozen=True)
+class ClientLimits:
+    """How long one call of a client may take: connect and read timeouts, and the retries botocore
+    makes after the first attempt (its `max_attempts`)."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    retries: int = MAX_ATTEMPTS
+
+    def worst_case(self) -> float:
+        """Seconds one call may last, every attempt timing out and every backoff at its cap."""
+        backoff = sum(min(2.0**i, BOTOCORE_MAX_BACKOFF) for i in range(self.retries))
+        return (self.retries + 1) * (self.connect_timeout + self.read_timeout) + backoff
+
+    @classmethod
+    def within(
+        cls, seconds: float, connect_timeout: float = 2.0, read_timeout: float = 5.0
+    ) -> ClientLimits:
+        """The most retries (up to MAX_ATTEMPTS) whose worst case fits in `seconds`; when not even
+        one attempt fits, one attempt with both timeouts shrunk in proportion."""
+        for retries in range(MAX_ATTEMPTS, -1, -1):
+            limits = cls(connect_timeout, read_timeout, retries)
+            if limits.worst_case() <= seconds:
+                return limits
+        scale = max(seconds, 0.5) / (connect_timeout + read_timeout)
+        return cls(round(connect_timeout * scale, 3), round(read_timeout * scale, 3), 0)
+
+    def config(self, max_pool_connections: int = 10) -> Config:
+        return Config(
+            retries={"mode": "standard", "max_attempts": self.retries},
+            max_pool_connections=max_pool_connections,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
+
+
 _TRANSIENT = frozenset({"CREATING", "UPDATING"})
 """Table states that end by themselves: worth waiting for before a write."""
 
@@ -116,6 +156,7 @@ class Settings:
     workers: int = DEFAULT_WORKERS
     rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    limits: ClientLimits = field(default_factory=ClientLimits)
 
 
 def make_client(settings: Settings) -> tuple[DynamoDBClient, str]:
@@ -156,12 +197,7 @@ def dynamodb_client(
     """A DynamoDB client for one region, acting with the session's credentials or an assumed
     role's (made from the caller's session, so its service model is loaded once). Raises
     SetupError."""
-    config = Config(
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-        max_pool_connections=settings.workers + 2,
-        connect_timeout=5,
-        read_timeout=30,
-    )
+    config = settings.limits.config(max_pool_connections=settings.workers + 2)
     keys: tuple[str | None, str | None, str | None] = (None, None, None)
     if credentials is not None:
         keys = (
@@ -195,10 +231,27 @@ def dynamodb_regions(session: Session, region: str | None) -> list[str]:
     return sorted(session.get_available_regions("dynamodb", partition))
 
 
-def make_sns_client(region: str) -> Any:
+def make_sns_client(region: str, limits: ClientLimits | None = None) -> Any:
     """An SNS client in `region` (the alert topic's), retried like the DynamoDB client."""
-    config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=5)
+    config = (limits or ClientLimits()).config()
     return boto3.session.Session(region_name=region).client("sns", config=config)
+
+
+def make_sqs_client(limits: ClientLimits | None = None) -> Any:
+    """An SQS client in the session's region (the Lambda's own, where its queues are)."""
+    return boto3.session.Session().client("sqs", config=(limits or ClientLimits()).config())
+
+
+def send_message(client: Any, queue_url: str, body: str, delay_seconds: int) -> str:
+    """Send one message, delivered after `delay_seconds` (0 to 900); return its MessageId.
+    Raises CallFailed with what AWS answered."""
+    try:
+        response: dict[str, Any] = client.send_message(
+            QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_seconds
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise CallFailed(_aws_error("sqs:SendMessage", exc)) from None
+    return str(response["MessageId"])
 
 
 class PublishFailed(Exception):
@@ -612,6 +665,7 @@ __all__ = [
     "IDENTITY_RATES",
     "CallFailed",
     "Cancelled",
+    "ClientLimits",
     "Credentials",
     "Hardener",
     "Identity",
@@ -626,6 +680,8 @@ __all__ = [
     "make_client",
     "make_session",
     "make_sns_client",
+    "make_sqs_client",
     "publish",
+    "send_message",
     "session_region",
 ]
