@@ -135,8 +135,8 @@ class GuardConfig:
         if queue is not None and not queue.startswith(("https://", "http://")):
             raise ConfigError(f"SENTINEL_RECHECK_QUEUE_URL is not a queue URL: {queue!r}")
         role = env.get("SENTINEL_GUARD_ROLE_ARN", "").strip() or None
-        if role is not None and ":role/" not in role:
-            raise ConfigError(f"SENTINEL_GUARD_ROLE_ARN is not a role ARN: {role!r}")
+        if role is not None and not role.startswith("arn:"):
+            raise ConfigError(f"SENTINEL_GUARD_ROLE_ARN is not an ARN: {role!r}")
         return cls(
             Selection(prefix, exclude),
             requirement,
