@@ -355,7 +355,7 @@ def test_the_archived_files_alone_run_the_handler_in_a_fresh_interpreter(
         "import remediation.guard as guard\n"
         f"assert guard.__file__.startswith({str(tmp_path)!r}), guard.__file__\n"
         "class Context:\n"
-        "    def get_remaining_time_in_millis(self): return 60000\n"
+        "    def get_remaining_time_in_millis(self): return 300000\n"
         "print(json.dumps(guard.handler(json.load(sys.stdin), Context())))\n"
     )
     result = subprocess.run(
