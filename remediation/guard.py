@@ -549,8 +549,12 @@ class Guard:
         if outcome.succeeded(requirement):
             return record
         record["errors"] = [_error_json(e) for e in outcome.errors.values()]
-        if outcome.errors and all(e.code in BUSY_CODES for e in outcome.errors.values()):
-            return record | {"decision": "pending", "reason": "the table is busy"}
+        # A table just made may also be missing from the write's view (eventual consistency).
+        later = BUSY_CODES | GONE_CODES if target.new or target.replica else BUSY_CODES
+        codes = {e.code for e in outcome.errors.values()}
+        if codes and codes <= later:
+            reason = "the table is busy" if codes <= BUSY_CODES else "not found by the write yet"
+            return record | {"decision": "pending", "reason": reason}
         return record | {"decision": "failed", "retry": not (outcome.errors and _gone(outcome))}
 
     def _later(

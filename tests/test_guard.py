@@ -843,3 +843,21 @@ def test_an_endpoint_that_never_answers_cannot_hold_the_handler_past_its_time(
     ]
     action = operation if ":" in operation else f"dynamodb:{operation}"
     assert (action, "ReadTimeoutError") in timed_out
+
+
+def test_not_found_on_the_write_right_after_a_create_is_rechecked_not_dropped(
+    rechecks: Rechecks,
+    server_client: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    fault_proxy.fail("UpdateTable", "ResourceNotFoundException", tables=[TABLE], times=1)
+    run(sample("create-table"))
+    line = decision(capsys)
+    assert (line["decision"], line["reason"]) == ("pending", "not found by the write yet")
+    assert line["changed"] == ["dynamodb-point-in-time-recovery"]
+    assert rechecks.count("MessagesDelayed") == 1
+    run(rechecks.event(rechecks.take()))
+    assert protection(server_client, TABLE) == (True, True)
