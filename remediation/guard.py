@@ -10,7 +10,7 @@ Configuration comes from the environment (see README, "Runtime guard"):
     SENTINEL_PREFIX               table-name prefix (default sentinel-)
     SENTINEL_EXCLUDE              comma-separated fnmatch globs never touched (sentinel-scratch-*)
     SENTINEL_MIN_RECOVERY_DAYS    1 to 35: PITR must keep at least this many days
-    SENTINEL_ALERT_TOPIC_ARN      SNS topic: one message per table changed
+    SENTINEL_ALERT_TOPIC_ARN      SNS topic: one message per table changed or deleted
     SENTINEL_RATES                OPERATION=PER_SECOND,... client-side pacing (default: the CLI's)
     SENTINEL_RECHECK_QUEUE_URL    SQS queue feeding this function: a table not ready yet (CREATING,
                                   not visible yet) is re-checked later through it

@@ -861,3 +861,22 @@ def test_not_found_on_the_write_right_after_a_create_is_rechecked_not_dropped(
     assert rechecks.count("MessagesDelayed") == 1
     run(rechecks.event(rechecks.take()))
     assert protection(server_client, TABLE) == (True, True)
+
+
+def test_a_new_replica_not_yet_in_its_region_is_rechecked_there(
+    rechecks: Rechecks,
+    server: MotoServer,
+    server_client: Any,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    create_table(server_client, TABLE, deletion_protection=True, pitr=True)
+    assert run(sample("update-table-replica-create"))["decisions"] == ["pending"]
+    line = decision(capsys)
+    assert (line["region"], line["reason"]) == (REPLICA_REGION, "the new replica is not there yet")
+    replica = regional_client(server.url, "dynamodb", REPLICA_REGION)
+    create_table(replica, TABLE)  # the replica appears in its region
+    run(rechecks.event(rechecks.take()))
+    assert protection(replica, TABLE) == (True, True)
+    line = decision(capsys)
+    assert (line["decision"], line["region"], line["attempt"]) == ("hardened", REPLICA_REGION, 1)
