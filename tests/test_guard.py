@@ -759,7 +759,8 @@ def test_a_busy_write_past_the_inline_wait_is_rechecked_with_what_was_done_alert
     server_table(TABLE)
     # Right after a create, AWS refuses PITR until its backups are ready.
     fault_proxy.fail("UpdateContinuousBackups", "ContinuousBackupsUnavailableException", times=None)
-    run(sample("create-table"), seconds=guard.RESERVE_SECONDS + 30)
+    # Time for a few seconds of inline retries (one share), with a 5 s read timeout kept.
+    run(sample("create-table"), seconds=guard.RESERVE_SECONDS + 80)
     line = decision(capsys)
     assert (line["decision"], line["reason"]) == ("pending", "the table is busy")
     assert line["changed"] == ["dynamodb-deletion-protection"]
@@ -831,7 +832,9 @@ def test_an_endpoint_that_never_answers_cannot_hold_the_handler_past_its_time(
         release.wait(60)
 
     fault_proxy.on_call(operation, hang, times=None)
-    context = Context(guard.RESERVE_SECONDS + 20)
+    # One share (10 s) holds one attempt with the full 2 s connect and 5 s read timeouts, so a
+    # loaded machine's slow answers elsewhere do not time out first.
+    context = Context(guard.RESERVE_SECONDS + 100)
     with pytest.raises(guard.GuardError):
         guard.handler(sample("create-table"), context)
     assert context.get_remaining_time_in_millis() > 0, "Lambda would have killed the handler"
