@@ -293,7 +293,8 @@ def _read_target(
         return Target(label, unknown, shape, None, details)
     deletion = _lookup(bag, shape.deletion_key)
     pitr_value = _lookup(bag, shape.pitr_key)
-    days: int | None = None
+    # A period the program does not set is AWS's default, 35 days: what the provider creates.
+    days: int | None = MAX_RECOVERY_DAYS
     days_unknown = False
     if shape.pitr_enabled_key is None:
         pitr_enabled = pitr_value
@@ -302,7 +303,7 @@ def _read_target(
         if shape.days_key is not None:
             raw_days = _lookup(pitr_value, shape.days_key)
             days_unknown = raw_days is UNKNOWN
-            days = _days(raw_days)
+            days = None if days_unknown else _days(raw_days) or MAX_RECOVERY_DAYS
     else:
         pitr_enabled = pitr_value
     pitr = _reading(pitr_enabled)
