@@ -680,12 +680,72 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0.5, 1.0) * cap
 
 
+# -- the answers read: the contract with botocore's service models --------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseField:
+    """One field of an AWS answer this module reads, by its path through the operation's output
+    shape (`Table.Replicas[].RegionName`). tests/test_service_contract.py checks each against the
+    installed botocore model (it exists; nothing read first is retired or deprecated) and that
+    every response key read here is declared."""
+
+    service: str
+    operation: str
+    path: str
+    fallback_for: str | None = None
+    """The field this one stands in for, read only when that one is absent (`x.get("State") or
+    x.get("Status")`): a retired field may be read this way, and only this way."""
+
+
+_PITR = "ContinuousBackupsDescription.PointInTimeRecoveryDescription"
+
+RESPONSE_FIELDS: tuple[ResponseField, ...] = (
+    ResponseField("dynamodb", "ListTables", "TableNames"),
+    ResponseField("dynamodb", "ListTables", "LastEvaluatedTableName"),
+    ResponseField("dynamodb", "DescribeTable", "Table.TableArn"),
+    ResponseField("dynamodb", "DescribeTable", "Table.TableStatus"),
+    ResponseField("dynamodb", "DescribeTable", "Table.DeletionProtectionEnabled"),
+    ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].RegionName"),
+    ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaArn"),
+    ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaStatus"),
+    ResponseField("dynamodb", "DescribeContinuousBackups", f"{_PITR}.PointInTimeRecoveryStatus"),
+    ResponseField("dynamodb", "DescribeContinuousBackups", f"{_PITR}.RecoveryPeriodInDays"),
+    ResponseField("dynamodb", "UpdateTable", "TableDescription.DeletionProtectionEnabled"),
+    ResponseField("dynamodb", "UpdateTable", "TableDescription.TableStatus"),
+    ResponseField("dynamodb", "UpdateContinuousBackups", f"{_PITR}.PointInTimeRecoveryStatus"),
+    ResponseField("dynamodb", "UpdateContinuousBackups", f"{_PITR}.RecoveryPeriodInDays"),
+    ResponseField("sts", "GetCallerIdentity", "Account"),
+    ResponseField("sts", "AssumeRole", "Credentials.AccessKeyId"),
+    ResponseField("sts", "AssumeRole", "Credentials.SecretAccessKey"),
+    ResponseField("sts", "AssumeRole", "Credentials.SessionToken"),
+    ResponseField("sts", "AssumeRole", "Credentials.Expiration"),
+    ResponseField("organizations", "ListAccounts", "Accounts[].Id"),
+    ResponseField("organizations", "ListAccounts", "Accounts[].State"),
+    # Retired on 2026-09-09 (botocore's Account documentation): only where State is absent.
+    ResponseField("organizations", "ListAccounts", "Accounts[].Status", fallback_for="State"),
+    ResponseField("organizations", "ListAccounts", "NextToken"),
+    ResponseField("ec2", "DescribeRegions", "Regions[].RegionName"),
+    ResponseField("ec2", "DescribeRegions", "Regions[].OptInStatus"),
+    ResponseField("sns", "Publish", "MessageId"),
+    ResponseField("securityhub", "BatchImportFindings", "SuccessCount"),
+    ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorCode"),
+    ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorMessage"),
+)
+
+ERROR_KEYS = ("Error", "Code", "Message")
+"""botocore's parsed error (`ClientError.response["Error"]`): the same for every service, in no
+operation's output shape."""
+
+
 __all__ = [
     "DEFAULT_FLEET_WORKERS",
     "DEFAULT_RATES",
     "DEFAULT_WORKERS",
+    "ERROR_KEYS",
     "IDENTITY_RATES",
     "RECOVERY_PERIOD_BOTOCORE",
+    "RESPONSE_FIELDS",
     "CallFailed",
     "Cancelled",
     "Credentials",
@@ -694,6 +754,7 @@ __all__ = [
     "Pacer",
     "ProgressCallback",
     "PublishFailed",
+    "ResponseField",
     "Settings",
     "SetupError",
     "discovery_error",
