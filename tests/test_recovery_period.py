@@ -58,6 +58,9 @@ def test_a_pitr_answer_without_a_period_fails_a_check_as_unknown(
     assert "Enabled (period unknown)" in text.stdout
     assert "PITR recovery period unknown (at least 14 days required)" in text.stdout
     assert "35" not in text.stdout
+    planned = run_cli(["harden", "--dry-run", *MINIMUM, *UNPACED], env)
+    assert planned.returncode == ExitStatus.OK, planned.stderr
+    assert "Raise PITR recovery period to 14 days if shorter (period unknown" in planned.stdout
 
 
 def test_without_a_minimum_an_unknown_period_does_not_matter(

@@ -235,8 +235,8 @@ def _cell(report: Report, state: TableState, control: Control) -> str:
 def _step(state: TableState, change: Change, control: Control) -> str:
     if control is PITR and change.recovery_days is not None and state.pitr_recovery_days is None:
         return (
-            f"Raise {control.noun} recovery period to {change.recovery_days} days if a read "
-            "just before the write shows it shorter (current period unknown)"
+            f"Raise {control.noun} recovery period to {change.recovery_days} days if shorter "
+            "(period unknown: read again just before the write, never lowered)"
         )
     if control is PITR and change.recovery_days is not None:
         return (
