@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import random
 import threading
 import time
@@ -105,7 +106,10 @@ def require_recovery_period_model(setting: str) -> None:
     it in a write, so a minimum asked through `setting` cannot be checked. The model is found the
     way the clients will find it (botocore's loader, AWS_DATA_PATH included), never by version.
     """
-    data_path = botocore.session.Session().get_config_variable("data_path")
+    try:
+        data_path = botocore.session.Session().get_config_variable("data_path")
+    except BotoCoreError:  # an unknown AWS_PROFILE, reported when the session is made
+        data_path = os.environ.get("AWS_DATA_PATH")
     if not _models_recovery_period(data_path):
         raise SetupError(
             f"{setting} needs botocore >= {RECOVERY_PERIOD_BOTOCORE} (boto3 >= "
@@ -432,8 +436,7 @@ class Hardener:
         """
         errors: dict[str, AwsError] = {}
         after = before
-        basis = before
-        """What this run found just before its writes: a period write re-reads the period."""
+        basis = before  # what was found just before the writes: a period write reads again
         for control in change.enable:
             try:
                 if control is DELETION_PROTECTION:
@@ -698,7 +701,7 @@ class ResponseField:
     x.get("Status")`): a retired field may be read this way, and only this way."""
 
 
-_PITR = "ContinuousBackupsDescription.PointInTimeRecoveryDescription"
+_PITR_DESCRIPTION = "ContinuousBackupsDescription.PointInTimeRecoveryDescription"
 
 RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ResponseField("dynamodb", "ListTables", "TableNames"),
@@ -709,12 +712,20 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].RegionName"),
     ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaArn"),
     ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaStatus"),
-    ResponseField("dynamodb", "DescribeContinuousBackups", f"{_PITR}.PointInTimeRecoveryStatus"),
-    ResponseField("dynamodb", "DescribeContinuousBackups", f"{_PITR}.RecoveryPeriodInDays"),
+    ResponseField(
+        "dynamodb", "DescribeContinuousBackups", f"{_PITR_DESCRIPTION}.PointInTimeRecoveryStatus"
+    ),
+    ResponseField(
+        "dynamodb", "DescribeContinuousBackups", f"{_PITR_DESCRIPTION}.RecoveryPeriodInDays"
+    ),
     ResponseField("dynamodb", "UpdateTable", "TableDescription.DeletionProtectionEnabled"),
     ResponseField("dynamodb", "UpdateTable", "TableDescription.TableStatus"),
-    ResponseField("dynamodb", "UpdateContinuousBackups", f"{_PITR}.PointInTimeRecoveryStatus"),
-    ResponseField("dynamodb", "UpdateContinuousBackups", f"{_PITR}.RecoveryPeriodInDays"),
+    ResponseField(
+        "dynamodb", "UpdateContinuousBackups", f"{_PITR_DESCRIPTION}.PointInTimeRecoveryStatus"
+    ),
+    ResponseField(
+        "dynamodb", "UpdateContinuousBackups", f"{_PITR_DESCRIPTION}.RecoveryPeriodInDays"
+    ),
     ResponseField("sts", "GetCallerIdentity", "Account"),
     ResponseField("sts", "AssumeRole", "Credentials.AccessKeyId"),
     ResponseField("sts", "AssumeRole", "Credentials.SecretAccessKey"),
