@@ -259,6 +259,15 @@ class Guard:
     _hardeners: dict[str, aws.Hardener] = field(default_factory=dict)
     _sns: Any = None
 
+    def __post_init__(self) -> None:
+        # The Lambda runtime's boto3 varies: one whose model cannot carry a period fails at start.
+        if self.config.requirement.min_recovery_days is not None:
+            try:
+                aws.require_recovery_period_model("SENTINEL_MIN_RECOVERY_DAYS")
+            except aws.SetupError as exc:
+                self._log({"decision": "config_error", "reason": str(exc)}, None)
+                raise ConfigError(str(exc)) from None
+
     def handle(self, event: object, context: LambdaContext) -> list[dict[str, Any]]:
         """Every decision this event leads to, each also written as one JSON log line."""
         try:
