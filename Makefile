@@ -6,9 +6,13 @@ BIN := $(VENV)/bin
 .PHONY: test lint demo preview bench pack-dist clean
 
 $(BIN)/python:
+	@echo "==> creating $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> upgrading pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "==> installing the project with its pulumi and dev extras (first time: a few minutes)"
+	$(BIN)/python -m pip install --quiet -e '.[pulumi,dev]'
+	@echo "==> $(VENV) is ready"
 
 lint: $(BIN)/python
 	$(BIN)/ruff check .

@@ -9,7 +9,9 @@ it to AWS's quotas, stops starting new calls once the run is cancelled, and turn
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import random
 import threading
 import time
@@ -18,23 +20,30 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    DataNotFoundError,
     NoRegionError,
     ProfileNotFound,
 )
+from botocore.model import NoShapeFoundError, ServiceModel
 
 from remediation.controls import DELETION_PROTECTION, PITR, Control
 from remediation.core import (
     AwsError,
     Change,
     Outcome,
+    PeriodWrite,
     Reading,
     Selection,
     TableState,
     changed_controls,
+    period_write,
 )
 
 if TYPE_CHECKING:
@@ -121,6 +130,43 @@ class SetupError(Exception):
 
 class Cancelled(Exception):
     """Raised in a worker instead of starting a new call once the run is cancelled."""
+
+
+RECOVERY_PERIOD_BOTOCORE = "1.35.94"
+"""The first botocore (and boto3, released with it) whose DynamoDB model has RecoveryPeriodInDays
+in PointInTimeRecoveryDescription and PointInTimeRecoverySpecification."""
+
+_RECOVERY_PERIOD_SHAPES = ("PointInTimeRecoveryDescription", "PointInTimeRecoverySpecification")
+
+
+def require_recovery_period_model(setting: str) -> None:
+    """Raise SetupError when the DynamoDB model botocore loads lacks RecoveryPeriodInDays.
+
+    Without it botocore drops the period from every answer (so a period is never read) and refuses
+    it in a write, so a minimum asked through `setting` cannot be checked. The model is found the
+    way the clients will find it (botocore's loader, AWS_DATA_PATH included), never by version.
+    """
+    try:
+        data_path = botocore.session.Session().get_config_variable("data_path")
+    except BotoCoreError:  # an unknown AWS_PROFILE, reported when the session is made
+        data_path = os.environ.get("AWS_DATA_PATH")
+    if not _models_recovery_period(data_path):
+        raise SetupError(
+            f"{setting} needs botocore >= {RECOVERY_PERIOD_BOTOCORE} (boto3 >= "
+            f"{RECOVERY_PERIOD_BOTOCORE}), whose DynamoDB model has RecoveryPeriodInDays; the "
+            f"installed botocore {botocore.__version__} has a model without it"
+        )
+
+
+@functools.cache
+def _models_recovery_period(data_path: str | None) -> bool:
+    loader = botocore.loaders.create_loader(data_path)
+    try:
+        model = ServiceModel(loader.load_service_model("dynamodb", "service-2"), "dynamodb")
+        shapes = [model.shape_for(name) for name in _RECOVERY_PERIOD_SHAPES]
+    except (DataNotFoundError, NoShapeFoundError):
+        return False
+    return all("RecoveryPeriodInDays" in getattr(shape, "members", {}) for shape in shapes)
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -443,6 +489,7 @@ class Hardener:
         """
         errors: dict[str, AwsError] = {}
         after = before
+        basis = before  # what was found just before the writes: a period write reads again
         for control in change.enable:
             try:
                 if control is DELETION_PROTECTION:
@@ -451,8 +498,10 @@ class Hardener:
                     after = replace(after, deletion_protection=Reading(enabled))
                     after = replace(after, status=table.get("TableStatus", after.status))
                 elif control is PITR:
-                    description = self._enable_pitr(before.name, change.recovery_days)
+                    description, fresh = self._enable_pitr(before.name, change.recovery_days)
                     after = replace(after, **_pitr_fields(description))
+                    if fresh is not None:
+                        basis = replace(basis, **_pitr_fields(fresh))
             except CallFailed as exc:
                 errors[control.id] = exc.error
                 continue
@@ -462,7 +511,7 @@ class Hardener:
             error = _not_reached(control, after, change)
             if error is not None:
                 errors[control.id] = error
-        return Outcome(before, after, changed_controls(before, after), errors)
+        return Outcome(before, after, changed_controls(basis, after), errors)
 
     def _enable_deletion_protection(self, before: TableState) -> Mapping[str, Any]:
         """UpdateTable; returns the TableDescription it answers with."""
@@ -485,15 +534,29 @@ class Hardener:
                     raise  # ARCHIVED, DELETING, ...: retrying will not help
                 attempt += 1
 
-    def _enable_pitr(self, name: str, recovery_days: int | None) -> Mapping[str, Any]:
-        """UpdateContinuousBackups (with the period when one must be raised); returns the
-        ContinuousBackupsDescription it answers with."""
+    def _enable_pitr(
+        self, name: str, recovery_days: int | None
+    ) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
+        """UpdateContinuousBackups; returns the ContinuousBackupsDescription it answers with, and
+        the one read just before it when the write was to carry a period (else None).
+
+        A period is never sent blind: the table's period is read again just before each attempt,
+        and the write is skipped when someone raised it meanwhile, so it is never lowered.
+        """
         deadline = time.monotonic() + self._settings.wait_timeout
-        spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
-        if recovery_days is not None:
-            spec["RecoveryPeriodInDays"] = recovery_days
         attempt = 0
         while True:
+            spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
+            fresh: Mapping[str, Any] | None = None
+            if recovery_days is not None:
+                fresh = self._describe_pitr(name)
+                verdict = period_write(TableState(name, **_pitr_fields(fresh)), recovery_days)
+                if verdict is PeriodWrite.ENOUGH:
+                    return fresh, fresh
+                if verdict is PeriodWrite.UNKNOWN:
+                    raise CallFailed(_period_unknown(recovery_days))
+                if verdict is PeriodWrite.RAISE:
+                    spec["RecoveryPeriodInDays"] = recovery_days
             try:
                 answer = self._call(
                     "UpdateContinuousBackups",
@@ -501,7 +564,7 @@ class Hardener:
                     PointInTimeRecoverySpecification=spec,
                 )
                 description: Mapping[str, Any] = answer.get("ContinuousBackupsDescription", {})
-                return description
+                return description, fresh
             except CallFailed as exc:
                 busy = exc.error.code in (
                     "ContinuousBackupsUnavailableException",
@@ -511,6 +574,12 @@ class Hardener:
                     raise
                 self._sleep(_backoff(attempt))
                 attempt += 1
+
+    def _describe_pitr(self, name: str) -> Mapping[str, Any]:
+        """DescribeContinuousBackups' description. Raises CallFailed."""
+        response = self._call("DescribeContinuousBackups", TableName=name)
+        description: Mapping[str, Any] = response.get("ContinuousBackupsDescription", {})
+        return description
 
     def _wait_active(self, name: str, deadline: float) -> str | None:
         """Poll DescribeTable while the table is busy; return the status it last showed.
@@ -637,6 +706,15 @@ def _not_reached(control: Control, after: TableState, change: Change) -> AwsErro
     return None
 
 
+def _period_unknown(days: int) -> AwsError:
+    return AwsError(
+        PITR.read_action,
+        "RecoveryPeriodUnknown",
+        "PITR is on but DescribeContinuousBackups answers no RecoveryPeriodInDays: not written, "
+        f"since sending {days} days could lower a longer period",
+    )
+
+
 def _interrupted(action: str, what: str) -> AwsError:
     return AwsError(action, "Interrupted", f"{what}: the run was interrupted")
 
@@ -658,11 +736,81 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0.5, 1.0) * cap
 
 
+# -- the answers read: the contract with botocore's service models --------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseField:
+    """One field of an AWS answer this module reads, by its path through the operation's output
+    shape (`Table.Replicas[].RegionName`). tests/test_service_contract.py checks each against the
+    installed botocore model (it exists; nothing read first is retired or deprecated) and that
+    every response key read here is declared."""
+
+    service: str
+    operation: str
+    path: str
+    fallback_for: str | None = None
+    """The field this one stands in for, read only when that one is absent (`x.get("State") or
+    x.get("Status")`): a retired field may be read this way, and only this way."""
+
+
+_PITR_DESCRIPTION = "ContinuousBackupsDescription.PointInTimeRecoveryDescription"
+
+RESPONSE_FIELDS: tuple[ResponseField, ...] = (
+    ResponseField("dynamodb", "ListTables", "TableNames"),
+    ResponseField("dynamodb", "ListTables", "LastEvaluatedTableName"),
+    ResponseField("dynamodb", "DescribeTable", "Table.TableArn"),
+    ResponseField("dynamodb", "DescribeTable", "Table.TableStatus"),
+    ResponseField("dynamodb", "DescribeTable", "Table.DeletionProtectionEnabled"),
+    ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].RegionName"),
+    ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaArn"),
+    ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaStatus"),
+    ResponseField(
+        "dynamodb", "DescribeContinuousBackups", f"{_PITR_DESCRIPTION}.PointInTimeRecoveryStatus"
+    ),
+    ResponseField(
+        "dynamodb", "DescribeContinuousBackups", f"{_PITR_DESCRIPTION}.RecoveryPeriodInDays"
+    ),
+    ResponseField("dynamodb", "UpdateTable", "TableDescription.DeletionProtectionEnabled"),
+    ResponseField("dynamodb", "UpdateTable", "TableDescription.TableStatus"),
+    ResponseField(
+        "dynamodb", "UpdateContinuousBackups", f"{_PITR_DESCRIPTION}.PointInTimeRecoveryStatus"
+    ),
+    ResponseField(
+        "dynamodb", "UpdateContinuousBackups", f"{_PITR_DESCRIPTION}.RecoveryPeriodInDays"
+    ),
+    ResponseField("sts", "GetCallerIdentity", "Account"),
+    ResponseField("sts", "AssumeRole", "Credentials.AccessKeyId"),
+    ResponseField("sts", "AssumeRole", "Credentials.SecretAccessKey"),
+    ResponseField("sts", "AssumeRole", "Credentials.SessionToken"),
+    ResponseField("sts", "AssumeRole", "Credentials.Expiration"),
+    ResponseField("organizations", "ListAccounts", "Accounts[].Id"),
+    ResponseField("organizations", "ListAccounts", "Accounts[].State"),
+    # Retired on 2026-09-09 (botocore's Account documentation): only where State is absent.
+    ResponseField("organizations", "ListAccounts", "Accounts[].Status", fallback_for="State"),
+    ResponseField("organizations", "ListAccounts", "NextToken"),
+    ResponseField("ec2", "DescribeRegions", "Regions[].RegionName"),
+    ResponseField("ec2", "DescribeRegions", "Regions[].OptInStatus"),
+    ResponseField("sns", "Publish", "MessageId"),
+    ResponseField("sqs", "SendMessage", "MessageId"),
+    ResponseField("securityhub", "BatchImportFindings", "SuccessCount"),
+    ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorCode"),
+    ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorMessage"),
+)
+
+ERROR_KEYS = ("Error", "Code", "Message")
+"""botocore's parsed error (`ClientError.response["Error"]`): the same for every service, in no
+operation's output shape."""
+
+
 __all__ = [
     "DEFAULT_FLEET_WORKERS",
     "DEFAULT_RATES",
     "DEFAULT_WORKERS",
+    "ERROR_KEYS",
     "IDENTITY_RATES",
+    "RECOVERY_PERIOD_BOTOCORE",
+    "RESPONSE_FIELDS",
     "CallFailed",
     "Cancelled",
     "ClientLimits",
@@ -672,6 +820,7 @@ __all__ = [
     "Pacer",
     "ProgressCallback",
     "PublishFailed",
+    "ResponseField",
     "Settings",
     "SetupError",
     "discovery_error",
@@ -682,6 +831,7 @@ __all__ = [
     "make_sns_client",
     "make_sqs_client",
     "publish",
+    "require_recovery_period_model",
     "send_message",
     "session_region",
 ]

@@ -413,6 +413,15 @@ class Guard:
     _hardeners: dict[tuple[str, aws.ClientLimits], aws.Hardener] = field(default_factory=dict)
     _clients: dict[tuple[str, str | None, aws.ClientLimits], Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The Lambda runtime's boto3 varies: one whose model cannot carry a period fails at start.
+        if self.config.requirement.min_recovery_days is not None:
+            try:
+                aws.require_recovery_period_model("SENTINEL_MIN_RECOVERY_DAYS")
+            except aws.SetupError as exc:
+                self._log({"decision": "config_error", "reason": str(exc)}, None)
+                raise ConfigError(str(exc)) from None
+
     def handle(self, event: object, context: LambdaContext) -> list[dict[str, Any]]:
         """Every decision this event leads to, each also written as one JSON log line."""
         # Every call of every client, retries and timeouts included, fits in one share of the time
