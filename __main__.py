@@ -8,6 +8,7 @@ BreakGlassTableSchema, SessionTableSchema); deletion protection and PITR are on.
     pulumi config set hardenAtSource true        # also protect any other prefixed table here
     pulumi config set --path 'exclude[0]' 'sentinel-scratch-*'   # ...but not these (globs)
     pulumi config set runtimeGuard true          # re-protect them within seconds of any weakening
+    pulumi config set runtimeGuardReservedConcurrency 2   # or none (default 1)
 """
 
 import pulumi
@@ -68,7 +69,7 @@ for logical_name, gsi_keys in TABLES.items():
 
 if config.get_bool("runtimeGuard"):
     # Imported only when asked for, so a stack without the guard declares none of it.
-    from remediation.guard_component import TableGuard
+    from remediation.guard_component import TableGuard, reserved_concurrency_from
 
     guard = TableGuard(
         "sentinel-guard",
@@ -77,6 +78,10 @@ if config.get_bool("runtimeGuard"):
         min_recovery_days=config.get_int("runtimeGuardMinRecoveryDays"),
         alerts=bool(config.get_bool("runtimeGuardAlerts")),
         security_hub=bool(config.get_bool("runtimeGuardSecurityHub")),
+        reserved_concurrency=reserved_concurrency_from(
+            config.get("runtimeGuardReservedConcurrency")
+        ),
     )
     pulumi.export("guard_function", guard.function.name)
     pulumi.export("guard_dead_letter_queue", guard.dead_letter_queue.url)
+    pulumi.export("guard_dead_letter_alarm", guard.dead_letter_alarm.name)

@@ -9,7 +9,9 @@ it to AWS's quotas, stops starting new calls once the run is cancelled, and turn
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import random
 import threading
 import time
@@ -18,23 +20,30 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    DataNotFoundError,
     NoRegionError,
     ProfileNotFound,
 )
+from botocore.model import NoShapeFoundError, ServiceModel
 
 from remediation.controls import DELETION_PROTECTION, PITR, Control
 from remediation.core import (
     AwsError,
     Change,
     Outcome,
+    PeriodWrite,
     Reading,
     Selection,
     TableState,
     changed_controls,
+    period_write,
 )
 
 if TYPE_CHECKING:
@@ -71,6 +80,46 @@ DEFAULT_WAIT_TIMEOUT = 120.0
 """Seconds to keep retrying a table that is busy (UPDATING, ResourceInUse, backups not ready)."""
 
 
+BOTOCORE_MAX_BACKOFF = 20.0
+"""botocore's standard retry mode sleeps up to min(2 ** (attempt - 1), 20) s before a retry."""
+
+
+@dataclass(frozen=True)
+class ClientLimits:
+    """How long one call of a client may take: connect and read timeouts, and the retries botocore
+    makes after the first attempt (its `max_attempts`)."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    retries: int = MAX_ATTEMPTS
+
+    def worst_case(self) -> float:
+        """Seconds one call may last, every attempt timing out and every backoff at its cap."""
+        backoff = sum(min(2.0**i, BOTOCORE_MAX_BACKOFF) for i in range(self.retries))
+        return (self.retries + 1) * (self.connect_timeout + self.read_timeout) + backoff
+
+    @classmethod
+    def within(
+        cls, seconds: float, connect_timeout: float = 2.0, read_timeout: float = 5.0
+    ) -> ClientLimits:
+        """The most retries (up to MAX_ATTEMPTS) whose worst case fits in `seconds`; when not even
+        one attempt fits, one attempt with both timeouts shrunk in proportion."""
+        for retries in range(MAX_ATTEMPTS, -1, -1):
+            limits = cls(connect_timeout, read_timeout, retries)
+            if limits.worst_case() <= seconds:
+                return limits
+        scale = max(seconds, 0.5) / (connect_timeout + read_timeout)
+        return cls(round(connect_timeout * scale, 3), round(read_timeout * scale, 3), 0)
+
+    def config(self, max_pool_connections: int = 10) -> Config:
+        return Config(
+            retries={"mode": "standard", "max_attempts": self.retries},
+            max_pool_connections=max_pool_connections,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
+
+
 _TRANSIENT = frozenset({"CREATING", "UPDATING"})
 """Table states that end by themselves: worth waiting for before a write."""
 
@@ -81,6 +130,43 @@ class SetupError(Exception):
 
 class Cancelled(Exception):
     """Raised in a worker instead of starting a new call once the run is cancelled."""
+
+
+RECOVERY_PERIOD_BOTOCORE = "1.35.94"
+"""The first botocore (and boto3, released with it) whose DynamoDB model has RecoveryPeriodInDays
+in PointInTimeRecoveryDescription and PointInTimeRecoverySpecification."""
+
+_RECOVERY_PERIOD_SHAPES = ("PointInTimeRecoveryDescription", "PointInTimeRecoverySpecification")
+
+
+def require_recovery_period_model(setting: str) -> None:
+    """Raise SetupError when the DynamoDB model botocore loads lacks RecoveryPeriodInDays.
+
+    Without it botocore drops the period from every answer (so a period is never read) and refuses
+    it in a write, so a minimum asked through `setting` cannot be checked. The model is found the
+    way the clients will find it (botocore's loader, AWS_DATA_PATH included), never by version.
+    """
+    try:
+        data_path = botocore.session.Session().get_config_variable("data_path")
+    except BotoCoreError:  # an unknown AWS_PROFILE, reported when the session is made
+        data_path = os.environ.get("AWS_DATA_PATH")
+    if not _models_recovery_period(data_path):
+        raise SetupError(
+            f"{setting} needs botocore >= {RECOVERY_PERIOD_BOTOCORE} (boto3 >= "
+            f"{RECOVERY_PERIOD_BOTOCORE}), whose DynamoDB model has RecoveryPeriodInDays; the "
+            f"installed botocore {botocore.__version__} has a model without it"
+        )
+
+
+@functools.cache
+def _models_recovery_period(data_path: str | None) -> bool:
+    loader = botocore.loaders.create_loader(data_path)
+    try:
+        model = ServiceModel(loader.load_service_model("dynamodb", "service-2"), "dynamodb")
+        shapes = [model.shape_for(name) for name in _RECOVERY_PERIOD_SHAPES]
+    except (DataNotFoundError, NoShapeFoundError):
+        return False
+    return all("RecoveryPeriodInDays" in getattr(shape, "members", {}) for shape in shapes)
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -116,6 +202,7 @@ class Settings:
     workers: int = DEFAULT_WORKERS
     rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    limits: ClientLimits = field(default_factory=ClientLimits)
 
 
 def make_client(settings: Settings) -> tuple[DynamoDBClient, str]:
@@ -156,12 +243,7 @@ def dynamodb_client(
     """A DynamoDB client for one region, acting with the session's credentials or an assumed
     role's (made from the caller's session, so its service model is loaded once). Raises
     SetupError."""
-    config = Config(
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-        max_pool_connections=settings.workers + 2,
-        connect_timeout=5,
-        read_timeout=30,
-    )
+    config = settings.limits.config(max_pool_connections=settings.workers + 2)
     keys: tuple[str | None, str | None, str | None] = (None, None, None)
     if credentials is not None:
         keys = (
@@ -195,10 +277,27 @@ def dynamodb_regions(session: Session, region: str | None) -> list[str]:
     return sorted(session.get_available_regions("dynamodb", partition))
 
 
-def make_sns_client(region: str) -> Any:
+def make_sns_client(region: str, limits: ClientLimits | None = None) -> Any:
     """An SNS client in `region` (the alert topic's), retried like the DynamoDB client."""
-    config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=5)
+    config = (limits or ClientLimits()).config()
     return boto3.session.Session(region_name=region).client("sns", config=config)
+
+
+def make_sqs_client(limits: ClientLimits | None = None) -> Any:
+    """An SQS client in the session's region (the Lambda's own, where its queues are)."""
+    return boto3.session.Session().client("sqs", config=(limits or ClientLimits()).config())
+
+
+def send_message(client: Any, queue_url: str, body: str, delay_seconds: int) -> str:
+    """Send one message, delivered after `delay_seconds` (0 to 900); return its MessageId.
+    Raises CallFailed with what AWS answered."""
+    try:
+        response: dict[str, Any] = client.send_message(
+            QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_seconds
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise CallFailed(_aws_error("sqs:SendMessage", exc)) from None
+    return str(response["MessageId"])
 
 
 class PublishFailed(Exception):
@@ -390,6 +489,7 @@ class Hardener:
         """
         errors: dict[str, AwsError] = {}
         after = before
+        basis = before  # what was found just before the writes: a period write reads again
         for control in change.enable:
             try:
                 if control is DELETION_PROTECTION:
@@ -398,8 +498,10 @@ class Hardener:
                     after = replace(after, deletion_protection=Reading(enabled))
                     after = replace(after, status=table.get("TableStatus", after.status))
                 elif control is PITR:
-                    description = self._enable_pitr(before.name, change.recovery_days)
+                    description, fresh = self._enable_pitr(before.name, change.recovery_days)
                     after = replace(after, **_pitr_fields(description))
+                    if fresh is not None:
+                        basis = replace(basis, **_pitr_fields(fresh))
             except CallFailed as exc:
                 errors[control.id] = exc.error
                 continue
@@ -409,7 +511,7 @@ class Hardener:
             error = _not_reached(control, after, change)
             if error is not None:
                 errors[control.id] = error
-        return Outcome(before, after, changed_controls(before, after), errors)
+        return Outcome(before, after, changed_controls(basis, after), errors)
 
     def _enable_deletion_protection(self, before: TableState) -> Mapping[str, Any]:
         """UpdateTable; returns the TableDescription it answers with."""
@@ -432,15 +534,29 @@ class Hardener:
                     raise  # ARCHIVED, DELETING, ...: retrying will not help
                 attempt += 1
 
-    def _enable_pitr(self, name: str, recovery_days: int | None) -> Mapping[str, Any]:
-        """UpdateContinuousBackups (with the period when one must be raised); returns the
-        ContinuousBackupsDescription it answers with."""
+    def _enable_pitr(
+        self, name: str, recovery_days: int | None
+    ) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
+        """UpdateContinuousBackups; returns the ContinuousBackupsDescription it answers with, and
+        the one read just before it when the write was to carry a period (else None).
+
+        A period is never sent blind: the table's period is read again just before each attempt,
+        and the write is skipped when someone raised it meanwhile, so it is never lowered.
+        """
         deadline = time.monotonic() + self._settings.wait_timeout
-        spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
-        if recovery_days is not None:
-            spec["RecoveryPeriodInDays"] = recovery_days
         attempt = 0
         while True:
+            spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
+            fresh: Mapping[str, Any] | None = None
+            if recovery_days is not None:
+                fresh = self._describe_pitr(name)
+                verdict = period_write(TableState(name, **_pitr_fields(fresh)), recovery_days)
+                if verdict is PeriodWrite.ENOUGH:
+                    return fresh, fresh
+                if verdict is PeriodWrite.UNKNOWN:
+                    raise CallFailed(_period_unknown(recovery_days))
+                if verdict is PeriodWrite.RAISE:
+                    spec["RecoveryPeriodInDays"] = recovery_days
             try:
                 answer = self._call(
                     "UpdateContinuousBackups",
@@ -448,7 +564,7 @@ class Hardener:
                     PointInTimeRecoverySpecification=spec,
                 )
                 description: Mapping[str, Any] = answer.get("ContinuousBackupsDescription", {})
-                return description
+                return description, fresh
             except CallFailed as exc:
                 busy = exc.error.code in (
                     "ContinuousBackupsUnavailableException",
@@ -458,6 +574,12 @@ class Hardener:
                     raise
                 self._sleep(_backoff(attempt))
                 attempt += 1
+
+    def _describe_pitr(self, name: str) -> Mapping[str, Any]:
+        """DescribeContinuousBackups' description. Raises CallFailed."""
+        response = self._call("DescribeContinuousBackups", TableName=name)
+        description: Mapping[str, Any] = response.get("ContinuousBackupsDescription", {})
+        return description
 
     def _wait_active(self, name: str, deadline: float) -> str | None:
         """Poll DescribeTable while the table is busy; return the status it last showed.
@@ -600,11 +722,7 @@ def securityhub_client(
     credentials: Credentials | None = None,
 ) -> Any:
     """A Security Hub client in one account-region, retried like the DynamoDB client."""
-    config = Config(
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-        connect_timeout=5,
-        read_timeout=30,
-    )
+    config = settings.limits.config()
     keys: tuple[str | None, str | None, str | None] = (None, None, None)
     if credentials is not None:
         keys = (
@@ -623,10 +741,11 @@ def securityhub_client(
     )
 
 
-def make_security_hub(region: str) -> SecurityHub:
+def make_security_hub(region: str, limits: ClientLimits | None = None) -> SecurityHub:
     """The Security Hub in `region` for a caller that lives on, like the guard's Lambda."""
     session = boto3.session.Session(region_name=region)
-    return SecurityHub(securityhub_client(session, region, Settings(region=region)))
+    settings = Settings(region=region, limits=limits or ClientLimits())
+    return SecurityHub(securityhub_client(session, region, settings))
 
 
 class SecurityHub:
@@ -700,6 +819,15 @@ def _not_reached(control: Control, after: TableState, change: Change) -> AwsErro
     return None
 
 
+def _period_unknown(days: int) -> AwsError:
+    return AwsError(
+        PITR.read_action,
+        "RecoveryPeriodUnknown",
+        "PITR is on but DescribeContinuousBackups answers no RecoveryPeriodInDays: not written, "
+        f"since sending {days} days could lower a longer period",
+    )
+
+
 def _interrupted(action: str, what: str) -> AwsError:
     return AwsError(action, "Interrupted", f"{what}: the run was interrupted")
 
@@ -721,17 +849,88 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0.5, 1.0) * cap
 
 
+# -- the answers read: the contract with botocore's service models --------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseField:
+    """One field of an AWS answer this module reads, by its path through the operation's output
+    shape (`Table.Replicas[].RegionName`). tests/test_service_contract.py checks each against the
+    installed botocore model (it exists; nothing read first is retired or deprecated) and that
+    every response key read here is declared."""
+
+    service: str
+    operation: str
+    path: str
+    fallback_for: str | None = None
+    """The field this one stands in for, read only when that one is absent (`x.get("State") or
+    x.get("Status")`): a retired field may be read this way, and only this way."""
+
+
+_PITR_DESCRIPTION = "ContinuousBackupsDescription.PointInTimeRecoveryDescription"
+
+RESPONSE_FIELDS: tuple[ResponseField, ...] = (
+    ResponseField("dynamodb", "ListTables", "TableNames"),
+    ResponseField("dynamodb", "ListTables", "LastEvaluatedTableName"),
+    ResponseField("dynamodb", "DescribeTable", "Table.TableArn"),
+    ResponseField("dynamodb", "DescribeTable", "Table.TableStatus"),
+    ResponseField("dynamodb", "DescribeTable", "Table.DeletionProtectionEnabled"),
+    ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].RegionName"),
+    ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaArn"),
+    ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaStatus"),
+    ResponseField(
+        "dynamodb", "DescribeContinuousBackups", f"{_PITR_DESCRIPTION}.PointInTimeRecoveryStatus"
+    ),
+    ResponseField(
+        "dynamodb", "DescribeContinuousBackups", f"{_PITR_DESCRIPTION}.RecoveryPeriodInDays"
+    ),
+    ResponseField("dynamodb", "UpdateTable", "TableDescription.DeletionProtectionEnabled"),
+    ResponseField("dynamodb", "UpdateTable", "TableDescription.TableStatus"),
+    ResponseField(
+        "dynamodb", "UpdateContinuousBackups", f"{_PITR_DESCRIPTION}.PointInTimeRecoveryStatus"
+    ),
+    ResponseField(
+        "dynamodb", "UpdateContinuousBackups", f"{_PITR_DESCRIPTION}.RecoveryPeriodInDays"
+    ),
+    ResponseField("sts", "GetCallerIdentity", "Account"),
+    ResponseField("sts", "AssumeRole", "Credentials.AccessKeyId"),
+    ResponseField("sts", "AssumeRole", "Credentials.SecretAccessKey"),
+    ResponseField("sts", "AssumeRole", "Credentials.SessionToken"),
+    ResponseField("sts", "AssumeRole", "Credentials.Expiration"),
+    ResponseField("organizations", "ListAccounts", "Accounts[].Id"),
+    ResponseField("organizations", "ListAccounts", "Accounts[].State"),
+    # Retired on 2026-09-09 (botocore's Account documentation): only where State is absent.
+    ResponseField("organizations", "ListAccounts", "Accounts[].Status", fallback_for="State"),
+    ResponseField("organizations", "ListAccounts", "NextToken"),
+    ResponseField("ec2", "DescribeRegions", "Regions[].RegionName"),
+    ResponseField("ec2", "DescribeRegions", "Regions[].OptInStatus"),
+    ResponseField("sns", "Publish", "MessageId"),
+    ResponseField("sqs", "SendMessage", "MessageId"),
+    ResponseField("securityhub", "BatchImportFindings", "SuccessCount"),
+    ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorCode"),
+    ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorMessage"),
+)
+
+ERROR_KEYS = ("Error", "Code", "Message")
+"""botocore's parsed error (`ClientError.response["Error"]`): the same for every service, in no
+operation's output shape."""
+
+
 __all__ = [
     "DEFAULT_FLEET_WORKERS",
     "DEFAULT_RATES",
     "DEFAULT_WORKERS",
+    "ERROR_KEYS",
     "IDENTITY_RATES",
     "IMPORT_ACTION",
     "IMPORT_BATCH",
     "NOT_SUBSCRIBED",
+    "RECOVERY_PERIOD_BOTOCORE",
+    "RESPONSE_FIELDS",
     "SECURITY_HUB_RATES",
     "CallFailed",
     "Cancelled",
+    "ClientLimits",
     "Credentials",
     "Hardener",
     "Identity",
@@ -740,6 +939,7 @@ __all__ = [
     "ProgressCallback",
     "PublishFailed",
     "Rejected",
+    "ResponseField",
     "SecurityHub",
     "Settings",
     "SetupError",
@@ -750,7 +950,10 @@ __all__ = [
     "make_security_hub",
     "make_session",
     "make_sns_client",
+    "make_sqs_client",
     "publish",
+    "require_recovery_period_model",
     "securityhub_client",
+    "send_message",
     "session_region",
 ]

@@ -6,6 +6,7 @@ core what is missing and what to change, and translates the answer back.
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
@@ -63,7 +64,8 @@ class TableState:
     deletion_protection: Reading = UNREAD
     pitr: Reading = UNREAD
     pitr_recovery_days: int | None = None
-    """The recovery period when PITR is on; None when unknown or unset (AWS's default is 35)."""
+    """The recovery period when PITR is on, as read; None when PITR is off or the period is not
+    known. Never assumed: a shell that knows the period is AWS's default says 35 itself."""
     arn: str | None = None
     status: str | None = None
     error: AwsError | None = None
@@ -113,20 +115,54 @@ def missing(state: TableState, requirement: Requirement = Requirement()) -> tupl
 
 
 def recovery_period_short(state: TableState, requirement: Requirement) -> bool:
-    """True when PITR is on but keeps fewer days than the requirement asks."""
+    """True when PITR is on but does not provably keep the minimum: fewer days, or a period that
+    is not known (an unknown period never passes as AWS's 35)."""
     wanted = requirement.min_recovery_days
     if wanted is None:
         return False
-    days = MAX_RECOVERY_DAYS if state.pitr_recovery_days is None else state.pitr_recovery_days
-    return days < wanted
+    days = state.pitr_recovery_days
+    return days is None or days < wanted
+
+
+def recovery_period_unknown(state: TableState, requirement: Requirement) -> bool:
+    """True when a minimum is asked and PITR is on but its period could not be read."""
+    return (
+        requirement.min_recovery_days is not None
+        and state.pitr.enabled is True
+        and state.pitr_recovery_days is None
+    )
 
 
 def recovery_days(state: TableState, requirement: Requirement) -> int | None:
-    """The recovery period a PITR write must carry: the minimum, only when PITR is on and keeps
-    fewer days. A longer period is never lowered; PITR turned on gets AWS's 35 days."""
+    """The recovery period a PITR write must carry: the minimum, only when PITR is on and does not
+    provably keep it. A longer period is never lowered (the write re-reads the period first and
+    is skipped when it is enough); PITR turned on gets AWS's 35 days."""
     if state.pitr.enabled is True and recovery_period_short(state, requirement):
         return requirement.min_recovery_days
     return None
+
+
+class PeriodWrite(enum.Enum):
+    """What a PITR write meant to raise the period to a minimum does, judged on a read of
+    DescribeContinuousBackups made just before it."""
+
+    ENOUGH = "enough"
+    """The period is already at or above the minimum (raised meanwhile): no write."""
+    TURN_ON = "turn on"
+    """PITR is off now: turn it on with no period, which gives AWS's 35 days."""
+    RAISE = "raise"
+    """PITR is on with fewer days: send the minimum."""
+    UNKNOWN = "unknown"
+    """PITR is on and its period cannot be read: no write, since the minimum could lower it."""
+
+
+def period_write(fresh: TableState, minimum: int) -> PeriodWrite:
+    if fresh.pitr.enabled is not True:
+        return PeriodWrite.TURN_ON
+    days = fresh.pitr_recovery_days
+    if days is None:
+        return PeriodWrite.UNKNOWN
+    return PeriodWrite.ENOUGH if days >= minimum else PeriodWrite.RAISE
 
 
 def state_json(state: TableState, requirement: Requirement = Requirement()) -> dict[str, object]:
@@ -154,7 +190,8 @@ class Change:
     """Controls in `enable` whose current state could not be read (enabling is safe either way)."""
     recovery_days: int | None = None
     """The PITR recovery period to send with the PITR write: set only to raise a period that is
-    on and too short. None sends none, and AWS keeps 35 days, which no minimum exceeds."""
+    on and too short (or not known). None sends none, and AWS keeps 35 days, which no minimum
+    exceeds. The write re-reads the period just before it (`period_write`)."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +215,12 @@ def plan(states: Iterable[TableState], requirement: Requirement = Requirement())
             continue
         needed = missing(state, requirement)
         if needed:
-            unknown = tuple(c for c in needed if state.reading(c).enabled is None)
+            unknown = tuple(
+                c
+                for c in needed
+                if state.reading(c).enabled is None
+                or (c is PITR and recovery_period_unknown(state, requirement))
+            )
             changes.append(Change(state.name, needed, unknown, recovery_days(state, requirement)))
         else:
             protected.append(state.name)
@@ -216,11 +258,9 @@ def changed_controls(before: TableState, after: TableState) -> tuple[Control, ..
 
 
 def _period_raised(before: TableState, after: TableState) -> bool:
-    if before.pitr.enabled is not True:
-        return False
-    was = MAX_RECOVERY_DAYS if before.pitr_recovery_days is None else before.pitr_recovery_days
-    now = MAX_RECOVERY_DAYS if after.pitr_recovery_days is None else after.pitr_recovery_days
-    return now > was
+    """Only a period known before and after can be said to have risen."""
+    was, now = before.pitr_recovery_days, after.pitr_recovery_days
+    return before.pitr.enabled is True and was is not None and now is not None and now > was
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,18 @@ HANDLER = "remediation.guard.handler"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: two weeks to look at a failed event
 LAMBDA_RETRIES = 2  # Lambda's maximum for asynchronous invocations (1 min, then 2 min later)
 EVENT_MAX_AGE_SECONDS = 6 * 3600
+RECHECK_RETENTION_SECONDS = 4 * 24 * 3600  # SQS's default; each re-check is a new message
+RECHECK_VISIBILITY_FACTOR = 6
+"""AWS's advice for a queue feeding Lambda: a visibility timeout of six times the function's, so a
+batch throttled by the reserved concurrency is retried before it counts as received again."""
+RECHECK_MAX_RECEIVES = 5  # AWS's advice: at least 5, so throttling alone sends nothing to the DLQ
 
 
 def event_pattern(prefix: str, min_recovery_days: int | None = None) -> dict[str, Any]:
-    """Exactly the CloudTrail events that may leave a `prefix` table unprotected, and refused
-    deletions; a call that failed is matched only when it is a DeleteTable refused by protection."""
+    """Exactly the CloudTrail events that may leave a `prefix` table unprotected, and deletions,
+    refused or not; a call that failed is matched only when it is a DeleteTable refused by
+    protection. The guard's own calls are left out by the handler, not here: `anything-but` on
+    the session issuer would also drop every caller without one (an IAM user, root)."""
     named = [{"prefix": prefix}, {"wildcard": f"arn:aws*:dynamodb:*:*:table/{prefix}*"}]
     succeeded = {"errorCode": [{"exists": False}]}
 
@@ -54,6 +61,7 @@ def event_pattern(prefix: str, min_recovery_days: int | None = None) -> dict[str
         ),
         branch(["RestoreTableToPointInTime", "RestoreTableFromBackup"], {"targetTableName": named}),
         branch(["ImportTable"], {"tableCreationParameters": {"tableName": named}}),
+        branch(["DeleteTable"], {"tableName": named}),
         {
             "eventName": ["DeleteTable"],
             "requestParameters": {"tableName": named},
@@ -71,9 +79,33 @@ def event_pattern(prefix: str, min_recovery_days: int | None = None) -> dict[str
     }
 
 
+RECHECK_POLLING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+"""What Lambda's event source mapping calls with the function's role (as in AWS's managed policy
+AWSLambdaSQSQueueExecutionRole); the handler itself only sends."""
+
+
 def rates_for(concurrency: int) -> str:
     """SENTINEL_RATES for one instance when `concurrency` instances share the account's quotas."""
     return ",".join(f"{op}={rate / concurrency:g}" for op, rate in DEFAULT_RATES.items())
+
+
+def reserved_concurrency_from(text: str | None) -> int | None:
+    """Stack config's `runtimeGuardReservedConcurrency`: unset is 1, `none` no reservation, else a
+    whole number of at least 1 (0 would stop the guard). Raises ValueError."""
+    if text is None or not text.strip():
+        return 1
+    if text.strip().lower() == "none":
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(
+            f"runtimeGuardReservedConcurrency must be a whole number of at least 1, or none; "
+            f"got {text!r}"
+        )
+    return number
 
 
 def code_archive() -> pulumi.AssetArchive:
@@ -90,12 +122,14 @@ def policy_document(
     table_arn: str,
     log_group_arn: str,
     queue_arn: str,
+    recheck_queue_arn: str,
     topic_arn: str | None,
     security_hub: bool = False,
 ) -> dict[str, Any]:
     """The guard's role policy: its DynamoDB actions on the prefix's tables, its logs, the DLQ,
-    Publish on the alert topic only when there is one, and BatchImportFindings only when
-    re-protections go to Security Hub."""
+    the re-check queue (sent to by the handler, polled by Lambda with this role), Publish on
+    the alert topic only when there is one, and BatchImportFindings only when re-protections go
+    to Security Hub."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "GuardTables",
@@ -114,6 +148,18 @@ def policy_document(
             "Effect": "Allow",
             "Action": ["sqs:SendMessage"],
             "Resource": queue_arn,
+        },
+        {
+            "Sid": "Rechecks",
+            "Effect": "Allow",
+            "Action": [guard.RECHECK_ACTION],
+            "Resource": recheck_queue_arn,
+        },
+        {
+            "Sid": "RecheckPolling",
+            "Effect": "Allow",
+            "Action": list(RECHECK_POLLING_ACTIONS),
+            "Resource": recheck_queue_arn,
         },
     ]
     if topic_arn is not None:
@@ -135,9 +181,11 @@ def policy_document(
 class TableGuard(pulumi.ComponentResource):
     """EventBridge rule -> Lambda (remediation.guard.handler); its role, logs, DLQ and alerts.
 
-    With `alerts`, an SNS topic gets one message per table re-protected, and an alarm when an
-    event lands in the dead-letter queue (a table the guard could not protect). With
-    `security_hub`, each re-protection is also an ASFF finding in the region's Security Hub.
+    A table not ready yet (CREATING, or not visible yet) is re-checked through an SQS delay queue
+    that feeds the same function. An alarm goes off when an event lands in the dead-letter queue
+    (a table the guard could not protect); with `alerts`, an SNS topic gets it, one message per
+    table re-protected, and one per table deleted. With `security_hub`, each re-protection is
+    also an ASFF finding in the region's Security Hub.
     """
 
     def __init__(
@@ -168,6 +216,20 @@ class TableGuard(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=child,
         )
+        if reserved_concurrency is not None and reserved_concurrency < 1:
+            raise ValueError("reserved_concurrency must be at least 1, or None for no reservation")
+        self.recheck_queue = aws.sqs.Queue(
+            f"{name}-rechecks",
+            message_retention_seconds=RECHECK_RETENTION_SECONDS,
+            visibility_timeout_seconds=RECHECK_VISIBILITY_FACTOR * timeout_seconds,
+            sqs_managed_sse_enabled=True,
+            redrive_policy=self.dead_letter_queue.arn.apply(
+                lambda arn: json.dumps(
+                    {"deadLetterTargetArn": arn, "maxReceiveCount": RECHECK_MAX_RECEIVES}
+                )
+            ),
+            opts=child,
+        )
         self.alert_topic = aws.sns.Topic(f"{name}-alerts", opts=child) if alerts else None
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", retention_in_days=log_retention_days, opts=child
@@ -196,14 +258,19 @@ class TableGuard(pulumi.ComponentResource):
             f"{name}-policy",
             role=self.role.id,
             policy=pulumi.Output.all(
-                table_arn, self.log_group.arn, self.dead_letter_queue.arn, topic_arn
+                table_arn,
+                self.log_group.arn,
+                self.dead_letter_queue.arn,
+                self.recheck_queue.arn,
+                topic_arn,
             ).apply(
                 lambda arns: json.dumps(
                     policy_document(
                         table_arn=arns[0],
                         log_group_arn=arns[1],
                         queue_arn=arns[2],
-                        topic_arn=arns[3],
+                        recheck_queue_arn=arns[3],
+                        topic_arn=arns[4],
                         security_hub=security_hub,
                     )
                 )
@@ -215,6 +282,8 @@ class TableGuard(pulumi.ComponentResource):
             # Without a reservation nothing bounds the instances: each paces as if alone, and
             # botocore's retries absorb what concurrent instances overshoot.
             "SENTINEL_RATES": rates_for(reserved_concurrency or 1),
+            "SENTINEL_RECHECK_QUEUE_URL": self.recheck_queue.url,
+            "SENTINEL_GUARD_ROLE_ARN": self.role.arn,
         }
         if exclude:
             variables["SENTINEL_EXCLUDE"] = ",".join(exclude)
@@ -248,6 +317,14 @@ class TableGuard(pulumi.ComponentResource):
             function_name=self.function.name,
             maximum_retry_attempts=LAMBDA_RETRIES,
             maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
+            opts=child,
+        )
+        # Batch size 1: a message that fails is retried alone, never with another's.
+        self.recheck_source = aws.lambda_.EventSourceMapping(
+            f"{name}-rechecks",
+            event_source_arn=self.recheck_queue.arn,
+            function_name=self.function.arn,
+            batch_size=1,
             opts=child,
         )
         self.rule = aws.cloudwatch.EventRule(
@@ -298,33 +375,40 @@ class TableGuard(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permission]),
         )
-        self.dead_letter_alarm = (
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-dead-letters",
-                alarm_description="Events the Sentinel table guard could not handle are waiting",
-                namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions={"QueueName": self.dead_letter_queue.name},
-                statistic="Maximum",
-                period=300,
-                evaluation_periods=1,
-                threshold=0,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=[self.alert_topic.arn],
-                opts=child,
-            )
-            if self.alert_topic
-            else None
+        # Whether or not anyone is notified, the alarm's state says a table was left unprotected.
+        self.dead_letter_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-dead-letters",
+            alarm_description="Events the Sentinel table guard could not handle are waiting",
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.dead_letter_queue.name},
+            statistic="Maximum",
+            period=300,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[self.alert_topic.arn] if self.alert_topic else [],
+            opts=child,
         )
         self.register_outputs(
             {
                 "function_name": self.function.name,
                 "rule_name": self.rule.name,
                 "dead_letter_queue_url": self.dead_letter_queue.url,
+                "dead_letter_alarm_name": self.dead_letter_alarm.name,
+                "recheck_queue_url": self.recheck_queue.url,
                 "alert_topic_arn": topic_arn,
             }
         )
 
 
-__all__ = ["GUARD_MODULES", "TableGuard", "code_archive", "event_pattern", "policy_document"]
+__all__ = [
+    "GUARD_MODULES",
+    "RECHECK_POLLING_ACTIONS",
+    "TableGuard",
+    "code_archive",
+    "event_pattern",
+    "policy_document",
+    "reserved_concurrency_from",
+]

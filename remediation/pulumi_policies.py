@@ -48,11 +48,18 @@ from remediation.core import (
     parse_table_ref,
     recovery_period_short,
 )
-from remediation.pulumi_state import NATIVE_TABLE, RESOURCE_TYPES, TABLE, TABLE_REPLICA
+from remediation.pulumi_state import (
+    NATIVE_GLOBAL_TABLE,
+    NATIVE_TABLE,
+    RESOURCE_TYPES,
+    TABLE,
+    TABLE_REPLICA,
+)
 
 __all__ = [
     "EXCLUDE_KEY",
     "MIN_RECOVERY_DAYS_KEY",
+    "NATIVE_GLOBAL_TABLE",
     "NATIVE_TABLE",
     "PACK_NAME",
     "PREFIX_KEY",
@@ -61,9 +68,11 @@ __all__ = [
     "TABLE_REPLICA",
     "CouldNotJudge",
     "Finding",
+    "Judged",
     "TableResource",
     "config_schema",
     "enable",
+    "judge",
     "policies",
     "read_resource",
 ]
@@ -257,6 +266,33 @@ def _native_shape(logical_name: str) -> _Shape:
     )
 
 
+def _native_replica_pitr_arg(days: int | None) -> str:
+    extra = "" if days is None else f", recovery_period_in_days={days}"
+    return (
+        "point_in_time_recovery_specification="
+        "aws_native.dynamodb.GlobalTablePointInTimeRecoverySpecificationArgs("
+        f"point_in_time_recovery_enabled=True{extra})"
+    )
+
+
+def _native_replica_shape(logical_name: str, region: str) -> _Shape:
+    """A `replicas[]` entry of an aws-native GlobalTable (AWS::DynamoDB::GlobalTable's
+    ReplicaSpecification): each replica carries both protections itself."""
+    return _Shape(
+        deletion_key="deletionProtectionEnabled",
+        pitr_key="pointInTimeRecoverySpecification",
+        pitr_enabled_key="pointInTimeRecoveryEnabled",
+        days_key="recoveryPeriodInDays",
+        code=lambda arg: (
+            f'aws_native.dynamodb.GlobalTable("{logical_name}", ..., replicas=['
+            f'aws_native.dynamodb.GlobalTableReplicaSpecificationArgs(region="{region}", ..., '
+            f"{arg})])"
+        ),
+        deletion_arg="deletion_protection_enabled=True",
+        pitr_arg=_native_replica_pitr_arg,
+    )
+
+
 def _reading(value: Any) -> Reading:
     if value is UNKNOWN:
         return Reading(None)
@@ -293,7 +329,8 @@ def _read_target(
         return Target(label, unknown, shape, None, details)
     deletion = _lookup(bag, shape.deletion_key)
     pitr_value = _lookup(bag, shape.pitr_key)
-    days: int | None = None
+    # A period the program does not set is AWS's default, 35 days: what the provider creates.
+    days: int | None = MAX_RECOVERY_DAYS
     days_unknown = False
     if shape.pitr_enabled_key is None:
         pitr_enabled = pitr_value
@@ -302,7 +339,7 @@ def _read_target(
         if shape.days_key is not None:
             raw_days = _lookup(pitr_value, shape.days_key)
             days_unknown = raw_days is UNKNOWN
-            days = _days(raw_days)
+            days = None if days_unknown else _days(raw_days) or MAX_RECOVERY_DAYS
     else:
         pitr_enabled = pitr_value
     pitr = _reading(pitr_enabled)
@@ -420,6 +457,16 @@ def read_resource(
         label = name or f"table {logical_name!r}"
         target = _read_target(label, name or "", _native_shape(logical_name), props, requirement)
         return TableResource(resource_type, logical_name, name, problem, "tableName", (target,))
+    if resource_type == NATIVE_GLOBAL_TABLE:
+        # No protection at the top: every replica, the stack region's included, has its own.
+        name, problem = _name(_lookup(props, "tableName"), logical_name)
+        label = name or f"table {logical_name!r}"
+        targets = _replica_targets(
+            props, label, name or "", logical_name, requirement, "region", _native_replica_shape
+        )
+        return TableResource(
+            resource_type, logical_name, name, problem, "tableName", tuple(targets)
+        )
     if resource_type == TABLE_REPLICA:
         name, problem = _replica_table_name(_lookup(props, "globalTableArn"), logical_name)
         label = f"{name or 'table'} replica {logical_name!r}"
@@ -447,22 +494,68 @@ def _replica_targets(
     name: str,
     logical_name: str,
     requirement: Requirement,
+    region_key: str = "regionName",
+    entry_shape: Callable[[str, str], _Shape] = _replica_entry_shape,
 ) -> list[Target]:
+    """One target per `replicas` entry; the region is under `region_key` (`regionName` for
+    pulumi-aws, `region` for aws-native)."""
     replicas = _lookup(props, "replicas")
     if replicas is ABSENT:
         return []
     if replicas is UNKNOWN or not isinstance(replicas, Sequence) or isinstance(replicas, str):
-        shape = _replica_entry_shape(logical_name, "...")
+        shape = entry_shape(logical_name, "...")
         return [_read_target(f"{label} replicas", name, shape, UNKNOWN, requirement)]
     targets = []
     for index in range(len(replicas)):
         entry = _item(replicas, index)
-        region = _lookup(entry, "regionName") if isinstance(entry, Mapping) else UNKNOWN
+        region = _lookup(entry, region_key) if isinstance(entry, Mapping) else UNKNOWN
         region_text = region if isinstance(region, str) else f"#{index}"
-        shape = _replica_entry_shape(logical_name, region_text)
+        shape = entry_shape(logical_name, region_text)
         entry_label = f"{label} replica in {region_text}"
         targets.append(_read_target(entry_label, name, shape, entry, requirement))
     return targets
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A table resource read and judged against one selection: what the pack reports and the
+    transform fixes, decided once for both."""
+
+    resource: TableResource
+    findings: tuple[Finding, ...]
+    left_alone: str | None
+    """Why the selection leaves this table alone (outside the prefix, excluded), or None."""
+
+
+def judge(
+    resource_type: str,
+    props: Mapping[str, Any],
+    logical_name: str,
+    selection: Selection,
+    requirement: Requirement,
+) -> Judged | None:
+    """Read a resource's inputs and judge every control `requirement` asks; None for anything that
+    is not a DynamoDB table. A table whose name is not known yet is never left alone."""
+    resource = read_resource(resource_type, props, logical_name, requirement)
+    if resource is None:
+        return None
+    findings = tuple(
+        finding
+        for control in requirement.controls
+        for finding in resource.findings(control, requirement)
+    )
+    return Judged(resource, findings, _left_alone(resource.name, selection))
+
+
+def _left_alone(name: str | None, selection: Selection) -> str | None:
+    if name is None:
+        return None
+    if not name.startswith(selection.prefix):
+        return f"table {name!r} does not start with {selection.prefix!r}"
+    if selection.excludes(name):
+        patterns = ", ".join(repr(p) for p in selection.exclude)
+        return f"table {name!r} is excluded ({EXCLUDE_KEY}: {patterns})"
+    return None
 
 
 def enable(finding: Finding, requirement: Requirement) -> bool:
@@ -545,21 +638,17 @@ def _judge(
     if args.resource_type not in RESOURCE_TYPES:
         return None  # the common case in a large stack: no config parsing, no reading
     selection, requirement = _settings(args.get_config(), control)
-    resource = read_resource(args.resource_type, args.props, args.name, requirement)
-    if resource is None:
+    judged = judge(args.resource_type, args.props, args.name, selection, requirement)
+    if judged is None:
         return None
-    findings = resource.findings(control, requirement)
-    name = resource.name
-    if name is None:
+    resource, findings = judged.resource, judged.findings
+    if resource.name is None:
         if findings:
             message = resource.unjudged_name(findings, selection.prefix)
             raise CouldNotJudge(message, resource.name_path)
         return None  # protected whatever its name turns out to be
-    if not name.startswith(selection.prefix):
-        args.not_applicable(f"table {name!r} does not start with {selection.prefix!r}")
-    if selection.excludes(name):
-        patterns = ", ".join(repr(p) for p in selection.exclude)
-        args.not_applicable(f"table {name!r} is excluded ({EXCLUDE_KEY}: {patterns})")
+    if judged.left_alone is not None:
+        args.not_applicable(judged.left_alone)
     return findings, requirement
 
 

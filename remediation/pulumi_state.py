@@ -17,7 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -25,6 +25,7 @@ from typing import Any, Final
 from remediation.core import InvalidTableRef, TableRef, parse_table_ref
 
 __all__ = [
+    "NATIVE_GLOBAL_TABLE",
     "NATIVE_TABLE",
     "RESOURCE_TYPES",
     "TABLE",
@@ -40,7 +41,10 @@ __all__ = [
 TABLE: Final = "aws:dynamodb/table:Table"
 TABLE_REPLICA: Final = "aws:dynamodb/tableReplica:TableReplica"
 NATIVE_TABLE: Final = "aws-native:dynamodb:Table"
-RESOURCE_TYPES: Final = (TABLE, TABLE_REPLICA, NATIVE_TABLE)
+NATIVE_GLOBAL_TABLE: Final = "aws-native:dynamodb:GlobalTable"
+"""AWS::DynamoDB::GlobalTable: one table name, a replica (a table of its own) per `replicas[]`
+entry, each with its own `deletionProtectionEnabled` and `pointInTimeRecoverySpecification`."""
+RESOURCE_TYPES: Final = (TABLE, TABLE_REPLICA, NATIVE_TABLE, NATIVE_GLOBAL_TABLE)
 """The types that declare a DynamoDB table: the pack judges them, the CLI defers to them."""
 
 _DEPLOYMENT_VERSIONS: Final = range(1, 5)
@@ -275,8 +279,10 @@ def _managed(
     resource: Mapping[str, Any], providers: Mapping[str, Mapping[str, Any]]
 ) -> Iterator[ManagedTable]:
     kind = resource.get("type")
-    if kind not in RESOURCE_TYPES or resource.get("external"):
+    if kind not in RESOURCE_TYPES or resource.get("external") or resource.get("delete") is True:
         # External resources are `Table.get(...)` reads: Pulumi looks at them, never changes them.
+        # `delete: true` marks a resource pending deletion (a replacement's old half, or one
+        # whose delete failed): Pulumi will delete it, not manage it.
         return
     urn = resource["urn"]
     stack = _stack(urn)
@@ -290,6 +296,8 @@ def _managed(
         name = main.name if main else _replica_id_name(resource.get("id"))
         account = arn.account if arn else main.account if main else None
     else:
+        # A GlobalTable's id, like a native Table's, is its TableName (CloudFormation's
+        # primaryIdentifier).
         key = "name" if kind == TABLE else "tableName"
         name = _text(outputs.get(key)) or _text(resource.get("id")) or _text(inputs.get(key))
         account = arn.account if arn else None
@@ -297,6 +305,13 @@ def _managed(
         return  # never created (no outputs, no id): there is no table to leave alone
     region = arn.region if arn else None
     region = region or _text(outputs.get("region")) or _provider_region(resource, providers)
+    if kind == NATIVE_GLOBAL_TABLE:
+        # Every replica, the one in the stack's own region included, is a `replicas[]` entry.
+        entries = [_text(_mapping(_plain(r)).get("region")) for r in _replicas(outputs, inputs)]
+        regions: Sequence[str | None] = sorted({r for r in entries if r})
+        for each in regions or [region]:
+            yield ManagedTable(name, each, account, stack, urn)
+        return
     yield ManagedTable(name, region, account, stack, urn)
     if kind == TABLE:
         # Global table replicas declared on the table itself: the same name in other regions,
@@ -308,6 +323,11 @@ def _managed(
             replica_region = replica_region or _text(entry.get("regionName"))
             if replica_region:
                 yield ManagedTable(name, replica_region, account, stack, urn)
+
+
+def _replicas(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[Any]:
+    """A GlobalTable's replica entries: as deployed (outputs), else as declared (inputs)."""
+    return _list(_plain(outputs.get("replicas"))) or _list(_plain(inputs.get("replicas")))
 
 
 def _stack(urn: str) -> str:

@@ -15,9 +15,8 @@ from collections.abc import Iterable
 
 import pulumi
 
-from remediation.controls import ALL
 from remediation.core import DEFAULT_PREFIX, Requirement, Selection
-from remediation.pulumi_policies import RESOURCE_TYPES, enable, read_resource
+from remediation.pulumi_policies import RESOURCE_TYPES, enable, judge
 
 __all__ = ["protect_tables"]
 
@@ -38,19 +37,16 @@ def protect_tables(
         if args.type_ not in RESOURCE_TYPES:
             return None  # before copying: other resources' inputs may hold resource references
         props = copy.deepcopy(dict(args.props))
-        resource = read_resource(args.type_, props, args.name, requirement)
-        if resource is None:
+        judged = judge(args.type_, props, args.name, selection, requirement)
+        if judged is None or not judged.findings:
             return None
-        findings = [f for control in ALL for f in resource.findings(control, requirement)]
-        if not findings:
-            return None
-        if resource.name is None:
+        if judged.resource.name is None:
             # Preview only: during the update the name is known and this runs again.
-            pulumi.log.warn(resource.unjudged_name(findings, prefix))
+            pulumi.log.warn(judged.resource.unjudged_name(judged.findings, prefix))
             return None
-        if not resource.is_ours(selection):
+        if judged.left_alone is not None:
             return None
-        for finding in findings:
+        for finding in judged.findings:
             if not enable(finding, requirement):
                 pulumi.log.warn(finding.message(requirement))
         return pulumi.ResourceTransformResult(props=props, opts=args.opts)

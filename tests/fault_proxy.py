@@ -54,6 +54,7 @@ __all__ = [
 
 TARGET_PREFIX: Final = "DynamoDB_20120810."
 _ORGANIZATIONS_PREFIX: Final = "AWSOrganizationsV20161128."
+_SQS_PREFIX: Final = "AmazonSQS."  # SQS's JSON protocol; the call is keyed by its QueueUrl
 ACCOUNT_ID: Final = "123456789012"  # moto's default account, so ARNs in messages match moto's
 FORWARDED: Final = "forwarded"
 BACKEND_ERROR: Final = "BackendError"
@@ -599,6 +600,14 @@ class FaultProxy:
         if method == "POST" and target.startswith(_ORGANIZATIONS_PREFIX):
             operation = "organizations:" + target.removeprefix(_ORGANIZATIONS_PREFIX)
             return self._other(operation, None, {}, method, path, headers, body)
+        if method == "POST" and target.startswith(_SQS_PREFIX):
+            operation = "sqs:" + target.removeprefix(_SQS_PREFIX)
+            try:
+                message = json.loads(body or b"{}")
+            except ValueError:
+                message = {}
+            queue = message.get("QueueUrl") if isinstance(message, dict) else None
+            return self._other(operation, queue, message, method, path, headers, body)
         if method == "POST" and not target and urlsplit(path).path in _REST_OPERATIONS:
             # Security Hub speaks REST-JSON: the path names the operation.
             operation = _REST_OPERATIONS[urlsplit(path).path]
@@ -663,7 +672,7 @@ class FaultProxy:
         headers: list[tuple[str, str]],
         body: bytes,
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        """An STS or Organizations call: counted, faulted by rule, else forwarded."""
+        """An STS, Organizations, SNS or SQS call: counted, faulted by rule, else forwarded."""
         decision = self._decide(operation, key, _region(headers))
         self._run_hooks(decision.hooks, Call(operation, key, document, self.backend_url))
         if decision.fault is not None:

@@ -36,10 +36,14 @@ def with_table(event: dict[str, Any], table: str) -> dict[str, Any]:
     return event
 
 
+FUNCTION_TIMEOUT = 300.0
+"""TableGuard's default timeout: what a fresh invocation of the deployed function has left."""
+
+
 class Context:
     """Lambda's context object, as far as the guard uses it: the time left before the timeout."""
 
-    def __init__(self, seconds: float = 60.0) -> None:
+    def __init__(self, seconds: float = FUNCTION_TIMEOUT) -> None:
         self._deadline = time.monotonic() + seconds
 
     def get_remaining_time_in_millis(self) -> int:
@@ -66,6 +70,27 @@ def regional_client(url: str, service: str, region: str) -> Any:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def sqs_event(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping delivers for one message received from the
+    queue (AWS Lambda developer guide, "Using Lambda with Amazon SQS": the example event)."""
+    region = queue_arn.split(":")[3]
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        ]
+    }
 
 
 def log_lines(out: str) -> list[dict[str, Any]]:

@@ -128,6 +128,48 @@ def table(
     return resource
 
 
+def native_global_table(
+    logical: str,
+    name: str,
+    regions: tuple[str, ...] = (REGION, "eu-west-1"),
+    *,
+    account: str = ACCOUNT,
+    stack: str = STACK,
+) -> dict[str, Any]:
+    """An aws-native:dynamodb:GlobalTable (AWS::DynamoDB::GlobalTable) after `pulumi up`: its id is
+    the table name, and every replica, the stack region's included, is a `replicas[]` entry."""
+    replicas = [
+        {
+            "region": r,
+            "deletionProtectionEnabled": True,
+            "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": True},
+        }
+        for r in regions
+    ]
+    inputs = {
+        "tableName": name,
+        "attributeDefinitions": [{"attributeName": "id", "attributeType": "S"}],
+        "keySchema": [{"attributeName": "id", "keyType": "HASH"}],
+        "billingMode": "PAY_PER_REQUEST",
+        "replicas": replicas,
+    }
+    native_default = provider("default_1_40_0", REGION, stack, package="aws-native")
+    return {
+        "urn": urn("aws-native:dynamodb:GlobalTable", logical, stack),
+        "custom": True,
+        "id": name,
+        "type": "aws-native:dynamodb:GlobalTable",
+        "inputs": inputs,
+        "outputs": {
+            **inputs,
+            "arn": f"arn:aws:dynamodb:{REGION}:{account}:table/{name}",
+            "streamArn": None,
+            "tableId": "8f2c1e34-6b7a-4c1d-9e0f-2a3b4c5d6e7f",
+        },
+        "provider": provider_ref(native_default),
+    }
+
+
 def sentinel_export(stack: str = STACK, version: int = 3) -> dict[str, Any]:
     """What `pulumi stack export` prints for the Sentinel program after `pulumi up`: the stack,
     its default provider, three tables, a replica resource, an aws-native table, a bucket, a

@@ -147,3 +147,9 @@ def test_a_pitr_write_carries_a_period_only_to_raise_a_short_one(
         "sentinel-short": {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 14},
     }
     assert fault_proxy.counts()["UpdateTable"] == 0
+    # A write carrying a period re-reads the period just before it (never lowered by a race):
+    # one more DescribeContinuousBackups for that table only.
+    reads = {t: fault_proxy.calls("DescribeContinuousBackups", t) for t in bodies} | {
+        "sentinel-long": fault_proxy.calls("DescribeContinuousBackups", "sentinel-long")
+    }
+    assert reads == {"sentinel-off": 1, "sentinel-short": 2, "sentinel-long": 1}

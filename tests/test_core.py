@@ -50,7 +50,14 @@ def test_no_pitr_requirement_ignores_pitr_entirely() -> None:
 
 @pytest.mark.parametrize(
     ("days", "minimum", "short"),
-    [(7, 14, True), (14, 14, False), (None, 35, False), (35, 35, False), (1, None, False)],
+    [
+        (7, 14, True),
+        (14, 14, False),
+        (35, 35, False),
+        (1, None, False),
+        (None, 1, True),  # not known: never taken for AWS's 35
+        (None, None, False),  # no minimum: the period does not matter
+    ],
 )
 def test_a_recovery_period_below_the_minimum_counts_as_missing_pitr(
     days: int | None, minimum: int | None, short: bool
@@ -58,6 +65,33 @@ def test_a_recovery_period_below_the_minimum_counts_as_missing_pitr(
     state = replace(protected(), pitr_recovery_days=days)
     requirement = Requirement(min_recovery_days=minimum)
     assert (core.missing(state, requirement) == (PITR,)) is short
+
+
+def test_an_unknown_period_under_a_minimum_is_reported_unknown_and_planned_to_the_minimum() -> None:
+    state = replace(protected(), pitr_recovery_days=None)
+    requirement = Requirement(min_recovery_days=14)
+    assert not core.is_protected(state, requirement)
+    (change,) = core.plan([state], requirement).changes
+    assert (change.enable, change.unknown, change.recovery_days) == ((PITR,), (PITR,), 14)
+    assert core.state_json(state, requirement)["pitr_recovery_period_days"] is None
+
+
+@pytest.mark.parametrize(
+    ("pitr", "days", "verdict"),
+    [
+        (ON, 14, core.PeriodWrite.ENOUGH),
+        (ON, 30, core.PeriodWrite.ENOUGH),  # raised meanwhile: never lowered to 14
+        (ON, 7, core.PeriodWrite.RAISE),
+        (ON, None, core.PeriodWrite.UNKNOWN),
+        (OFF, None, core.PeriodWrite.TURN_ON),
+        (DENIED, None, core.PeriodWrite.TURN_ON),
+    ],
+)
+def test_a_period_write_is_judged_again_on_the_read_just_before_it(
+    pitr: Reading, days: int | None, verdict: core.PeriodWrite
+) -> None:
+    fresh = replace(protected(), pitr=pitr, pitr_recovery_days=days)
+    assert core.period_write(fresh, 14) is verdict
 
 
 @pytest.mark.parametrize("days", [0, 36, -1])
@@ -115,7 +149,8 @@ def test_changed_controls_are_only_those_read_back_on_that_were_not_on() -> None
 
 @pytest.mark.parametrize(
     ("was", "now", "changed"),
-    [(7, 14, True), (14, 14, False), (None, 35, False), (7, None, True)],
+    # Only a period known on both sides can be said to have risen.
+    [(7, 14, True), (14, 14, False), (None, 35, False), (7, None, False), (7, 35, True)],
 )
 def test_a_pitr_period_read_back_longer_counts_as_a_pitr_change(
     was: int | None, now: int | None, changed: bool

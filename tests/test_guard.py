@@ -7,16 +7,19 @@ every DynamoDB call is counted at the proxy.
 from __future__ import annotations
 
 import json
-import time
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from remediation import guard
-from remediation.aws import MAX_ATTEMPTS
+from remediation.aws import ClientLimits
 from tests.conftest import TableFactory, create_table, protection
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import Call, FaultProxy
 from tests.guard_support import (
+    FUNCTION_TIMEOUT,
     REPLICA_REGION,
     TABLE,
     Context,
@@ -24,6 +27,7 @@ from tests.guard_support import (
     log_lines,
     regional_client,
     sample,
+    sqs_event,
     with_table,
 )
 from tests.servers import MotoServer
@@ -49,7 +53,7 @@ def env(monkeypatch: pytest.MonkeyPatch, server: MotoServer, fault_proxy: FaultP
     return configure
 
 
-def run(event: object, seconds: float = 60.0) -> dict[str, Any]:
+def run(event: object, seconds: float = FUNCTION_TIMEOUT) -> dict[str, Any]:
     return guard.handler(event, Context(seconds))
 
 
@@ -258,23 +262,7 @@ def test_an_arn_of_another_account_is_not_touched(
     assert (line["decision"], line["reason"]) == ("ignored", "a table of another account")
 
 
-def test_a_table_still_creating_is_waited_for_then_hardened(
-    env: Any,
-    server_client: Any,
-    server_table: TableFactory,
-    fault_proxy: FaultProxy,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    server_table(TABLE)
-    fault_proxy.report_updating(TABLE, calls=3, status="CREATING", reject_writes=True)
-    run(sample("create-table"))
-    assert protection(server_client, TABLE) == (True, True)
-    assert fault_proxy.faulted("UpdateTable") == 0, "the write waited for ACTIVE"
-    assert fault_proxy.calls("DescribeTable", TABLE) >= 4
-    assert decision(capsys)["found"]["table_status"] == "CREATING"
-
-
-def test_a_table_creating_past_the_time_left_raises_within_it_for_a_retry(
+def test_without_a_recheck_queue_a_table_still_creating_raises_at_once_for_lambdas_retry(
     env: Any,
     server_client: Any,
     server_table: TableFactory,
@@ -283,15 +271,27 @@ def test_a_table_creating_past_the_time_left_raises_within_it_for_a_retry(
 ) -> None:
     server_table(TABLE)
     fault_proxy.report_updating(TABLE, seconds=60, status="CREATING", reject_writes=True)
-    seconds = guard.RESERVE_SECONDS + 3
-    started = time.monotonic()
     with pytest.raises(guard.GuardError, match=TABLE):
-        run(sample("create-table"), seconds=seconds)
-    assert time.monotonic() - started < seconds
+        run(sample("create-table"))
+    assert fault_proxy.calls("DescribeTable") == 1, "a table CREATING is not waited for"
+    assert fault_proxy.calls("UpdateTable") == 0
     assert protection(server_client, TABLE)[0] is False
     line = decision(capsys)
     assert (line["decision"], line["retry"]) == ("failed", True)
-    assert {e["code"] for e in line["errors"]} == {"ResourceInUseException"}
+    assert line["found"]["table_status"] == "CREATING"
+
+
+def test_every_client_call_fits_in_a_share_of_the_time_left() -> None:
+    for seconds in (10.0, 30.0, 60.0, 120.0, FUNCTION_TIMEOUT, 900.0):
+        share = (seconds - guard.RESERVE_SECONDS) / guard.CALL_SHARES
+        limits = ClientLimits.within(share)
+        assert limits.worst_case() <= max(share, 0.5)
+        assert limits.connect_timeout > 0 and limits.read_timeout > 0
+    # At the deployed timeout, a throttled call is still retried.
+    assert (
+        ClientLimits.within((FUNCTION_TIMEOUT - guard.RESERVE_SECONDS) / guard.CALL_SHARES).retries
+        >= 2
+    )
 
 
 def test_throttling_is_retried_until_the_table_is_hardened(
@@ -322,8 +322,10 @@ def test_throttling_that_outlasts_the_retries_raises_so_lambda_keeps_the_event(
     fault_proxy.fail("UpdateTable", "ThrottlingException", times=None)
     with pytest.raises(guard.GuardError):
         run(sample("update-table-deletion-protection-off"))
-    # botocore's `max_attempts` counts the retries after the first call.
-    assert fault_proxy.calls("UpdateTable") == MAX_ATTEMPTS + 1
+    # botocore's `max_attempts` counts the retries after the first call; the guard gives each
+    # call as many as fit in its share of the time left.
+    share = (FUNCTION_TIMEOUT - guard.RESERVE_SECONDS) / guard.CALL_SHARES
+    assert fault_proxy.calls("UpdateTable") == ClientLimits.within(share).retries + 1
     assert protection(server_client, TABLE) == (False, True)
     line = decision(capsys)
     assert (line["decision"], line["retry"]) == ("failed", True)
@@ -347,7 +349,7 @@ def test_access_denied_on_the_write_raises_so_the_dlq_keeps_the_event(
 def test_a_table_deleted_before_the_guard_reads_it_is_logged_as_gone(
     env: Any, fault_proxy: FaultProxy, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(sample("create-table"))  # no such table on the server
+    run(sample("update-table-deletion-protection-off"))  # no such table on the server
     assert fault_proxy.counts() == {"DescribeTable": 1}
     assert decision(capsys)["decision"] == "gone"
 
@@ -518,6 +520,369 @@ def test_an_alert_that_cannot_be_sent_is_logged_and_raised_after_the_table_is_pr
     hardened, failed = log_lines(capsys.readouterr().out)
     assert hardened["decision"] == "hardened"
     assert (failed["decision"], failed["action"]) == ("alert_failed", "sns:Publish")
+
+
+# -- deletions ------------------------------------------------------------------------------------
+
+
+def test_a_successful_delete_is_logged_deleted_with_who_and_makes_no_call(
+    env: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    event = sample("delete-table")
+    result = run(event)
+    assert result["decisions"] == ["deleted"]
+    assert fault_proxy.calls() == 0
+    line = decision(capsys)
+    assert (line["decision"], line["table"], line["region"]) == ("deleted", TABLE, "us-east-1")
+    assert line["who"] == event["detail"]["userIdentity"]["arn"]
+    assert line["event_id"] == event["detail"]["eventID"]
+
+
+def test_a_successful_delete_is_alerted_with_who(
+    env: Any, alerts: tuple[str, Any, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic, sqs, queue = alerts
+    env(alert_topic_arn=topic)
+    event = sample("delete-table")
+    run(event)
+    (message,) = received(sqs, queue)
+    assert (message["decision"], message["table"]) == ("deleted", TABLE)
+    assert message["who"] == event["detail"]["userIdentity"]["arn"]
+
+
+def test_the_delete_of_an_excluded_table_is_not_alerted(
+    env: Any, alerts: tuple[str, Any, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic, sqs, queue = alerts
+    env(alert_topic_arn=topic, exclude="sentinel-scratch-*")
+    run(with_table(sample("delete-table"), "sentinel-scratch-1"))
+    assert received(sqs, queue) == []
+    line = decision(capsys)
+    assert (line["decision"], line["reason"]) == ("ignored", "excluded")
+
+
+# -- the guard's own calls --------------------------------------------------------------------
+
+
+GUARD_ROLE = "arn:aws:iam::123456789012:role/sentinel-guard-role-7f3a2c1"
+
+
+def test_an_event_caused_by_the_guards_own_role_is_ignored_whatever_it_did(
+    env: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env(guard_role_arn=GUARD_ROLE)
+    server_table(TABLE)
+    own = sample("update-table-by-guard")
+    # Even a call the rule would match (protection turned off) is not acted on when it is ours.
+    own["detail"]["requestParameters"]["deletionProtectionEnabled"] = False
+    run(own)
+    assert fault_proxy.calls() == 0
+    line = decision(capsys)
+    assert (line["decision"], line["reason"]) == ("ignored", "the guard's own call")
+    assert line["who"] == own["detail"]["userIdentity"]["arn"]
+
+
+def test_the_same_call_by_another_role_is_acted_on(
+    env: Any, server_client: Any, server_table: TableFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env(guard_role_arn=GUARD_ROLE)
+    server_table(TABLE)
+    run(sample("update-table-deletion-protection-off"))
+    assert protection(server_client, TABLE) == (True, True)
+    assert decision(capsys)["decision"] == "hardened"
+
+
+# -- re-checks through the SQS delay queue ------------------------------------------------------
+
+
+@dataclass
+class Rechecks:
+    """The re-check queue on moto_server, as Lambda's event source mapping would poll it."""
+
+    sqs: Any
+    url: str
+    arn: str
+
+    def count(self, attribute: str) -> int:
+        name = f"ApproximateNumberOf{attribute}"
+        found = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=[name])
+        return int(found["Attributes"][name])
+
+    def take(self) -> dict[str, Any]:
+        """The next message once its delay has passed (long polling), deleted as Lambda does."""
+        answer = self.sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=1, WaitTimeSeconds=20, AttributeNames=["All"]
+        )
+        (message,) = answer["Messages"]
+        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return dict(message)
+
+    def event(self, message: dict[str, Any]) -> dict[str, Any]:
+        return sqs_event(message, self.arn)
+
+
+@pytest.fixture
+def rechecks(env: Any, server: MotoServer) -> Rechecks:
+    sqs = regional_client(server.url, "sqs", "us-east-1")
+    url = sqs.create_queue(QueueName="sentinel-guard-rechecks")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    env(recheck_queue_url=url)
+    return Rechecks(sqs, url, arn["Attributes"]["QueueArn"])
+
+
+def sent(fault_proxy: FaultProxy) -> list[dict[str, Any]]:
+    """Every SendMessage body the handler sent, as the proxy saw it."""
+    bodies: list[dict[str, Any]] = []
+    fault_proxy.on_call("sqs:SendMessage", lambda call: bodies.append(call.body), times=None)
+    return bodies
+
+
+def test_a_table_still_creating_holds_no_function_and_is_hardened_by_a_delayed_recheck(
+    rechecks: Rechecks,
+    server_client: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    fault_proxy.report_updating(TABLE, calls=1, status="CREATING", reject_writes=True)
+    bodies = sent(fault_proxy)
+    event = sample("restore-table-to-point-in-time")
+    assert run(event)["decisions"] == ["pending"]
+    assert fault_proxy.calls("DescribeTable") == 1 and fault_proxy.calls("UpdateTable") == 0
+    assert protection(server_client, TABLE) == (False, False)
+    first = decision(capsys)
+    assert first["reason"] == "the table is still CREATING"
+    assert first["recheck"] == {"attempt": 1, "in_seconds": 5}
+    assert [b["DelaySeconds"] for b in bodies] == [5]
+    assert (rechecks.count("MessagesDelayed"), rechecks.count("Messages")) == (1, 0)
+
+    assert run(rechecks.event(rechecks.take()))["decisions"] == ["hardened"]
+    assert protection(server_client, TABLE) == (True, True)
+    line = decision(capsys)
+    assert (line["attempt"], line["event"], line["event_id"]) == (
+        1,
+        "RestoreTableToPointInTime",
+        event["detail"]["eventID"],
+    )
+    assert line["who"] == event["detail"]["userIdentity"]["arn"]
+    assert rechecks.count("MessagesDelayed") + rechecks.count("Messages") == 0
+
+
+def test_a_table_creating_for_hours_is_rechecked_with_growing_delays_until_the_horizon(
+    rechecks: Rechecks,
+    server_client: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    fault_proxy.report_updating(TABLE, seconds=600, status="CREATING", reject_writes=True)
+    bodies = sent(fault_proxy)
+    run(sample("import-table"))
+    assert decision(capsys)["recheck"] == {"attempt": 1, "in_seconds": 5}
+    message = rechecks.take()
+    run(rechecks.event(message))
+    assert [b["DelaySeconds"] for b in bodies] == [5, 10]
+    assert decision(capsys)["recheck"] == {"attempt": 2, "in_seconds": 10}
+    # The same message, as if the table had stayed CREATING since a day ago.
+    body = json.loads(message["Body"])
+    body["recheck"]["since"] -= guard.RECHECK_HORIZON_SECONDS
+    with pytest.raises(guard.GuardError, match=TABLE):
+        run(rechecks.event({**message, "Body": json.dumps(body)}))
+    assert len(bodies) == 2, "past the horizon nothing is queued: the DLQ keeps the message"
+    line = decision(capsys)
+    assert (line["decision"], line["retry"]) == ("failed", True)
+    assert "horizon" in line["reason"]
+    assert fault_proxy.calls("UpdateTable") == 0
+    assert protection(server_client, TABLE) == (False, False)
+
+
+@pytest.mark.parametrize("name", NEW_TABLE_EVENTS)
+def test_not_found_right_after_a_create_restore_or_import_is_rechecked_not_gone(
+    name: str, rechecks: Rechecks, fault_proxy: FaultProxy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # DescribeTable is eventually consistent: AWS may answer ResourceNotFoundException just after
+    # the table was made. moto_server answers it here because the table is not there at all.
+    assert run(sample(name))["decisions"] == ["pending"]
+    assert fault_proxy.counts() == {"DescribeTable": 1, "sqs:SendMessage": 1}
+    line = decision(capsys)
+    assert line["errors"][0]["code"] == "ResourceNotFoundException"
+    assert line["reason"] == "not found yet: DescribeTable is eventually consistent"
+    assert rechecks.count("MessagesDelayed") == 1
+
+
+def test_a_new_table_found_on_the_recheck_is_hardened_and_one_never_found_is_gone(
+    rechecks: Rechecks,
+    server_client: Any,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    create_table(server_client, TABLE)
+    fault_proxy.fail("DescribeTable", "ResourceNotFoundException", tables=[TABLE], times=1)
+    run(sample("create-table"))
+    assert decision(capsys)["decision"] == "pending"
+    message = rechecks.take()
+    run(rechecks.event(message))
+    assert protection(server_client, TABLE) == (True, True)
+    assert decision(capsys)["decision"] == "hardened"
+
+    # Never found within the not-found horizon: created, then deleted (its DeleteTable says so).
+    fault_proxy.fail("DescribeTable", "ResourceNotFoundException", tables=[TABLE], times=None)
+    body = json.loads(message["Body"])
+    body["recheck"]["since"] -= guard.NOT_FOUND_HORIZON_SECONDS
+    fault_proxy.reset_counts()
+    run(rechecks.event({**message, "Body": json.dumps(body)}))
+    assert fault_proxy.counts() == {"DescribeTable": 1}
+    line = decision(capsys)
+    assert line["decision"] == "gone" and "horizon" in line["reason"]
+
+
+def test_a_busy_write_past_the_inline_wait_is_rechecked_with_what_was_done_alerted(
+    rechecks: Rechecks,
+    alerts: tuple[str, Any, str],
+    env: Any,
+    server_client: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    topic, sqs, queue = alerts
+    env(alert_topic_arn=topic, recheck_queue_url=rechecks.url)
+    server_table(TABLE)
+    # Right after a create, AWS refuses PITR until its backups are ready.
+    fault_proxy.fail("UpdateContinuousBackups", "ContinuousBackupsUnavailableException", times=None)
+    # Time for a few seconds of inline retries (one share), with a 5 s read timeout kept.
+    run(sample("create-table"), seconds=guard.RESERVE_SECONDS + 80)
+    line = decision(capsys)
+    assert (line["decision"], line["reason"]) == ("pending", "the table is busy")
+    assert line["changed"] == ["dynamodb-deletion-protection"]
+    assert protection(server_client, TABLE) == (True, False)
+    (message,) = received(sqs, queue)
+    assert message["changed"] == ["dynamodb-deletion-protection"]
+    fault_proxy.clear_faults()
+    run(rechecks.event(rechecks.take()))
+    assert protection(server_client, TABLE) == (True, True)
+    assert decision(capsys)["changed"] == ["dynamodb-point-in-time-recovery"]
+
+
+def test_a_recheck_that_cannot_be_queued_raises_for_a_retry(
+    rechecks: Rechecks,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    fault_proxy.report_updating(TABLE, calls=1, status="CREATING")
+    fault_proxy.fail("sqs:SendMessage", "AccessDeniedException", times=None)
+    with pytest.raises(guard.GuardError, match=TABLE):
+        run(sample("create-table"))
+    line = decision(capsys)
+    assert (line["decision"], line["retry"]) == ("failed", True)
+    assert line["errors"][-1]["action"] == "sqs:SendMessage"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["not json", json.dumps({"recheck": {"table": TABLE}}), json.dumps(["a"])],
+)
+def test_a_queue_message_that_is_not_a_recheck_is_logged_malformed_and_dropped(
+    body: str, rechecks: Rechecks, fault_proxy: FaultProxy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body, "MD5OfBody": "x"}
+    assert run(rechecks.event(message))["decisions"] == ["malformed"]
+    assert fault_proxy.calls() == 0
+
+
+# -- every client's calls fit in the time left ------------------------------------------------
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """Set at teardown: a hung answer held by the proxy ends with the test."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+@pytest.mark.parametrize("operation", ["DescribeTable", "sqs:SendMessage", "sns:Publish"])
+def test_an_endpoint_that_never_answers_cannot_hold_the_handler_past_its_time(
+    operation: str,
+    rechecks: Rechecks,
+    alerts: tuple[str, Any, str],
+    env: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    release: threading.Event,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env(alert_topic_arn=alerts[0], recheck_queue_url=rechecks.url)
+    server_table(TABLE)
+    if operation == "sqs:SendMessage":
+        fault_proxy.report_updating(TABLE, calls=1, status="CREATING")
+
+    def hang(call: Call) -> None:
+        release.wait(60)
+
+    fault_proxy.on_call(operation, hang, times=None)
+    # One share (10 s) holds one attempt with the full 2 s connect and 5 s read timeouts, so a
+    # loaded machine's slow answers elsewhere do not time out first.
+    context = Context(guard.RESERVE_SECONDS + 100)
+    with pytest.raises(guard.GuardError):
+        guard.handler(sample("create-table"), context)
+    assert context.get_remaining_time_in_millis() > 0, "Lambda would have killed the handler"
+    timed_out = [
+        (error["action"], error["code"])
+        for line in log_lines(capsys.readouterr().out)
+        for error in [*line.get("errors", []), line]
+        if "code" in error
+    ]
+    action = operation if ":" in operation else f"dynamodb:{operation}"
+    assert (action, "ReadTimeoutError") in timed_out
+
+
+def test_not_found_on_the_write_right_after_a_create_is_rechecked_not_dropped(
+    rechecks: Rechecks,
+    server_client: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    fault_proxy.fail("UpdateTable", "ResourceNotFoundException", tables=[TABLE], times=1)
+    run(sample("create-table"))
+    line = decision(capsys)
+    assert (line["decision"], line["reason"]) == ("pending", "not found by the write yet")
+    assert line["changed"] == ["dynamodb-point-in-time-recovery"]
+    assert rechecks.count("MessagesDelayed") == 1
+    run(rechecks.event(rechecks.take()))
+    assert protection(server_client, TABLE) == (True, True)
+
+
+def test_a_new_replica_not_yet_in_its_region_is_rechecked_there(
+    rechecks: Rechecks,
+    server: MotoServer,
+    server_client: Any,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    create_table(server_client, TABLE, deletion_protection=True, pitr=True)
+    assert run(sample("update-table-replica-create"))["decisions"] == ["pending"]
+    line = decision(capsys)
+    assert (line["region"], line["reason"]) == (REPLICA_REGION, "the new replica is not there yet")
+    replica = regional_client(server.url, "dynamodb", REPLICA_REGION)
+    create_table(replica, TABLE)  # the replica appears in its region
+    run(rechecks.event(rechecks.take()))
+    assert protection(replica, TABLE) == (True, True)
+    line = decision(capsys)
+    assert (line["decision"], line["region"], line["attempt"]) == ("hardened", REPLICA_REGION, 1)
 
 
 # -- Security Hub: each re-protection is a finding of its own ---------------------------------

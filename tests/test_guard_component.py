@@ -14,24 +14,41 @@ from moto.events.models import EventPattern
 
 from remediation import aws, guard
 from remediation.aws import DEFAULT_RATES
-from remediation.guard_component import GUARD_MODULES, HANDLER, event_pattern, rates_for
+from remediation.guard_component import (
+    GUARD_MODULES,
+    HANDLER,
+    RECHECK_MAX_RECEIVES,
+    RECHECK_POLLING_ACTIONS,
+    event_pattern,
+    rates_for,
+    reserved_concurrency_from,
+)
 from tests.analyzer_engine import ACCOUNT, PROJECT, REGION, ROOT, Resource, capture_program
 from tests.conftest import create_table, protection
 from tests.fault_proxy import FaultProxy
 from tests.guard_support import (
     EVENTS,
+    FUNCTION_TIMEOUT,
     TABLE,
     Context,
     guard_environment,
     regional_client,
     sample,
+    sqs_event,
     with_table,
 )
 from tests.servers import MotoServer, aws_env
 
+QUEUE = "aws:sqs/queue:Queue"
+DLQ = f"{QUEUE}::sentinel-guard-dlq"
+RECHECKS = f"{QUEUE}::sentinel-guard-rechecks"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 GUARD_TYPES = {
     "sentinel:guard:TableGuard",
-    "aws:sqs/queue:Queue",
+    DLQ,
+    RECHECKS,
+    ALARM,
+    "aws:lambda/eventSourceMapping:EventSourceMapping",
     "aws:sqs/queuePolicy:QueuePolicy",
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:iam/role:Role",
@@ -43,20 +60,22 @@ GUARD_TYPES = {
     "aws:cloudwatch/eventTarget:EventTarget",
 }
 TOPIC = "aws:sns/topic:Topic"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TABLE_ARNS = f"arn:aws:dynamodb:*:{ACCOUNT}:table/sentinel-*"
+RECHECK_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sentinel-guard-rechecks"
 
 
 def guarded(**config: str) -> dict[str, Resource]:
-    """The Sentinel program with runtimeGuard on (after `up`, so ARNs are known), by type."""
+    """The Sentinel program with runtimeGuard on (after `up`, so ARNs are known), by type (queues
+    by type and name)."""
     settings = {f"{PROJECT}:runtimeGuard": "true"}
     settings.update({f"{PROJECT}:{key}": value for key, value in config.items()})
     resources = capture_program(config=settings, preview=False)
     by_type: dict[str, Resource] = {}
     for resource in resources:
         if resource.type != "aws:dynamodb/table:Table":
-            assert resource.type not in by_type, f"two {resource.type}"
-            by_type[resource.type] = resource
+            key = f"{QUEUE}::{resource.name}" if resource.type == QUEUE else resource.type
+            assert key not in by_type, f"two {key}"
+            by_type[key] = resource
     return by_type
 
 
@@ -86,24 +105,26 @@ def test_the_program_without_runtime_guard_declares_none_of_it() -> None:
         assert {r.type for r in resources} == {"aws:dynamodb/table:Table"}
 
 
-def test_runtime_guard_declares_every_resource_and_a_topic_and_alarm_only_with_alerts(
+def test_runtime_guard_declares_every_resource_and_a_topic_only_with_alerts(
     plain: dict[str, Resource], alerting: dict[str, Resource]
 ) -> None:
     assert set(plain) == GUARD_TYPES
-    assert set(alerting) == GUARD_TYPES | {TOPIC, ALARM}
+    assert set(alerting) == GUARD_TYPES | {TOPIC}
 
 
-def test_with_alerts_a_dead_letter_raises_an_alarm_on_the_topic(
-    alerting: dict[str, Resource],
+@pytest.mark.parametrize("alerts", [False, True])
+def test_a_dead_letter_raises_the_alarm_with_or_without_alerts_which_notify_the_topic(
+    alerts: bool, plain: dict[str, Resource], alerting: dict[str, Resource]
 ) -> None:
-    alarm = alerting[ALARM].props
+    alarm = (alerting if alerts else plain)[ALARM].props
     assert (alarm["namespace"], alarm["metricName"]) == (
         "AWS/SQS",
         "ApproximateNumberOfMessagesVisible",
     )
     assert alarm["dimensions"] == {"QueueName": "sentinel-guard-dlq"}
     assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
-    assert alarm["alarmActions"] == [f"arn:aws:sns:{REGION}:{ACCOUNT}:sentinel-guard-alerts"]
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:sentinel-guard-alerts"
+    assert alarm.get("alarmActions", []) == ([topic] if alerts else [])
 
 
 def test_the_lambda_runs_the_guard_handler_with_the_stack_settings(
@@ -117,6 +138,11 @@ def test_the_lambda_runs_the_guard_handler_with_the_stack_settings(
     assert function["loggingConfig"]["logGroup"] == "sentinel-guard-logs"
     assert function["reservedConcurrentExecutions"] == 1
     variables = function["environment"]["variables"]
+    assert variables["SENTINEL_RECHECK_QUEUE_URL"] == (
+        f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sentinel-guard-rechecks"
+    )
+    role = alerting["aws:iam/role:Role"].name
+    assert variables["SENTINEL_GUARD_ROLE_ARN"] == f"arn:aws:iam:{REGION}:{ACCOUNT}:{role}"
     assert variables["SENTINEL_PREFIX"] == "sentinel-"
     assert variables["SENTINEL_ALERT_TOPIC_ARN"] == (
         f"arn:aws:sns:{REGION}:{ACCOUNT}:sentinel-guard-alerts"
@@ -201,6 +227,8 @@ def test_the_role_grants_the_guard_its_actions_on_prefix_tables_logs_dlq_and_ale
             {"sqs:SendMessage"},
             f"arn:aws:sqs:{REGION}:{ACCOUNT}:sentinel-guard-dlq",
         ),
+        "Rechecks": ({guard.RECHECK_ACTION}, RECHECK_QUEUE_ARN),
+        "RecheckPolling": (set(RECHECK_POLLING_ACTIONS), RECHECK_QUEUE_ARN),
     }
     topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:sentinel-guard-alerts"
     for resources, extra in ((plain, {}), (alerting, {"Alerts": ({"sns:Publish"}, topic)})):
@@ -242,7 +270,8 @@ def test_the_role_may_import_findings_and_the_lambda_is_told_to_only_with_securi
 MATCHED = sorted(
     path.stem
     for path in EVENTS.glob("*.json")
-    if path.stem not in {"update-table-access-denied", "update-table-replica-create"}
+    if path.stem
+    not in {"update-table-access-denied", "update-table-replica-create", "update-table-by-guard"}
 )
 
 
@@ -271,6 +300,7 @@ def test_the_pattern_leaves_out_failed_calls_and_harmless_changes() -> None:
     spec = long_period["detail"]["requestParameters"]["pointInTimeRecoverySpecification"]
     spec["recoveryPeriodInDays"] = 14
     assert not matches(pattern, long_period)
+    assert not matches(pattern, sample("update-table-by-guard")), "the guard's own write"
     other_delete_error = sample("delete-table-refused")
     other_delete_error["detail"]["errorCode"] = "ResourceInUseException"
     other_delete_error["detail"]["errorMessage"] = "Table is being updated"
@@ -311,23 +341,35 @@ def test_every_action_the_handler_calls_is_granted_and_nothing_more(
     inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
-    guard_environment(monkeypatch, fault_proxy.url, alert_topic_arn=topic, security_hub="true")
+    rechecks = sqs.create_queue(QueueName="sentinel-guard-rechecks")["QueueUrl"]
+    guard_environment(
+        monkeypatch,
+        fault_proxy.url,
+        alert_topic_arn=topic,
+        recheck_queue_url=rechecks,
+        security_hub="true",
+    )
     for i, path in enumerate(sorted(EVENTS.glob("*.json"))):
         if path.stem == "update-table-replica-create":
             continue  # a replica in another region: its calls are those of any other table
         table = f"{TABLE}-{i}"
         create_table(server_client, table)
+        if path.stem == "restore-table-from-backup":  # still CREATING: re-checked later
+            fault_proxy.report_updating(table, calls=1, status="CREATING")
         event = with_table(sample(path.stem), table)
         guard.handler(event, Context())
-    # The proxy names DynamoDB operations bare, SNS's and Security Hub's with their service.
+    (message,) = sqs.receive_message(QueueUrl=rechecks, WaitTimeSeconds=20)["Messages"]
+    guard.handler(sqs_event(message, RECHECK_QUEUE_ARN), Context())
+    # The proxy names DynamoDB operations bare and the others (SNS, SQS, Security Hub) with their
+    # service.
     called = {op if ":" in op else f"dynamodb:{op}" for op in fault_proxy.operations()}
     assert sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"], "delivered"
     assert regional_client(server.url, "securityhub", REGION).get_findings()["Findings"]
     granted = statements(reporting)
     assert called == {
-        *granted["GuardTables"]["Action"],
-        *granted["Alerts"]["Action"],
-        *granted["SecurityHubFindings"]["Action"],
+        action
+        for sid in ("GuardTables", "Alerts", "Rechecks", "SecurityHubFindings")
+        for action in granted[sid]["Action"]
     }
 
 
@@ -349,7 +391,7 @@ def test_the_archived_files_alone_run_the_handler_in_a_fresh_interpreter(
         "import remediation.guard as guard\n"
         f"assert guard.__file__.startswith({str(tmp_path)!r}), guard.__file__\n"
         "class Context:\n"
-        "    def get_remaining_time_in_millis(self): return 60000\n"
+        "    def get_remaining_time_in_millis(self): return 300000\n"
         "print(json.dumps(guard.handler(json.load(sys.stdin), Context())))\n"
     )
     result = subprocess.run(
@@ -374,3 +416,49 @@ def test_the_pacing_is_the_quota_shared_by_the_reserved_instances() -> None:
             assert rates[operation] == pytest.approx(rate / instances)
         # AWS's 10 DescribeContinuousBackups a second per account and region, shared by them all
         assert rates["DescribeContinuousBackups"] * instances < 10
+
+
+# -- the re-check queue, reserved concurrency ----------------------------------------------------
+
+
+def test_the_recheck_queue_feeds_the_function_one_message_at_a_time_and_ends_in_the_dlq(
+    plain: dict[str, Resource],
+) -> None:
+    mapping = plain["aws:lambda/eventSourceMapping:EventSourceMapping"].props
+    assert mapping["eventSourceArn"] == RECHECK_QUEUE_ARN
+    assert mapping["functionName"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:sentinel-guard-function"
+    assert mapping["batchSize"] == 1
+    queue = plain[RECHECKS].props
+    redrive = json.loads(queue["redrivePolicy"])
+    assert redrive == {
+        "deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:sentinel-guard-dlq",
+        "maxReceiveCount": RECHECK_MAX_RECEIVES,
+    }
+    assert RECHECK_MAX_RECEIVES >= 5  # AWS's advice for a queue feeding Lambda
+    timeout = plain["aws:lambda/function:Function"].props["timeout"]
+    assert timeout == FUNCTION_TIMEOUT
+    assert (
+        queue["visibilityTimeoutSeconds"] == 6 * timeout
+    )  # AWS's advice: six times the function's
+    assert queue["sqsManagedSseEnabled"] is True
+    # Each re-check is a new message, sent with a delay of at most SQS's 15 minutes.
+    assert queue["messageRetentionSeconds"] > 900
+
+
+@pytest.mark.parametrize(("value", "reserved"), [("4", 4), ("none", None)])
+def test_reserved_concurrency_comes_from_stack_config_and_divides_the_pacing(
+    value: str, reserved: int | None
+) -> None:
+    resources = guarded(runtimeGuardReservedConcurrency=value)
+    function = resources["aws:lambda/function:Function"].props
+    assert function.get("reservedConcurrentExecutions") == reserved
+    assert function["environment"]["variables"]["SENTINEL_RATES"] == rates_for(reserved or 1)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_reserved_concurrency_that_would_stop_or_confuse_the_guard_is_refused(
+    value: str,
+) -> None:
+    with pytest.raises(ValueError, match="runtimeGuardReservedConcurrency"):
+        reserved_concurrency_from(value)
+    assert reserved_concurrency_from(None) == 1

@@ -16,7 +16,13 @@ import grpc
 import pytest
 
 from remediation.controls import ALL, DELETION_PROTECTION, PITR
-from remediation.pulumi_policies import NATIVE_TABLE, PACK_NAME, TABLE, TABLE_REPLICA
+from remediation.pulumi_policies import (
+    NATIVE_GLOBAL_TABLE,
+    NATIVE_TABLE,
+    PACK_NAME,
+    TABLE,
+    TABLE_REPLICA,
+)
 from tests.analyzer_engine import (
     PACK_DIR,
     ROOT,
@@ -322,6 +328,83 @@ def test_an_aws_native_table_should_be_protected(pack: AnalyzerEngine) -> None:
         "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": True},
     }
     assert report.diagnostics == ()
+
+
+def native_global_table(*replicas: dict[str, Any], name: str = "sentinel-ledger") -> Resource:
+    """An aws-native GlobalTable (AWS::DynamoDB::GlobalTable) as the engine sends it."""
+    return Resource(
+        NATIVE_GLOBAL_TABLE,
+        "ledger",
+        {
+            "tableName": name,
+            "billingMode": "PAY_PER_REQUEST",
+            "attributeDefinitions": [{"attributeName": "id", "attributeType": "S"}],
+            "keySchema": [{"attributeName": "id", "keyType": "HASH"}],
+            "replicas": list(replicas),
+        },
+    )
+
+
+NATIVE_REPLICA_PROTECTED: dict[str, Any] = {
+    "deletionProtectionEnabled": True,
+    "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": True},
+}
+
+
+def test_every_replica_of_an_aws_native_global_table_should_be_protected(
+    pack: AnalyzerEngine,
+) -> None:
+    east = {"region": "us-east-1", **NATIVE_REPLICA_PROTECTED}
+    west = {"region": "eu-west-1", "tableClass": "STANDARD"}
+    report = pack.run([native_global_table(east, west)])
+    after = report.step("ledger").remediated
+    assert after["replicas"] == [east, {**west, **NATIVE_REPLICA_PROTECTED}]
+    assert after["tableName"] == "sentinel-ledger"
+    assert report.diagnostics == ()
+
+
+def test_advisory_should_name_the_global_table_replica_and_its_fix(
+    advisory: AnalyzerEngine,
+) -> None:
+    east = {"region": "us-east-1", **NATIVE_REPLICA_PROTECTED}
+    west = {"region": "eu-west-1", "deletionProtectionEnabled": True}
+    report = advisory.run([native_global_table(east, west)])
+    (diagnostic,) = report.diagnostics
+    assert diagnostic.policy == PITR_ID
+    assert "sentinel-ledger replica in eu-west-1: PITR is off" in diagnostic.message
+    assert (
+        'GlobalTableReplicaSpecificationArgs(region="eu-west-1", ..., '
+        "point_in_time_recovery_specification=aws_native.dynamodb."
+        "GlobalTablePointInTimeRecoverySpecificationArgs(point_in_time_recovery_enabled=True)"
+    ) in diagnostic.message
+
+
+def test_a_global_table_replica_keeping_too_few_days_should_be_raised(
+    acme: AnalyzerEngine,
+) -> None:
+    short = {
+        "region": "eu-west-1",
+        "deletionProtectionEnabled": True,
+        "pointInTimeRecoverySpecification": {
+            "pointInTimeRecoveryEnabled": True,
+            "recoveryPeriodInDays": 7,
+        },
+    }
+    default = {"region": "us-east-1", **NATIVE_REPLICA_PROTECTED}  # unset: AWS's 35
+    report = acme.run([native_global_table(default, short, name="acme-ledger")])
+    after = report.step("ledger").remediated["replicas"]
+    assert after[0] == default
+    assert after[1]["pointInTimeRecoverySpecification"] == {
+        "pointInTimeRecoveryEnabled": True,
+        "recoveryPeriodInDays": 14,
+    }
+
+
+def test_a_global_table_outside_the_prefix_should_be_not_applicable(pack: AnalyzerEngine) -> None:
+    report = pack.run([native_global_table({"region": "us-east-1"}, name="billing-ledger")])
+    step = report.step("ledger")
+    assert not step.changed and step.remediations == ()
+    assert step.not_applicable
 
 
 def test_other_resources_should_pass_untouched_and_unremarked(pack: AnalyzerEngine) -> None:

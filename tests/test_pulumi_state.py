@@ -22,6 +22,7 @@ from tests.pulumi_states import (
     SECRET_PLAINTEXT,
     SIG,
     checkpoint,
+    native_global_table,
     provider,
     sentinel_export,
     table,
@@ -105,6 +106,39 @@ def test_replicas_declared_on_a_table_are_managed_in_their_regions(tmp_path: Pat
         ("sentinel-g", "ap-southeast-2"),
     }
     assert state.find("sentinel-g", "us-west-2", ACCOUNT) is None
+
+
+def test_a_resource_pending_deletion_is_not_managed(tmp_path: Path) -> None:
+    # `delete: true`: the old half of a create-before-delete replacement, or a delete that failed;
+    # Pulumi deletes it on the next update, it never manages it again.
+    kept = table("kept", "sentinel-kept")
+    old = table("old", "sentinel-old")
+    old["delete"] = True
+    old_global = native_global_table("old-global", "sentinel-old-global")
+    old_global["delete"] = True
+    state = load([write_json(tmp_path / "s.json", with_resources(kept, old, old_global))])
+    assert names_and_regions(state.tables) == {("sentinel-kept", REGION)}
+    assert state.find("sentinel-old", REGION, ACCOUNT) is None
+    assert state.find("sentinel-old-global", REGION, ACCOUNT) is None
+
+
+def test_a_native_global_table_is_managed_in_every_replica_region(tmp_path: Path) -> None:
+    regions = (REGION, "eu-west-1", "ap-southeast-2")
+    global_table = native_global_table("g", "sentinel-g", regions)
+    state = load([write_json(tmp_path / "s.json", with_resources(global_table))])
+    assert names_and_regions(state.tables) == {("sentinel-g", r) for r in regions}
+    found = state.find("sentinel-g", "eu-west-1", ACCOUNT)
+    assert found is not None
+    assert found.urn.endswith("aws-native:dynamodb:GlobalTable::g")
+    assert state.find("sentinel-g", "us-west-2", ACCOUNT) is None
+    assert state.find("sentinel-g", REGION, "999999999999") is None
+
+
+def test_a_native_global_table_not_yet_refreshed_is_read_from_its_inputs(tmp_path: Path) -> None:
+    global_table = native_global_table("g", "sentinel-g", (REGION, "eu-west-1"))
+    del global_table["outputs"]["replicas"]
+    state = load([write_json(tmp_path / "s.json", with_resources(global_table))])
+    assert names_and_regions(state.tables) == {("sentinel-g", REGION), ("sentinel-g", "eu-west-1")}
 
 
 def test_a_plaintext_secret_name_is_read_and_a_ciphertext_one_falls_back_to_the_id(

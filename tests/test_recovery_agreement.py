@@ -38,8 +38,13 @@ def cli_decision(enabled: bool, days: int | None, minimum: int | None) -> tuple[
     """What `harden --min-recovery-days` plans, through the Requirement the CLI builds."""
     flags = [] if minimum is None else ["--min-recovery-days", str(minimum)]
     requirement = parse_options(["harden", *flags]).requirement
+    # AWS answers an unset period as 35 (DescribeContinuousBackups' RecoveryPeriodInDays).
+    answered = core.MAX_RECOVERY_DAYS if enabled and days is None else days
     state = TableState(
-        name=NAME, deletion_protection=Reading(True), pitr=Reading(enabled), pitr_recovery_days=days
+        name=NAME,
+        deletion_protection=Reading(True),
+        pitr=Reading(enabled),
+        pitr_recovery_days=answered,
     )
     plan = core.plan([state], requirement)
     changes = [c for c in plan.changes if PITR in c.enable]

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pytest
 
 from remediation.controls import DELETION_PROTECTION, PITR
-from remediation.pulumi_policies import NATIVE_TABLE, TABLE_REPLICA
+from remediation.pulumi_policies import NATIVE_GLOBAL_TABLE, NATIVE_TABLE, TABLE_REPLICA
 from remediation.transform import protect_tables
 from tests.analyzer_engine import AnalyzerEngine, Resource, capture_program, is_secret, secret
 
@@ -104,6 +104,44 @@ def test_the_transform_should_protect_table_replicas_and_native_tables() -> None
         "deletionProtectionEnabled": True,
         "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": True},
     }
+
+
+def test_the_transform_should_protect_every_replica_of_a_native_global_table() -> None:
+    def body() -> None:
+        replicas = [
+            {"region": "us-east-1"},
+            {
+                "region": "eu-west-1",
+                "pointInTimeRecoverySpecification": {
+                    "pointInTimeRecoveryEnabled": True,
+                    "recoveryPeriodInDays": 3,
+                },
+            },
+        ]
+        pulumi.CustomResource(
+            NATIVE_GLOBAL_TABLE, "ledger", {"tableName": "sentinel-ledger", "replicas": replicas}
+        )
+        pulumi.CustomResource(
+            NATIVE_GLOBAL_TABLE, "billing", {"tableName": "billing", "replicas": [{"region": "x"}]}
+        )
+
+    resources = by_name(capture_program(hardened(body, min_recovery_days=7), preview=False))
+    assert resources["ledger"].props["replicas"] == [
+        {
+            "region": "us-east-1",
+            "deletionProtectionEnabled": True,
+            "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": True},
+        },
+        {
+            "region": "eu-west-1",
+            "deletionProtectionEnabled": True,
+            "pointInTimeRecoverySpecification": {
+                "pointInTimeRecoveryEnabled": True,
+                "recoveryPeriodInDays": 7,
+            },
+        },
+    ]
+    assert resources["billing"].props["replicas"] == [{"region": "x"}]
 
 
 def test_a_name_unknown_in_preview_should_be_warned_about_not_guessed(

@@ -93,6 +93,8 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
 def _select(options: Options, facts: _Facts) -> Fleet:
     from remediation import aws, fleet
 
+    if options.requirement.min_recovery_days is not None:
+        aws.require_recovery_period_model("--min-recovery-days")
     settings = aws.Settings(
         profile=options.profile,
         region=options.scope.regions[0] if options.scope.regions else None,

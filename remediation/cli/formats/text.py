@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO
 
+from remediation import core
 from remediation.cli.report import Report, TableResult
 from remediation.controls import ALL, PITR, Control
 from remediation.core import Change, TableState
@@ -205,6 +206,9 @@ def _lack(report: Report, state: TableState, control: Control) -> str:
     reading = state.reading(control)
     if reading.enabled is None:
         return f"{control.noun} unknown"
+    if reading.enabled and state.pitr_recovery_days is None:
+        wanted = report.requirement.min_recovery_days
+        return f"{control.noun} recovery period unknown (at least {wanted} days required)"
     if reading.enabled:  # on, so it is the recovery period that falls short
         return (
             f"{control.noun} keeps {state.pitr_recovery_days} days, fewer than "
@@ -223,10 +227,17 @@ def _cell(report: Report, state: TableState, control: Control) -> str:
         return f"Unknown ({reading.error.code})"
     if control is PITR and reading.enabled and state.pitr_recovery_days is not None:
         return f"{reading.label} ({state.pitr_recovery_days} days)"
+    if control is PITR and core.recovery_period_unknown(state, report.requirement):
+        return f"{reading.label} (period unknown)"
     return reading.label
 
 
 def _step(state: TableState, change: Change, control: Control) -> str:
+    if control is PITR and change.recovery_days is not None and state.pitr_recovery_days is None:
+        return (
+            f"Raise {control.noun} recovery period to {change.recovery_days} days if shorter "
+            "(period unknown: read again just before the write, never lowered)"
+        )
     if control is PITR and change.recovery_days is not None:
         return (
             f"Raise {control.noun} recovery period from {state.pitr_recovery_days} to "
