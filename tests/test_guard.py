@@ -942,3 +942,16 @@ def test_without_security_hub_on_the_guard_never_calls_it(
 def test_a_security_hub_setting_that_is_not_true_or_false_is_a_config_error() -> None:
     with pytest.raises(guard.ConfigError, match="SENTINEL_SECURITY_HUB"):
         guard.GuardConfig.from_env({"SENTINEL_SECURITY_HUB": "yes"})
+
+
+def test_a_recheck_carries_the_events_own_time_to_the_finding_it_may_lead_to() -> None:
+    look = guard.Recheck(
+        guard.Target("us-east-1", TABLE, new=True),
+        "RestoreTableFromBackup",
+        "ev-1",
+        "arn:aws:iam::123456789012:user/bob",
+        1795965000.0,
+        2,
+        "2026-11-25T09:14:03Z",
+    )
+    assert guard.Recheck.from_body(look.body()) == look
