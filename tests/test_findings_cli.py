@@ -245,3 +245,13 @@ def test_security_hub_never_imports_from_a_dry_run(server: MotoServer, flag: str
     assert result.returncode == ExitStatus.USAGE
     assert result.stderr.startswith("error: --dry-run changes nothing")
     assert hub_findings(server.url) == {}
+
+
+def test_a_run_declined_at_the_prompt_imports_nothing(
+    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    server_table("sentinel-a")
+    result = harden(fault_proxy.url, "--security-hub")  # stdin is no terminal: cancelled
+    assert result.returncode == ExitStatus.CANCELLED
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 0
+    assert hub_findings(server.url) == {}
