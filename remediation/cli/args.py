@@ -1,0 +1,388 @@
+"""argv in, frozen `Options` out: every flag checked before any AWS call, one line per error.
+
+boto3 is imported only once the arguments are good, so `--help` and usage errors stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NoReturn
+
+from remediation import core, pulumi_state
+from remediation.cli import formats
+from remediation.controls import ALL, DELETION_PROTECTION
+from remediation.core import Requirement, TableRef
+from remediation.pulumi_state import ManagedTables
+
+if TYPE_CHECKING:
+    from remediation.fleet import Scope
+
+KNOWN_OPERATIONS = (
+    "ListTables",
+    "DescribeTable",
+    "DescribeContinuousBackups",
+    "UpdateTable",
+    "UpdateContinuousBackups",
+)
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    """Every selected table is protected (hardened now, or already), or a dry run."""
+    FAILED = 1
+    """One or more tables could not be read or hardened (the others were done), or an account or
+    region could not be reached; under --check, one or more lack a protection or could not be
+    read."""
+    CANCELLED = 2
+    """Declined at the prompt, or no terminal to ask on and no --force: nothing changed."""
+    USAGE = 3
+    """Bad flags or input (table name or ARN, prefix, rate, Pulumi state): nothing was called."""
+    AWS_SETUP = 4
+    """AWS could not be used at all: credentials, profile, region, endpoint, ListTables."""
+    INTERRUPTED = 130
+    """Ctrl-C: no new calls were started; what was done is reported."""
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage, which here means "cancelled": raise instead."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+MODULE_PROG = "python -m remediation"
+
+_HARDEN_DESCRIPTION = (
+    "Discover tables by prefix (or take --table), show their protection, ask, then enable "
+    "deletion protection and point-in-time recovery where missing. Never disables "
+    "anything, never touches another table or setting."
+)
+_HARDEN_EPILOG = (
+    "exit status: 0 all protected (or dry run), 1 one or more tables or account-regions "
+    "failed (under --check: unprotected or unreadable), 2 cancelled at the prompt, "
+    "3 bad input, 4 AWS unusable (credentials, profile, region, endpoint, ListTables, "
+    "the organization's accounts), 130 interrupted"
+)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """`python -m remediation COMMAND`; or, given the name it was typed as (`sentinel-harden`),
+    the harden command on its own."""
+    if prog is not None:
+        harden = _Parser(prog=prog, description=_HARDEN_DESCRIPTION, epilog=_HARDEN_EPILOG)
+        _add_harden_arguments(harden)
+        return harden
+    parser = _Parser(
+        prog=MODULE_PROG,
+        description="Deletion protection and PITR for Sentinel's DynamoDB tables.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    harden = commands.add_parser(
+        "harden",
+        help="enable deletion protection and PITR on sentinel- tables",
+        description=_HARDEN_DESCRIPTION,
+        epilog=_HARDEN_EPILOG,
+    )
+    _add_harden_arguments(harden)
+    return parser
+
+
+def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
+    harden.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        metavar="NAME_OR_ARN",
+        help="a table to harden, by name or ARN (repeatable; default: discover by --prefix)",
+    )
+    harden.add_argument(
+        "--prefix",
+        default=core.DEFAULT_PREFIX,
+        help="case-sensitive name prefix for discovery (default: %(default)s)",
+    )
+    harden.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help=(
+            "leave out tables whose name matches this case-sensitive fnmatch glob (repeatable); "
+            "an excluded table is never read or written, even when named by --table"
+        ),
+    )
+    harden.add_argument(
+        "--allow-all-tables",
+        action="store_true",
+        help="accept an empty --prefix, which selects every table in the account and region",
+    )
+    harden.add_argument(
+        "--no-pitr", action="store_true", help="only enable deletion protection; leave PITR alone"
+    )
+    harden.add_argument(
+        "--min-recovery-days",
+        type=int,
+        metavar="N",
+        help=(
+            f"PITR must keep at least N days ({core.MIN_RECOVERY_DAYS} to "
+            f"{core.MAX_RECOVERY_DAYS}): a shorter period is raised to N, a longer one is "
+            "never lowered (default: any period)"
+        ),
+    )
+    harden.add_argument("--force", "-f", action="store_true", help="do not ask for confirmation")
+    harden.add_argument(
+        "--dry-run", action="store_true", help="show status and the plan, change nothing"
+    )
+    harden.add_argument(
+        "--check",
+        action="store_true",
+        help=(
+            "read and show, change nothing, never ask: exit 0 when every selected table is "
+            "protected, 1 when any lacks a protection or could not be read"
+        ),
+    )
+    harden.add_argument(
+        "--pulumi-state",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=(
+            "a `pulumi stack export` file or a file:// backend folder (repeatable): tables its "
+            "stacks manage are read and shown, but left to Pulumi"
+        ),
+    )
+    harden.add_argument(
+        "--include-managed",
+        action="store_true",
+        help=(
+            "harden the tables --pulumi-state says Pulumi manages too (the next `pulumi up "
+            "--refresh` of a program that sets a protection off reverts it)"
+        ),
+    )
+    harden.add_argument(
+        "--format",
+        choices=sorted(formats.FORMATS),
+        default=formats.DEFAULT,
+        help="how the report is written on stdout (default: %(default)s)",
+    )
+    harden.add_argument(
+        "--json",
+        action="store_const",
+        dest="format",
+        const="json",
+        help="print one JSON document on stdout instead of text (same as --format json)",
+    )
+    harden.add_argument("--aws-profile", metavar="PROFILE", help="AWS profile for credentials")
+    harden.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        help="AWS region (repeatable; default: from the profile or environment)",
+    )
+    harden.add_argument(
+        "--all-regions",
+        action="store_true",
+        help="every region where DynamoDB is offered (regions not enabled are skipped)",
+    )
+    harden.add_argument(
+        "--role-arn",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="assume this role and harden in its account (repeatable)",
+    )
+    harden.add_argument(
+        "--organization",
+        action="store_true",
+        help="every ACTIVE account of the AWS Organization, through --role-name in each",
+    )
+    harden.add_argument(
+        "--role-name",
+        metavar="NAME",
+        help="with --organization: the role to assume in each account",
+    )
+    harden.add_argument(
+        "--external-id", metavar="ID", help="the sts:ExternalId every assumed role requires"
+    )
+    harden.add_argument(
+        "--include-caller-account",
+        action="store_true",
+        help="with --role-arn or --organization: also harden the caller's own account",
+    )
+    harden.add_argument(
+        "--endpoint-url", metavar="URL", help="DynamoDB endpoint (default: AWS's; or a local one)"
+    )
+    harden.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help=(
+            "concurrent calls, shared by every account-region (default: 16 for one, 48 for "
+            "more; AWS allows 500 table updates in flight per account-region)"
+        ),
+    )
+    harden.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="OPERATION=PER_SECOND",
+        help=(
+            "client-side pace for one operation, or '*' for all calls together (repeatable; "
+            "default: DescribeContinuousBackups=9.7 *=2400)"
+        ),
+    )
+    harden.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long to keep retrying a busy table (UPDATING, backups not ready); default 120",
+    )
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asked for, checked: the run reads it and never changes it."""
+
+    refs: tuple[TableRef, ...]
+    selection: core.Selection
+    requirement: Requirement
+    force: bool
+    dry_run: bool
+    check: bool
+    format: str
+    """The report's format: a name in `formats.FORMATS` ("text", "json", ...)."""
+    profile: str | None
+    scope: Scope
+    endpoint_url: str | None
+    workers: int | None
+    rates: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    wait_timeout: float | None = None
+    managed: ManagedTables = field(default_factory=ManagedTables)
+    """What the --pulumi-state stacks manage, read before any AWS call."""
+    include_managed: bool = False
+
+    @property
+    def as_json(self) -> bool:
+        return self.format == "json"
+
+
+def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
+    """Parse and validate argv (`harden ...`, or with `prog` the harden command's own flags);
+    raise UsageError with one line on any bad input."""
+    args = build_parser(prog).parse_args(list(argv))
+    refs: list[TableRef] = []
+    seen: set[str] = set()
+    for text in args.table:
+        try:
+            ref = core.parse_table_ref(text)
+        except core.InvalidTableRef as exc:
+            raise UsageError(str(exc)) from None
+        if ref.name in seen:
+            raise UsageError(f"table {ref.name!r} is named twice")
+        seen.add(ref.name)
+        refs.append(ref)
+    if not args.prefix and not args.allow_all_tables and not refs:
+        raise UsageError(
+            "an empty --prefix selects every table in the account; "
+            "pass --allow-all-tables if that is what you mean"
+        )
+    if args.workers is not None and not 1 <= args.workers <= 500:
+        raise UsageError(f"--workers must be 1 to 500, got {args.workers}")
+    if args.wait_timeout is not None and args.wait_timeout < 0:
+        raise UsageError(f"--wait-timeout must not be negative, got {args.wait_timeout}")
+    if "" in args.exclude:
+        raise UsageError("--exclude needs a glob such as 'sentinel-scratch-*', got ''")
+    if args.check and (args.force or args.dry_run):
+        raise UsageError("--check never changes anything: it takes neither --force nor --dry-run")
+    if args.include_managed and not args.pulumi_state:
+        raise UsageError("--include-managed needs --pulumi-state to say which tables are managed")
+    try:
+        managed = pulumi_state.load(args.pulumi_state)
+    except pulumi_state.PulumiStateError as exc:
+        raise UsageError(f"--pulumi-state {exc}") from None
+    requirement = _requirement(args.no_pitr, args.min_recovery_days)
+    from remediation.fleet import InvalidScope, Scope  # boto3: only once --help is past
+
+    try:
+        scope = Scope(
+            regions=tuple(args.region),
+            all_regions=args.all_regions,
+            role_arns=tuple(args.role_arn),
+            organization=args.organization,
+            role_name=args.role_name,
+            external_id=args.external_id,
+            include_caller=args.include_caller_account,
+        )
+    except InvalidScope as exc:
+        raise UsageError(str(exc)) from None
+    return Options(
+        refs=tuple(refs),
+        selection=core.Selection(args.prefix, tuple(args.exclude)),
+        requirement=requirement,
+        force=args.force,
+        dry_run=args.dry_run,
+        check=args.check,
+        format=args.format,
+        profile=args.aws_profile,
+        scope=scope,
+        endpoint_url=args.endpoint_url,
+        workers=args.workers,
+        rates=MappingProxyType(_parse_rates(args.rate)),
+        wait_timeout=args.wait_timeout,
+        managed=managed,
+        include_managed=args.include_managed,
+    )
+
+
+def _requirement(no_pitr: bool, min_recovery_days: int | None) -> Requirement:
+    if min_recovery_days is None:
+        return Requirement(controls=(DELETION_PROTECTION,) if no_pitr else ALL)
+    if no_pitr:
+        raise UsageError("--min-recovery-days is about PITR, which --no-pitr leaves alone")
+    try:
+        return Requirement(controls=ALL, min_recovery_days=min_recovery_days)
+    except ValueError:
+        raise UsageError(
+            f"--min-recovery-days must be {core.MIN_RECOVERY_DAYS} to {core.MAX_RECOVERY_DAYS}, "
+            f"got {min_recovery_days}"
+        ) from None
+
+
+def _parse_rates(values: Sequence[str]) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for value in values:
+        operation, sep, number = value.partition("=")
+        if not sep or operation not in (*KNOWN_OPERATIONS, "*"):
+            raise UsageError(
+                f"--rate takes OPERATION=PER_SECOND with OPERATION one of "
+                f"{', '.join(KNOWN_OPERATIONS)} or '*', got {value!r}"
+            )
+        try:
+            rate = float(number)
+        except ValueError:
+            rate = 0.0
+        if not rate > 0:
+            raise UsageError(f"--rate needs a positive number of calls per second, got {value!r}")
+        rates[operation] = rate
+    return rates
+
+
+__all__ = [
+    "KNOWN_OPERATIONS",
+    "MODULE_PROG",
+    "ExitStatus",
+    "Options",
+    "UsageError",
+    "build_parser",
+    "parse_options",
+]

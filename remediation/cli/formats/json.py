@@ -1,0 +1,112 @@
+"""The `--json` document: one object on stdout, with the same keys on every exit path."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import IO, Any
+
+from remediation import core
+from remediation.cli.report import Report, TableResult, TargetResult
+from remediation.controls import DELETION_PROTECTION, PITR
+from remediation.core import AwsError
+
+
+def render(report: Report, stream: IO[str]) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        json.dump(document(report), stream, indent=2)
+        stream.write("\n")
+
+
+def document(report: Report) -> dict[str, Any]:
+    tables = [_table(report, t) for t in report.tables]
+    tables += [_excluded(*key) for key in report.excluded]
+    return {
+        "tables": sorted(
+            tables,
+            key=lambda t: (t["account"] or "", t["region"] or "", str(t["table_name"])),
+        ),
+        **report.counts(),
+        "region": report.region,
+        "check": report.check,
+        "dry_run": report.dry_run,
+        "cancelled": report.cancelled,
+        "interrupted": report.interrupted,
+        "error": report.error,
+        "targets": [_target(report, t) for t in report.targets],
+    }
+
+
+def _target(report: Report, target: TargetResult) -> dict[str, Any]:
+    account = target.account
+    if account is None:  # today's one-target run does not ask who it is: its tables tell
+        account = next((t.account for t in report.tables if t.account), None)
+    return {
+        "account": account,
+        "region": target.region,
+        "status": target.status,
+        "error": target.reason or None,
+    }
+
+
+def _table(report: Report, table: TableResult) -> dict[str, Any]:
+    state = table.before
+    errors = [_error(key, err) for key, err in table.errors]
+    read_errors = [
+        _error(c.id, state.reading(c).error)
+        for c in report.requirement.controls
+        if state.reading(c).error is not None
+    ]
+    entry: dict[str, Any] = {
+        "table_name": table.name,
+        "table_arn": table.arn,
+        "account": table.account,
+        "region": table.region,
+        "replica_of": table.replica_of,
+        "replica_regions": list(state.replica_regions),
+        "deletion_protection_changed": DELETION_PROTECTION in table.changed,
+        "pitr_changed": PITR in table.changed,
+        "result": table.result,
+        "planned": [c.id for c in table.planned.enable] if table.planned and not table.held else [],
+        "before": core.state_json(table.before, report.requirement),
+        "after": core.state_json(table.after, report.requirement),
+    }
+    if table.managed_by is not None:
+        entry["managed_by"] = {"stack": table.managed_by.stack, "urn": table.managed_by.urn}
+    if read_errors:
+        entry["read_errors"] = read_errors
+    if errors:
+        entry["error"] = errors[0]
+        entry["errors"] = errors
+    return entry
+
+
+def _excluded(account: str | None, region: str | None, name: str) -> dict[str, Any]:
+    """An excluded table: never read, so nothing about it is known."""
+    return {
+        "table_name": name,
+        "table_arn": None,
+        "account": account,
+        "region": region,
+        "replica_of": None,
+        "replica_regions": [],
+        "deletion_protection_changed": False,
+        "pitr_changed": False,
+        "result": "excluded",
+        "planned": [],
+        "before": None,
+        "after": None,
+    }
+
+
+def _error(control_id: str, error: AwsError | None) -> dict[str, Any]:
+    assert error is not None
+    return {
+        "control": None if control_id == "table" else control_id,
+        "action": error.action,
+        "code": error.code,
+        "message": error.message,
+    }
+
+
+__all__ = ["document", "render"]

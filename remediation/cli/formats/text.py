@@ -1,0 +1,340 @@
+"""The human report: a status table, the plan, then what was done and a closing Summary line.
+
+It streams: `render_plan` shows the status and the plan before the prompt, `render_outcome` the
+rest once the run is over; `render` is both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import IO
+
+from remediation.cli.report import Report, TableResult
+from remediation.controls import ALL, PITR, Control
+from remediation.core import Change, TableState
+
+_FIX_IN_PULUMI = (
+    "in the code, or run `pulumi up --policy-pack policy_pack`: a change made here is "
+    "reverted by the next `pulumi up --refresh` of a program that sets it off."
+)
+
+
+class _Lines:
+    """Lines on a stream; once the reader has gone (`| head`), the rest is dropped quietly: the
+    run the user asked for still completes, and its exit status still tells."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream: IO[str] | None = stream
+
+    def __call__(self, line: str = "") -> None:
+        if self.stream is None:
+            return
+        try:
+            print(line, file=self.stream, flush=True)
+        except BrokenPipeError:
+            self.stream = None
+
+
+def render(report: Report, stream: IO[str]) -> None:
+    render_plan(report, stream)
+    render_outcome(report, stream)
+
+
+def render_plan(report: Report, stream: IO[str]) -> None:
+    """The status of every table read, and what the run means to do about it."""
+    if report.stage in ("setup", "read"):
+        return  # nothing was judged: the line on stderr says why
+    _status(report, _Lines(stream))
+
+
+def render_outcome(report: Report, stream: IO[str]) -> None:
+    """What the run did, and its closing line."""
+    say = _Lines(stream)
+    if report.stage in ("setup", "read"):
+        return
+    if report.check:
+        _targets(report, say)
+        _check(report, say)
+    elif report.dry_run:
+        _targets(report, say)
+        say("Dry run: nothing was changed.")
+    elif report.stage == "acted":
+        _results(report, say)
+    elif not report.cancelled and not report.interrupted:
+        _targets(report, say)
+
+
+# -- the status and the plan -------------------------------------------------------------------
+
+
+def _status(report: Report, say: _Lines) -> None:
+    tables = report.tables
+    title = "Sentinel DynamoDB Hardening"
+    say(title)
+    say("=" * len(title))
+    say()
+    say(_heading(report))
+    say()
+    if tables:
+        _table(report, say)
+        say()
+    problems = [
+        f"! {report.label(t)}: {problem}" for t in tables for problem in _read_problems(t.before)
+    ]
+    for line in problems:
+        say(line)
+    if problems:
+        say()
+    excluded = report.excluded
+    if excluded:
+        listed = ", ".join(report.where(*key[:2]) + key[2] for key in excluded)
+        say(f"Excluded by --exclude (never read or written): {listed}")
+        say()
+    changes = report.changes
+    if changes and report.check:
+        say("Not protected:")
+        for table in changes:
+            lacks = ", ".join(_lack(report, table.before, c) for c in _enable(table))
+            say(f"- {report.label(table)}: {lacks}{_managed_note(report, table)}")
+        if any(t.managed_by is not None for t in changes):
+            say(f"  For those Pulumi manages: fix them {_FIX_IN_PULUMI}")
+    elif changes:
+        say("Changes to apply:")
+        for table in changes:
+            assert table.planned is not None
+            steps = ", ".join(_step(table.before, table.planned, c) for c in table.planned.enable)
+            say(f"- {report.label(table)}: {steps}{_managed_note(report, table)}")
+    elif tables and report.check:
+        pass  # the closing check line says it
+    elif tables and report.held:
+        say("No changes to apply outside Pulumi.")
+    elif tables:
+        say(f"No changes needed: all {len(tables)} tables are already protected.")
+        if report.unreadable:
+            say(f"Except {len(report.unreadable)} that could not be read (see above).")
+    elif excluded:
+        say(f"Every table found is excluded by --exclude ({len(excluded)}): nothing to do.")
+    else:
+        where = ", ".join(report.named) or f"prefix {report.prefix!r}"
+        if report.fleet:
+            reached = sum(t.status == "ok" for t in report.targets)
+            say(f"No tables found ({where}) in {reached} account-regions: nothing to do.")
+        else:
+            say(f"No tables found ({where}) in {report.region}: nothing to do.")
+    say()
+    if report.held:
+        _held(report, say)
+
+
+def _heading(report: Report) -> str:
+    tables = report.tables
+    excluded = report.excluded
+    found = f"{len(tables)} found" + (f", {len(excluded)} excluded" if excluded else "")
+    verb = "check" if report.check else "harden"
+    if not report.fleet:
+        return f"Tables to {verb} ({found}):"
+    show_account, show_region = report.columns
+    targets = report.targets
+    where = [
+        _once("account", [t.account for t in tables], [t.account for t in targets], show_account),
+        _once("region", [t.region for t in tables], [t.region for t in targets], show_region),
+    ]
+    return f"Tables to {verb} ({found} in {', '.join(where)}):"
+
+
+def _table(report: Report, say: _Lines) -> None:
+    tables = report.tables
+    show_account, show_region = report.columns
+    names = [_table_cell(t) for t in tables]
+    width = max(len("Table"), *(len(n) for n in names)) + 4
+    managed = report.managed
+    labels = [c.label for c in ALL] + (["Pulumi"] if managed else [])
+    lead: list[tuple[str, int]] = []
+    if show_account:
+        lead.append(("Account", max(len("Account"), *(len(t.account or "-") for t in tables))))
+    if show_region:
+        lead.append(("Region", max(len("Region"), *(len(t.region or "-") for t in tables))))
+    header = ["Table", *labels]
+    rule = ["-----", *("-" * len(x) for x in labels)]
+    lines = [
+        ([h for h, _ in lead], header),
+        (["-" * len(h) for h, _ in lead], rule),
+    ]
+    for table, name in zip(tables, names, strict=True):
+        values = [
+            *([table.account or "-"] if show_account else []),
+            *([table.region or "-"] if show_region else []),
+        ]
+        cells = [_cell(report, table.before, c) for c in ALL]
+        if managed:
+            stack = table.managed_by.stack if table.managed_by else None
+            cells.append(f"managed (stack {stack})" if stack else "")
+        lines.append((values, [name, *cells]))
+    for values, (name, *cells) in lines:
+        front = "".join(v.ljust(w + 4) for v, (_, w) in zip(values, lead, strict=True))
+        say(("  " + front + name.ljust(width) + "".join(c.ljust(23) for c in cells)).rstrip())
+
+
+def _managed_note(report: Report, table: TableResult) -> str:
+    managed = table.managed_by
+    if managed is None:
+        return ""
+    if report.check:
+        return f" (managed by Pulumi stack {managed.stack})"
+    return f" (managed by Pulumi stack {managed.stack}: set it in the code too)"
+
+
+def _held(report: Report, say: _Lines) -> None:
+    """Managed tables lacking a protection: what they lack, where, and how to fix it."""
+    held = report.held
+    say(f"Managed by Pulumi, left to it ({len(held)}):")
+    for table in held:
+        managed = table.managed_by
+        assert managed is not None
+        lacks = ", ".join(_lack(report, table.before, c) for c in _enable(table))
+        say(f"- {report.label(table)}: {lacks} (stack {managed.stack}, {managed.urn})")
+    say(f"  Fix them {_FIX_IN_PULUMI} --include-managed hardens them here anyway.")
+    say()
+
+
+def _enable(table: TableResult) -> tuple[Control, ...]:
+    return table.planned.enable if table.planned is not None else ()
+
+
+def _lack(report: Report, state: TableState, control: Control) -> str:
+    reading = state.reading(control)
+    if reading.enabled is None:
+        return f"{control.noun} unknown"
+    if reading.enabled:  # on, so it is the recovery period that falls short
+        return (
+            f"{control.noun} keeps {state.pitr_recovery_days} days, fewer than "
+            f"{report.requirement.min_recovery_days}"
+        )
+    return f"{control.noun} off"
+
+
+def _cell(report: Report, state: TableState, control: Control) -> str:
+    if control not in report.requirement.controls:
+        return "not checked"
+    if state.error is not None:
+        return "Unknown"
+    reading = state.reading(control)
+    if reading.error is not None:
+        return f"Unknown ({reading.error.code})"
+    if control is PITR and reading.enabled and state.pitr_recovery_days is not None:
+        return f"{reading.label} ({state.pitr_recovery_days} days)"
+    return reading.label
+
+
+def _step(state: TableState, change: Change, control: Control) -> str:
+    if control is PITR and change.recovery_days is not None:
+        return (
+            f"Raise {control.noun} recovery period from {state.pitr_recovery_days} to "
+            f"{change.recovery_days} days"
+        )
+    unknown = " (current state unknown)" if control in change.unknown else ""
+    return f"Enable {control.noun}{unknown}"
+
+
+def _read_problems(state: TableState) -> list[str]:
+    if state.error is not None:
+        return [f"cannot be read: {state.error}"]
+    return [f"{c.noun} unknown: {state.reading(c).error}" for c in ALL if state.reading(c).error]
+
+
+def _once(
+    noun: str, in_rows: Sequence[str | None], in_targets: Sequence[str | None], shown: bool
+) -> str:
+    """The heading's word on a column: how many values when it is shown, the one value (said
+    once) when it is dropped, how many the run covered when no table was found."""
+    values = (
+        sorted({v or "-" for v in in_rows}) if in_rows else sorted({v or "-" for v in in_targets})
+    )
+    if shown or len(values) != 1:
+        return f"{len(values)} {noun}s"
+    return f"{noun} {values[0]}"
+
+
+def _table_cell(table: TableResult) -> str:
+    if table.replica_of is None:
+        return table.name
+    origin = table.replica_of.split(":")[3] if table.replica_of.count(":") >= 5 else "?"
+    return f"{table.name} (replica of {origin})"
+
+
+# -- the outcome -------------------------------------------------------------------------------
+
+
+def _check(report: Report, say: _Lines) -> None:
+    total = report.total
+    changes = len(report.changes)
+    unreadable = len(report.unreadable)
+    if not total:
+        return  # the status already said there is nothing to check
+    if not changes and not unreadable:
+        say(f"Check: all {total} tables are protected. Nothing was changed.")
+        return
+    parts = [f"{len(report.protected_before)} of {total} tables protected"]
+    if changes:
+        parts.append(f"{changes} not protected")
+    if unreadable:
+        parts.append(f"{unreadable} could not be read")
+    say(f"Check: {', '.join(parts)}. Nothing was changed.")
+
+
+def _targets(report: Report, say: _Lines) -> None:
+    """One line per account-region that failed or was skipped."""
+    troubled = report.troubled_targets
+    for target in troubled:
+        mark = "✗" if target.status == "failed" else "-"
+        say(f"{mark} {target.account or '-'} {target.region}: {target.status}: {target.reason}")
+    if troubled:
+        say()
+
+
+def _results(report: Report, say: _Lines) -> None:
+    for table in report.tables:
+        ok = table.protected
+        if not ok and not table.failed:
+            continue  # planned but never attempted (interrupted): told in the closing line
+        say(f"{'✓' if ok else '✗'} {report.label(table)}: {_describe(report, table)}")
+    for table in report.held:
+        assert table.managed_by is not None
+        stack = table.managed_by.stack
+        say(f"- {report.label(table)}: left to Pulumi (stack {stack}), not changed")
+    say()
+    _targets(report, say)
+    counts = report.counts()
+    say(
+        f"Summary: {counts['succeeded']}/{counts['total']} tables hardened successfully"
+        + (f", {counts['failed']} failed" if counts["failed"] else "")
+        + (f", {len(report.held)} left to Pulumi" if report.held else "")
+        + (f", {counts['excluded']} excluded" if counts["excluded"] else "")
+    )
+
+
+def _describe(report: Report, table: TableResult) -> str:
+    errors = table.error_map
+    if "table" in errors:
+        return f"could not be read: {errors['table']}"
+    done: list[str] = []
+    already: list[str] = []
+    failed: list[str] = []
+    for control in report.requirement.controls:
+        if control.id in errors:
+            failed.append(f"{control.noun} not enabled: {errors[control.id]}")
+        elif control in table.changed and table.before.reading(control).enabled:
+            days = table.after.pitr_recovery_days
+            done.append(f"{control.noun} recovery period raised to {days} days")
+        elif control in table.changed:
+            done.append(f"{control.noun} enabled")
+        elif table.before.reading(control).enabled:
+            already.append(f"{control.noun} already enabled")
+    if not done and not failed:
+        return "already protected"
+    text = "; ".join([*failed, ", ".join(done)] if done else failed)
+    text = text[0].upper() + text[1:]
+    return text + (f" ({', '.join(already)})" if already else "")
+
+
+__all__ = ["render", "render_outcome", "render_plan"]

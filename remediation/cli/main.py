@@ -1,0 +1,125 @@
+"""The entry points: `main(argv, stdin, stdout, stderr) -> ExitStatus`, and the scripts.
+
+Every failure is one line on stderr and an ExitStatus, never a traceback; the report is rendered
+in the format asked for on every exit path.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, NoReturn
+
+from remediation.cli import formats
+from remediation.cli.args import ExitStatus, UsageError, parse_options
+from remediation.cli.progress import final_line
+from remediation.cli.report import Report
+from remediation.core import Requirement
+
+
+def main(
+    argv: Sequence[str],
+    stdin: IO[str],
+    stdout: IO[str],
+    stderr: IO[str],
+    prog: str | None = None,
+) -> ExitStatus:
+    """Run the CLI; every failure is one line on stderr and an ExitStatus, never a traceback.
+
+    `argv` is `harden ...` as `python -m remediation` takes it; with `prog` (the name the
+    `sentinel-harden` script was typed as) it is the harden command's own flags.
+    """
+    as_json = "--json" in argv
+    try:
+        return _main(argv, stdin, stdout, stderr, as_json, prog)
+    except KeyboardInterrupt:
+        print("Interrupted: nothing was changed.", file=stderr)
+        return ExitStatus.INTERRUPTED
+
+
+def _main(
+    argv: Sequence[str],
+    stdin: IO[str],
+    stdout: IO[str],
+    stderr: IO[str],
+    as_json: bool,
+    prog: str | None,
+) -> ExitStatus:
+    try:
+        options = parse_options(argv, prog)
+    except UsageError as exc:
+        return _fail(ExitStatus.USAGE, str(exc), stdout, stderr, as_json)
+    except SystemExit as exc:  # --help and --version print, then argparse exits 0
+        return ExitStatus.OK if not exc.code else ExitStatus.USAGE
+    from remediation.cli.run import Console, execute  # boto3: only once the arguments are good
+
+    chosen = formats.load(options.format)
+    console = Console(stdin, stdout, stderr, interactive_output=options.format == "text")
+
+    def show_plan(report: Report) -> None:
+        if chosen.render_plan is not None:
+            chosen.render_plan(report, stdout)
+
+    report = execute(options, console, show_plan)
+    if report.error is not None:
+        print(f"error: {report.error}", file=stderr)
+    if report.error_status is ExitStatus.USAGE:
+        return _fail(ExitStatus.USAGE, report.error or "", stdout, None, options.as_json)
+    if chosen.streams:
+        assert chosen.render_outcome is not None
+        chosen.render_outcome(report, stdout)
+    else:
+        chosen.render(report, stdout)
+    line = final_line(report)
+    if line is not None:
+        print(line, file=stderr)
+    return report.exit_status
+
+
+def _fail(
+    status: ExitStatus, message: str, stdout: IO[str], stderr: IO[str] | None, as_json: bool
+) -> ExitStatus:
+    if stderr is not None:
+        print(f"error: {message}", file=stderr)
+    if as_json:
+        formats.load("json").render(
+            Report(Requirement(), error=message, error_status=status), stdout
+        )
+    return status
+
+
+def run() -> NoReturn:
+    """The `sentinel-harden` script: the harden command itself, its usage line named as typed.
+    `sentinel-harden harden ...`, the form before the script was the command, still works."""
+    _prepare_streams()
+    argv = sys.argv[1:]
+    if argv[:1] == ["harden"]:
+        argv = argv[1:]
+    _exit(main(argv, sys.stdin, sys.stdout, sys.stderr, Path(sys.argv[0]).name))
+
+
+def run_module() -> NoReturn:
+    """`python -m remediation COMMAND`."""
+    _prepare_streams()
+    _exit(main(sys.argv[1:], sys.stdin, sys.stdout, sys.stderr))
+
+
+def _prepare_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # ✓ and ✗ on a terminal that cannot show them
+            stream.reconfigure(errors="replace")
+
+
+def _exit(status: ExitStatus) -> NoReturn:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Keep the interpreter's own flush at exit from printing a traceback-like warning.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(status)
+
+
+__all__ = ["main", "run", "run_module"]

@@ -1,0 +1,261 @@
+"""The run's result as one immutable value. Every format renders this and nothing else.
+
+The run fills it in order (select, read, judge, act) and freezes it; a count, a table's result
+and the exit status are derived from it here, once, so that the text Summary, the JSON counts
+and the line on stderr can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from remediation import core
+from remediation.cli.args import ExitStatus
+from remediation.controls import Control
+from remediation.core import AwsError, Change, Outcome, Requirement, TableState
+from remediation.pulumi_state import ManagedTable
+
+RowKey = tuple[str | None, str | None, str]
+"""(account the run reached it through, region, table name): one table of one run."""
+
+Stage = Literal["setup", "read", "judged", "acted"]
+"""How far the run got: `setup` (nothing read), `read` (tables read, not judged), `judged` (the
+plan is known, nothing written), `acted` (writes were started)."""
+
+Result = Literal[
+    "hardened", "already_protected", "failed", "pending", "unprotected", "managed", "excluded"
+]
+
+NOT_ATTEMPTED = "Interrupted"
+"""The code `aws.Hardener.apply` gives a write the run's cancellation kept from starting."""
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One account-region the run covered, and how it went."""
+
+    account: str | None
+    region: str
+    status: Literal["ok", "failed", "skipped"] = "ok"
+    error: AwsError | None = None
+    reason: str = ""
+    """Why it failed or was skipped, in words; empty when it is ok."""
+    for_replicas: bool = False
+    """Not selected: reached only to protect a global table's replica."""
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """One selected table: where it is, its state before and after, what was planned, done,
+    not attempted, and every error on the way."""
+
+    key: RowKey
+    account: str | None
+    region: str | None
+    before: TableState
+    after: TableState
+    requirement: Requirement
+    replica_of: str | None = None
+    """ARN of the table whose DescribeTable listed this one as its replica, when reached so."""
+    planned: Change | None = None
+    """What the plan wanted enabled; None when nothing (protected, or unreadable)."""
+    held: bool = False
+    """Planned, but left to the Pulumi stack that manages it (no --include-managed)."""
+    attempted: bool = False
+    """Its write was started (it has an outcome)."""
+    changed: tuple[Control, ...] = ()
+    """Controls read back on after a write that were not on (or kept fewer days) before."""
+    errors: tuple[tuple[str, AwsError], ...] = ()
+    """(control id, or "table" for the table as a whole; the error), in the order they came."""
+    not_attempted: tuple[Control, ...] = ()
+    """Planned writes the run's interruption kept from starting: pending, never failed."""
+    managed_by: ManagedTable | None = None
+    check: bool = False
+    include_managed: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.before.name
+
+    @property
+    def arn(self) -> str | None:
+        return self.before.arn
+
+    @property
+    def unreadable(self) -> bool:
+        return self.before.error is not None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    @property
+    def protected(self) -> bool:
+        """Protected at the end (before, when nothing was written), as read from AWS."""
+        return not self.errors and core.is_protected(self.after, self.requirement)
+
+    @property
+    def pending(self) -> bool:
+        """Neither failed nor protected: still lacks a protection nobody attempted to enable."""
+        return not self.failed and not self.protected
+
+    @property
+    def error_map(self) -> Mapping[str, AwsError]:
+        return dict(self.errors)
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome(self.before, self.after, self.changed, self.error_map)
+
+    @property
+    def result(self) -> Result:
+        if self.errors:
+            return "failed"
+        if self.managed_by is not None and not self.include_managed:
+            return "managed"
+        if self.protected:
+            return "hardened" if self.changed else "already_protected"
+        if self.planned is not None or self.not_attempted:
+            return "unprotected" if self.check else "pending"
+        return "failed"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one run learned: targets, tables, exclusions, and how the run ended."""
+
+    requirement: Requirement
+    stage: Stage = "setup"
+    tables: tuple[TableResult, ...] = ()
+    """Every selected table read (or named and not found), sorted by account, region, name."""
+    excluded: tuple[RowKey, ...] = ()
+    """Tables --exclude left out: never read, never written."""
+    targets: tuple[TargetResult, ...] = ()
+    fleet: bool = False
+    """More than one account or region: columns, targets and account ids are shown."""
+    region: str | None = None
+    """The run's one region, or None when it covered several (or never got to know)."""
+    named: tuple[str, ...] = ()
+    """The tables named by --table, in the order given; empty when discovered by prefix."""
+    prefix: str = core.DEFAULT_PREFIX
+    check: bool = False
+    dry_run: bool = False
+    include_managed: bool = False
+    cancelled: bool = False
+    interrupted: bool = False
+    error: str | None = None
+    """Why the run could not go on (one line), or None."""
+    error_status: ExitStatus | None = None
+    """The exit status that error means: USAGE or AWS_SETUP."""
+
+    # -- counts (over the selected tables; excluded ones are counted apart) --------------------
+
+    @property
+    def total(self) -> int:
+        return len(self.tables)
+
+    @property
+    def succeeded(self) -> int:
+        return sum(t.protected for t in self.tables)
+
+    @property
+    def failed(self) -> int:
+        return sum(t.failed for t in self.tables)
+
+    @property
+    def pending(self) -> int:
+        return sum(t.pending for t in self.tables)
+
+    @property
+    def managed(self) -> int:
+        return sum(t.managed_by is not None for t in self.tables)
+
+    def counts(self) -> dict[str, int]:
+        """The counts every format shows, in the JSON document's order."""
+        return {
+            "total": self.total,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "pending": self.pending,
+            "excluded": len(self.excluded),
+            "managed": self.managed,
+        }
+
+    # -- the plan ------------------------------------------------------------------------------
+
+    @property
+    def changes(self) -> tuple[TableResult, ...]:
+        """Tables the run would write (or, under --check, that lack a protection)."""
+        return tuple(t for t in self.tables if t.planned is not None and not t.held)
+
+    @property
+    def held(self) -> tuple[TableResult, ...]:
+        """Tables lacking a protection that are left to the Pulumi stack that manages them."""
+        return tuple(t for t in self.tables if t.planned is not None and t.held)
+
+    @property
+    def unreadable(self) -> tuple[TableResult, ...]:
+        return tuple(t for t in self.tables if t.unreadable)
+
+    @property
+    def protected_before(self) -> tuple[TableResult, ...]:
+        """Tables read and found protected, before any write."""
+        return tuple(t for t in self.tables if not t.unreadable and t.planned is None)
+
+    @property
+    def troubled_targets(self) -> tuple[TargetResult, ...]:
+        return tuple(t for t in self.targets if t.status != "ok")
+
+    # -- how a line names a table -------------------------------------------------------------
+
+    @property
+    def columns(self) -> tuple[bool, bool]:
+        """(show Account, show Region): a column is dropped when every table has the same."""
+        return (
+            len({t.account for t in self.tables}) > 1,
+            len({t.region for t in self.tables}) > 1,
+        )
+
+    def where(self, account: str | None, region: str | None) -> str:
+        """The account and region a line puts before a table's name, where columns show them."""
+        show_account, show_region = self.columns
+        where = [
+            *([account or "-"] if show_account else []),
+            *([region or "-"] if show_region else []),
+        ]
+        return "".join(w + " " for w in where)
+
+    def label(self, table: TableResult) -> str:
+        """The table as a line names it: with its account and region where columns show them."""
+        return self.where(table.account, table.region) + table.name
+
+    # -- the exit status -----------------------------------------------------------------------
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        if self.error_status is not None:
+            return self.error_status
+        if self.interrupted:
+            return ExitStatus.INTERRUPTED
+        if self.cancelled:
+            return ExitStatus.CANCELLED
+        if any(t.status == "failed" for t in self.targets):
+            return ExitStatus.FAILED  # an account or region not done is a failure, dry run or not
+        if self.check:
+            return ExitStatus.FAILED if self.failed or self.pending else ExitStatus.OK
+        if self.dry_run:
+            return ExitStatus.OK
+        return ExitStatus.FAILED if self.failed else ExitStatus.OK
+
+
+__all__ = [
+    "NOT_ATTEMPTED",
+    "Report",
+    "Result",
+    "RowKey",
+    "Stage",
+    "TableResult",
+    "TargetResult",
+]

@@ -1,0 +1,274 @@
+"""The run, top-down: select, read, judge, confirm, act, report.
+
+It builds one immutable `Report` and formats nothing (beyond the prompt): the formats render the
+report. boto3 is imported only here, once the arguments are good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import IO, TYPE_CHECKING
+
+from remediation import core
+from remediation.cli.args import Options, UsageError
+from remediation.cli.progress import Progress, isatty
+from remediation.cli.report import Report, RowKey, Stage, TableResult, TargetResult
+from remediation.core import AwsError, Change, Outcome, TableRef, TableState
+from remediation.pulumi_state import ManagedTable
+
+if TYPE_CHECKING:
+    from remediation.fleet import Fleet, Row, Target
+
+ShowPlan = Callable[[Report], None]
+"""Called once with the judged report, before the prompt: a streaming format shows the plan."""
+
+
+@dataclass(frozen=True)
+class Console:
+    """Where the person is: the prompt reads stdin, progress and notices go to stderr."""
+
+    stdin: IO[str]
+    stdout: IO[str]
+    stderr: IO[str]
+    interactive_output: bool = True
+    """The report is text for a person (not JSON): progress bars may be drawn."""
+
+
+def execute(options: Options, console: Console, show_plan: ShowPlan) -> Report:
+    """Run the harden command; every outcome, interruption and setup error is in the report."""
+    facts = _Facts(options)
+    from remediation import aws  # boto3 is heavy: only now that the arguments are good
+
+    try:
+        _run(options, console, show_plan, facts)
+    except KeyboardInterrupt:
+        if facts.fleet is not None:
+            facts.fleet.cancel()
+        facts.interrupted = True
+    except UsageError as exc:
+        facts.fail(str(exc), usage=True)
+    except aws.SetupError as exc:
+        facts.fail(str(exc), usage=False)
+    return facts.freeze()
+
+
+def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts) -> None:
+    # select: the accounts and regions, and who the caller is
+    targets = _select(options, facts)
+    # read: every selected table of every target
+    rows = _read(options, console, targets, facts)
+    # judge: what each table lacks, per account-region
+    _judge(options, rows, facts)
+    show_plan(facts.freeze())
+    if options.check or options.dry_run or not facts.changes:
+        return
+    # confirm
+    if not options.force and not _confirm(console, options, len(facts.changes)):
+        facts.cancelled = True
+        return
+    # act
+    facts.stage = "acted"
+    with Progress(console.stderr, "Hardening", enabled=console.interactive_output) as bar:
+        targets.apply(facts.changes, facts.outcomes, bar.update)
+
+
+def _select(options: Options, facts: _Facts) -> Fleet:
+    from remediation import aws, fleet
+
+    settings = aws.Settings(
+        profile=options.profile,
+        region=options.scope.regions[0] if options.scope.regions else None,
+        endpoint_url=options.endpoint_url,
+        workers=options.workers
+        or (aws.DEFAULT_WORKERS if options.scope.single else aws.DEFAULT_FLEET_WORKERS),
+        rates={**aws.DEFAULT_RATES, **options.rates},
+        wait_timeout=(
+            aws.DEFAULT_WAIT_TIMEOUT if options.wait_timeout is None else options.wait_timeout
+        ),
+    )
+    targets = fleet.Fleet(options.scope, settings)
+    facts.fleet = targets
+    if len(targets.regions) == 1:
+        facts.region = targets.regions[0]
+    try:
+        targets.check_refs(options.refs)
+    except fleet.InvalidScope as exc:
+        raise UsageError(str(exc)) from None
+    targets.connect()
+    return targets
+
+
+def _read(options: Options, console: Console, targets: Fleet, facts: _Facts) -> list[Row]:
+    controls = options.requirement.controls
+    excluded: list[RowKey] = []
+    with Progress(console.stderr, "Reading tables", enabled=console.interactive_output) as bar:
+        rows = targets.read(options.selection, options.refs, controls, bar.update, excluded)
+    # Today's one-target run learns its account from the tables' ARNs: name it alike.
+    accounts = {row.region: row.account for row in rows if row.target[0] is None}
+    facts.excluded = sorted(
+        ((a or accounts.get(r), r, name) for a, r, name in excluded),
+        key=lambda k: (k[0] or "", k[1] or "", k[2]),
+    )
+    rows = [_check_account(row, options.refs) for row in rows]
+    facts.rows = rows
+    facts.stage = "read"
+    for row in rows:
+        managed = options.managed.find(row.state.name, row.region, row.account)
+        if managed is not None:
+            facts.managed[row.key] = managed
+    return rows
+
+
+def _judge(options: Options, rows: Sequence[Row], facts: _Facts) -> None:
+    """Judge each account-region on its own (names repeat across them), in row order."""
+    by_target: dict[tuple[str | None, str | None], list[Row]] = {}
+    for row in rows:
+        by_target.setdefault((row.target[0], row.region), []).append(row)
+    changes: dict[RowKey, Change] = {}
+    for group in by_target.values():
+        plan = core.plan((r.state for r in group), options.requirement)
+        by_name = {r.state.name: r for r in group}
+        changes.update({by_name[c.table].key: c for c in plan.changes})
+    planned = [(r, changes[r.key]) for r in rows if r.key in changes]
+    facts.planned = dict(((r.key, c) for r, c in planned))
+    if options.include_managed or options.check:
+        facts.changes = planned
+    else:
+        # Pulumi owns these: a write here would be reverted by its next `up --refresh`.
+        facts.changes = [(r, c) for r, c in planned if r.key not in facts.managed]
+    facts.stage = "judged"
+
+
+def _confirm(console: Console, options: Options, count: int) -> bool:
+    noun = "table" if count == 1 else "tables"
+    # The question goes where the person is: stdout when it is their terminal, else stderr
+    # (stdout may be JSON, a pipe to tee, or a file).
+    on_terminal = not options.as_json and isatty(console.stdout)
+    prompt_to = console.stdout if on_terminal else console.stderr
+    if not isatty(console.stdin):
+        print(
+            "Cancelled: no terminal to confirm on; pass --force to harden without a prompt.",
+            file=console.stderr,
+        )
+        return False
+    print(f"Harden {count} {noun}? [y/N] ", end="", file=prompt_to, flush=True)
+    answer = console.stdin.readline()
+    if not answer:
+        print("", file=prompt_to)
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("Cancelled: nothing was changed.", file=console.stderr)
+    return False
+
+
+def _check_account(row: Row, refs: Sequence[TableRef]) -> Row:
+    """A table named by ARN must be in the account the credentials reach, or it is not ours."""
+    state = row.state
+    for ref in refs:
+        if ref.name == state.name and ref.account and state.arn:
+            account = state.arn.split(":")[4]
+            if account != ref.account:
+                error = AwsError(
+                    "dynamodb:DescribeTable",
+                    "AccountMismatch",
+                    f"the ARN names account {ref.account} but these credentials reach {account}",
+                )
+                return replace(row, state=TableState(name=state.name, arn=state.arn, error=error))
+    return row
+
+
+# -- the report, built from what the run learned ------------------------------------------------
+
+
+@dataclass
+class _Facts:
+    """What the run has learned so far; `freeze` turns it into the report."""
+
+    options: Options
+    stage: Stage = "setup"
+    fleet: Fleet | None = None
+    region: str | None = None
+    rows: list[Row] = field(default_factory=list)
+    excluded: list[RowKey] = field(default_factory=list)
+    managed: dict[RowKey, ManagedTable] = field(default_factory=dict)
+    planned: dict[RowKey, Change] = field(default_factory=dict)
+    changes: list[tuple[Row, Change]] = field(default_factory=list)
+    outcomes: dict[RowKey, Outcome] = field(default_factory=dict)
+    cancelled: bool = False
+    interrupted: bool = False
+    error: str | None = None
+    usage_error: bool = False
+
+    def fail(self, message: str, usage: bool) -> None:
+        self.error = message
+        self.usage_error = usage
+
+    def freeze(self) -> Report:
+        from remediation.cli.args import ExitStatus
+
+        opts = self.options
+        writes = {row.key for row, _ in self.changes}
+        tables = tuple(self._table(row, writes) for row in self.rows)
+        targets: list[Target] = list(self.fleet.targets.values()) if self.fleet else []
+        error_status = None
+        if self.error is not None:
+            error_status = ExitStatus.USAGE if self.usage_error else ExitStatus.AWS_SETUP
+        return Report(
+            requirement=opts.requirement,
+            stage=self.stage,
+            tables=tables,
+            excluded=tuple(self.excluded),
+            targets=tuple(
+                _target(t) for t in sorted(targets, key=lambda t: (t.account or "", t.region))
+            ),
+            fleet=not opts.scope.single,
+            region=self.region,
+            named=tuple(ref.name for ref in opts.refs),
+            prefix=opts.selection.prefix,
+            check=opts.check,
+            dry_run=opts.dry_run,
+            include_managed=opts.include_managed,
+            cancelled=self.cancelled,
+            interrupted=self.interrupted,
+            error=self.error,
+            error_status=error_status,
+        )
+
+    def _table(self, row: Row, writes: set[RowKey]) -> TableResult:
+        state = row.state
+        outcome = self.outcomes.get(row.key)
+        if outcome is None:
+            errors = {"table": state.error} if state.error else {}
+            outcome = Outcome(state, state, (), errors)
+        return TableResult(
+            key=row.key,
+            account=row.account,
+            region=row.region,
+            before=outcome.before,
+            after=outcome.after,
+            requirement=self.options.requirement,
+            replica_of=row.replica_of,
+            planned=self.planned.get(row.key),
+            held=row.key in self.planned and row.key not in writes,
+            attempted=row.key in self.outcomes,
+            changed=outcome.changed,
+            errors=tuple(outcome.errors.items()),
+            managed_by=self.managed.get(row.key),
+            check=self.options.check,
+            include_managed=self.options.include_managed,
+        )
+
+
+def _target(target: Target) -> TargetResult:
+    return TargetResult(
+        account=target.account,
+        region=target.region,
+        status=target.status,
+        error=target.error,
+        reason=target.reason,
+        for_replicas=target.for_replicas,
+    )
+
+
+__all__ = ["Console", "ShowPlan", "execute"]
