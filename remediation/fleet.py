@@ -440,9 +440,13 @@ class Fleet:
         with self._lock:
             target = self.targets.get((account, region))
             if target is None:
-                member = self._members[account]
-                client = self._clients.get("dynamodb", region)
-                hardener = aws.Hardener(client, self.settings, self._cancel, member.credentials)
+                member = self._members.get(account)
+                if member is None:  # today's one-target run, following a replica
+                    client = aws.dynamodb_client(self._session, region, self.settings)
+                    hardener = aws.Hardener(client, self.settings, self._cancel)
+                else:
+                    client = self._clients.get("dynamodb", region)
+                    hardener = aws.Hardener(client, self.settings, self._cancel, member.credentials)
                 target = Target(account, region, hardener, for_replicas)
                 target.denial_fails = self.scope.fail_on_scp_deny
                 self.targets[target.key] = target

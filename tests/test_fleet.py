@@ -12,7 +12,7 @@ from remediation.cli import ExitStatus
 from remediation.fleet import SESSION_NAME
 from tests.cli_process import UNPACED, run_cli
 from tests.conftest import create_table, protection
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import ErrorShape, FaultProxy
 from tests.servers import MotoServer, assumed_client, aws_env, organization_members
 
 CALLER = "123456789012"  # moto's default account: the caller's own
@@ -153,27 +153,104 @@ def test_the_json_names_the_failed_account_regions(
     assert all("AccessDenied" in t["error"] for t in failed)
 
 
-def test_a_region_not_enabled_is_skipped_under_all_regions_but_fails_when_named(
+def test_under_all_regions_the_account_says_which_regions_are_enabled_and_one_refusing_fails(
     server: MotoServer, fault_proxy: FaultProxy
 ) -> None:
     client = client_in(server.url, CALLER, "us-east-1")
     create_table(client, "sentinel-requests")
-    fault_proxy.fail("ListTables", "UnrecognizedClientException", regions=["ap-east-1"], times=None)
+    # ec2:DescribeRegions (moto, like AWS) answers ap-east-1 not-opted-in: skipped, never called.
+    never = fault_proxy.fail("ListTables", "AccessDeniedException", regions=["ap-east-1"])
+    # eu-west-1 is enabled, so credentials refused there are a failure, not "not enabled".
+    fault_proxy.fail("ListTables", "UnrecognizedClientException", regions=["eu-west-1"], times=None)
     result = run_cli(
         ["harden", "--force", "--json", "--all-regions", *UNPACED], aws_env(fault_proxy.url)
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == ExitStatus.FAILED, result.stderr
     targets = {t["region"]: t for t in result.json()["targets"]}
     assert len(targets) > 20 and targets["us-east-1"]["status"] == "ok"
     assert targets["ap-east-1"]["status"] == "skipped"
     assert "not enabled" in targets["ap-east-1"]["error"]
+    assert never.fired == 0
+    assert targets["eu-west-1"]["status"] == "failed"
+    assert "UnrecognizedClientException" in targets["eu-west-1"]["error"]
     assert {t["account"] for t in targets.values()} == {CALLER}
+    assert fault_proxy.calls("ec2:DescribeRegions") == 1
     assert protection(client, "sentinel-requests") == (True, True)
 
     named = ["--region", "ap-east-1", "--region", "us-east-1"]
+    fault_proxy.clear_faults()
+    fault_proxy.fail("ListTables", "UnrecognizedClientException", regions=["ap-east-1"], times=None)
     result = run_cli(["harden", "--force", *named, *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode == ExitStatus.FAILED
-    assert f"✗ {CALLER} ap-east-1: failed: region not enabled" in result.stdout
+    assert f"✗ {CALLER} ap-east-1: failed: credentials refused" in result.stdout
+
+
+SCP_DENIED = ErrorShape(
+    "AccessDeniedException",
+    "com.amazon.coral.service",
+    f"User: arn:aws:sts::{CALLER}:assumed-role/SentinelHarden/sentinel-harden is not "
+    "authorized to perform: dynamodb:{operation} on resource: {arn} with an explicit deny in "
+    "a service control policy",
+    message_key="Message",
+)
+
+
+@pytest.mark.parametrize(("flags", "status"), [([], 0), (["--fail-on-scp-deny"], 1)])
+def test_a_region_a_service_control_policy_denies_is_denied_and_fails_only_when_asked(
+    server: MotoServer, fault_proxy: FaultProxy, flags: list[str], status: int
+) -> None:
+    clients = {r: client_in(server.url, CALLER, r) for r in ("us-east-1", "eu-west-1")}
+    for client in clients.values():
+        create_table(client, "sentinel-requests")
+    fault_proxy.fail("ListTables", SCP_DENIED, regions=["eu-west-1"], times=None)
+    result = run_cli(
+        ["harden", "--force", "--json", *REGIONS, *flags, *UNPACED], aws_env(fault_proxy.url)
+    )
+    assert result.returncode == status, result.stderr
+    targets = {t["region"]: t for t in result.json()["targets"]}
+    assert targets["eu-west-1"]["status"] == "denied"
+    assert "denied by a service control policy" in targets["eu-west-1"]["error"]
+    assert protection(clients["us-east-1"], "sentinel-requests") == (True, True)
+    assert protection(clients["eu-west-1"], "sentinel-requests") == (False, False)
+
+
+def test_listtables_failing_after_its_first_page_fails_that_target_and_hardens_what_was_listed(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    clients = {r: client_in(server.url, CALLER, r) for r in ("us-east-1", "eu-west-1")}
+    for client in clients.values():
+        create_table(client, "sentinel-a")
+        create_table(client, "sentinel-b")
+    create_table(clients["eu-west-1"], "sentinel-eu")
+
+    def more_pages_then_refused(page: dict[str, Any]) -> None:
+        """eu-west-1's first page says more follow; the next is refused, as a permission or
+        a token withdrawn mid-run would be."""
+        if "sentinel-eu" in page["TableNames"]:
+            page["LastEvaluatedTableName"] = page["TableNames"][-1]
+            fault_proxy.fail(
+                "ListTables", "AccessDeniedException", regions=["eu-west-1"], times=None
+            )
+
+    fault_proxy.rewrite_answer("ListTables", more_pages_then_refused, times=None)
+    result = run_cli(
+        ["harden", "--force", "--json", "--region", "eu-west-1", "--region", "us-east-1", *UNPACED],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    document = result.json()
+    targets = {t["region"]: t for t in document["targets"]}
+    assert targets["us-east-1"]["status"] == "ok"
+    assert targets["eu-west-1"]["status"] == "failed"
+    assert "ListTables failed after 3 table names" in targets["eu-west-1"]["error"]
+    assert "unchecked" in targets["eu-west-1"]["error"]
+    assert {(t["region"], t["result"]) for t in document["tables"]} == {
+        ("eu-west-1", "hardened"),
+        ("us-east-1", "hardened"),
+    }
+    for client in clients.values():
+        assert protection(client, "sentinel-a") == (True, True)
+        assert protection(client, "sentinel-b") == (True, True)
 
 
 def replicate(proxy: FaultProxy, clients: dict[str, Any], name: str) -> None:
