@@ -374,7 +374,8 @@ class Fleet:
             if account.id == caller:
                 continue  # reached with its own credentials, or not at all
             if account.id in excluded:
-                continue  # listed as excluded by connect()
+                self._skip_account(account.id, "excluded by --exclude-account")
+                continue
             if account.state is None:
                 target = Target(account.id, ALL_ACCOUNT_REGIONS, None)
                 target.fail(

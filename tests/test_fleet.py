@@ -3,6 +3,11 @@ each account with its assumed credentials, state read back from the server after
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import threading
+import time
 from typing import Any
 
 import boto3
@@ -10,7 +15,7 @@ import pytest
 
 from remediation.cli import ExitStatus
 from remediation.fleet import SESSION_NAME
-from tests.cli_process import UNPACED, run_cli
+from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import create_table, protection
 from tests.fault_proxy import ErrorShape, FaultProxy
 from tests.servers import MotoServer, assumed_client, aws_env, organization_members
@@ -412,3 +417,184 @@ def test_a_one_account_one_region_run_names_its_account_from_the_tables_without_
     ]
     assert {(t["account"], t["region"]) for t in document["tables"]} == {(CALLER, "us-east-1")}
     assert not any(op.startswith("sts:") for op in fault_proxy.operations())
+
+
+# -- Organizations as AWS answers today: State, and Status retired -------------------------------
+
+ORG = ["--organization", "--role-name", ROLE, "--region", "us-east-1", *UNPACED]
+
+
+def answer_states(states: dict[str, str], keep_status: bool = False) -> Any:
+    """Rewrite ListAccounts as AWS answers since Status was retired: State only (or, with
+    `keep_status`, Status only, as before State existed)."""
+
+    def edit(page: dict[str, Any]) -> None:
+        for account in page["Accounts"]:
+            state = states.get(account["Id"], "ACTIVE")
+            account.pop("Status", None)
+            account.pop("State", None)
+            account["Status" if keep_status else "State"] = state
+
+    return edit
+
+
+def test_accounts_are_chosen_by_state_and_those_not_active_are_listed_as_skipped(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    members = organization_members(server.url, 4)
+    clients = {account: client_in(server.url, account, "us-east-1") for account in members}
+    for client in clients.values():
+        create_table(client, "sentinel-requests")
+    suspended, closing = members[2], members[3]
+    states = {suspended: "SUSPENDED", closing: "PENDING_CLOSURE"}
+    fault_proxy.rewrite_answer("organizations:ListAccounts", answer_states(states), times=None)
+    result = run_cli(["harden", "--force", "--json", *ORG], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    targets = {t["account"]: t for t in result.json()["targets"]}
+    assert targets[members[0]]["status"] == targets[members[1]]["status"] == "ok"
+    assert targets[suspended] == {
+        "account": suspended,
+        "region": "*",
+        "status": "skipped",
+        "error": "account state SUSPENDED",
+    }
+    assert targets[closing]["error"] == "account state PENDING_CLOSURE"
+    assert fault_proxy.calls("sts:AssumeRole") == 2
+    for account in members[:2]:
+        assert protection(clients[account], "sentinel-requests") == (True, True)
+    for account in (suspended, closing):
+        assert protection(clients[account], "sentinel-requests") == (False, False)
+
+
+def test_status_is_read_only_when_organizations_answers_it_alone(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    members = organization_members(server.url, 2)
+    states = {members[1]: "SUSPENDED"}
+    edit = answer_states(states, keep_status=True)
+    fault_proxy.rewrite_answer("organizations:ListAccounts", edit, times=None)
+    result = run_cli(["harden", "--dry-run", "--json", *ORG], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    statuses = {t["account"]: t["status"] for t in result.json()["targets"]}
+    assert statuses == {members[0]: "ok", members[1]: "skipped"}
+
+
+@pytest.mark.parametrize("mode", ["--check", "--dry-run", "--force"])
+def test_an_organization_with_no_account_to_run_in_is_a_setup_error_never_a_pass(
+    server: MotoServer, fault_proxy: FaultProxy, mode: str
+) -> None:
+    members = organization_members(server.url, 2)
+    states = dict.fromkeys(members, "SUSPENDED")
+    fault_proxy.rewrite_answer("organizations:ListAccounts", answer_states(states), times=None)
+    result = run_cli(["harden", mode, *ORG], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.AWS_SETUP
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: no account to run in")
+    assert all(f"{account} (account state SUSPENDED)" in line for account in members)
+    assert fault_proxy.calls("sts:AssumeRole") == 0
+
+
+def test_an_excluded_account_is_never_assumed_into_and_is_listed(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    members = organization_members(server.url, 3)
+    clients = {account: client_in(server.url, account, "us-east-1") for account in members}
+    for client in clients.values():
+        create_table(client, "sentinel-requests")
+    left_out = members[0]
+    result = run_cli(
+        ["harden", "--force", "--json", "--exclude-account", left_out, *ORG],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == 0, result.stderr
+    targets = {t["account"]: t for t in result.json()["targets"]}
+    assert targets[left_out]["status"] == "skipped"
+    assert targets[left_out]["error"] == "excluded by --exclude-account"
+    assumed = {r.table for r in fault_proxy.records if r.operation == "sts:AssumeRole"}
+    assert assumed == {role(account) for account in members[1:]}
+    assert protection(clients[left_out], "sentinel-requests") == (False, False)
+
+    unknown = ["--exclude-account", "999999999999"]
+    result = run_cli(["harden", "--dry-run", *unknown, *ORG], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.AWS_SETUP
+    assert "999999999999: not an account of the organization" in result.stderr
+
+
+# -- assumed credentials expire -------------------------------------------------------------------
+
+
+def test_assumed_credentials_that_expire_mid_run_are_refreshed_and_never_sent_expired(
+    fleet: dict[tuple[str, str], Any], fault_proxy: FaultProxy
+) -> None:
+    life = 2.0
+    fault_proxy.expire_assumed_credentials(after=life)
+    # The first read of the run outlasts every credential issued so far: a run (or an operator
+    # at the prompt) longer than the credentials' life.
+    fault_proxy.on_call("DescribeContinuousBackups", lambda call: time.sleep(life + 0.5))
+    result = run_cli(
+        ["harden", "--force", "--json", *ROLES, *REGIONS, *UNPACED], aws_env(fault_proxy.url)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.json()["succeeded"] == 8
+    assert fault_proxy.faulted() == 0, [r for r in fault_proxy.records if r.faulted]
+    assert fault_proxy.calls("sts:AssumeRole") > 2  # assumed again, not once for the run
+    for (account, _), client in fleet.items():
+        expected = (True, True) if account != CALLER else (False, False)
+        assert protection(client, "sentinel-requests") == expected
+
+
+def test_interrupting_while_roles_are_assumed_starts_no_further_assumption(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    accounts = [f"{100000000000 + i}" for i in range(12)]
+    first = threading.Event()
+
+    def slow(call: Any) -> None:
+        first.set()
+        time.sleep(0.5)
+
+    fault_proxy.on_call("sts:AssumeRole", slow, times=None)
+    roles = [f for account in accounts for f in ("--role-arn", role(account))]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remediation", "harden", "--dry-run", "--workers", "2", *roles],
+        env=aws_env(fault_proxy.url),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.wait(60), "no AssumeRole arrived"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == ExitStatus.INTERRUPTED, stderr
+    assert "Traceback" not in stderr
+    # Two workers: the assumptions in flight finish, none is started after Ctrl-C.
+    assert fault_proxy.calls("sts:AssumeRole") <= 4 < len(accounts)
+
+
+# -- --endpoint-url reaches every service ---------------------------------------------------------
+
+
+def test_endpoint_url_takes_sts_and_organizations_there_unless_a_service_variable_says_otherwise(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    members = organization_members(server.url, 2)
+    env = aws_env(fault_proxy.url)
+    del env["AWS_ENDPOINT_URL"]
+    flags = ["harden", "--dry-run", "--endpoint-url", fault_proxy.url, *ORG]
+    result = run_cli(flags, env)
+    assert result.returncode == 0, result.stderr
+    assert fault_proxy.calls("organizations:ListAccounts") == 1
+    assert fault_proxy.calls("sts:AssumeRole") == len(members)
+
+    with FaultProxy(server.url) as sts_proxy:
+        fault_proxy.reset_counts()
+        result = run_cli(flags, {**env, "AWS_ENDPOINT_URL_STS": sts_proxy.url})
+        assert result.returncode == 0, result.stderr
+        assert sts_proxy.calls("sts:AssumeRole") == len(members)
+    assert fault_proxy.calls("sts:AssumeRole") == 0
+    assert fault_proxy.calls("organizations:ListAccounts") == 1
