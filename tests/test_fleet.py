@@ -3,6 +3,7 @@ each account with its assumed credentials, state read back from the server after
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
+from remediation import aws
 from remediation.cli import ExitStatus
 from remediation.fleet import SESSION_NAME
 from tests.cli_process import ROOT, UNPACED, run_cli
@@ -598,3 +601,44 @@ def test_endpoint_url_takes_sts_and_organizations_there_unless_a_service_variabl
         assert sts_proxy.calls("sts:AssumeRole") == len(members)
     assert fault_proxy.calls("sts:AssumeRole") == 0
     assert fault_proxy.calls("organizations:ListAccounts") == 1
+
+
+@pytest.mark.parametrize("configured", ["legacy", "regional"])
+def test_sts_is_called_at_its_regional_endpoint_whatever_the_configuration_says(
+    monkeypatch: pytest.MonkeyPatch, configured: str
+) -> None:
+    """A token from STS's global endpoint is refused in opt-in regions: the regional one, always
+    (no endpoint override here, so botocore's own endpoint choice is what is seen)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", configured)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    session = aws.make_session(aws.Settings(region="eu-west-1"))
+    sent: list[tuple[str, str]] = []
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        scope = request.headers["Authorization"].decode().split("Credential=")[1]
+        sent.append((request.url, scope.split("/")[2]))
+        body = (
+            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<GetCallerIdentityResult><Account>{CALLER}</Account><Arn>arn:aws:iam::{CALLER}"
+            ":user/x</Arn><UserId>AIDAX</UserId></GetCallerIdentityResult>"
+            "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+            "</GetCallerIdentityResponse>"
+        ).encode()
+        return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Raw(body))
+
+    session.events.register("before-send.sts", answer)
+    identity = aws.Identity(session, "eu-west-1", aws.Settings(), threading.Event())
+    assert identity.caller_account() == CALLER
+    assert sent == [("https://sts.eu-west-1.amazonaws.com/", "eu-west-1")]
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
