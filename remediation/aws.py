@@ -36,6 +36,7 @@ from remediation.core import (
     Change,
     Outcome,
     Reading,
+    Replica,
     Selection,
     TableState,
     changed_controls,
@@ -460,6 +461,7 @@ class Hardener:
             status=table.get("TableStatus"),
             deletion_protection=Reading(bool(table.get("DeletionProtectionEnabled", False))),
             replica_regions=_replica_regions(table, self.region),
+            replicas=_replicas(table, self.region, _arn_account(table.get("TableArn"))),
         )
         if PITR in controls:
             state = replace(state, **self._read_pitr(name))
@@ -709,6 +711,26 @@ def _replica_regions(table: Mapping[str, Any], region: str) -> tuple[str, ...]:
     """The regions of a global table's other replicas, as DescribeTable lists them."""
     regions = {r.get("RegionName") for r in table.get("Replicas", ())}
     return tuple(sorted(r for r in regions if isinstance(r, str) and r != region))
+
+
+def _replicas(table: Mapping[str, Any], region: str, account: str | None) -> tuple[Replica, ...]:
+    """A global table's other replicas: region, and account and status where AWS gives them
+    (a replica is followed by its ReplicaArn's account and region, not its region alone)."""
+    found = []
+    for entry in table.get("Replicas", ()):
+        name = entry.get("RegionName")
+        arn = entry.get("ReplicaArn")
+        owner = _arn_account(arn) or account
+        if not isinstance(name, str) or (name == region and owner == account):
+            continue
+        status = entry.get("ReplicaStatus")
+        found.append(Replica(name, owner, status if isinstance(status, str) else None, arn or None))
+    return tuple(sorted(found, key=lambda r: (r.region, r.account or "")))
+
+
+def _arn_account(arn: object) -> str | None:
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[4] if len(parts) > 5 and parts[4] else None
 
 
 def _not_reached(control: Control, after: TableState, change: Change) -> AwsError | None:

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from remediation import aws
 from remediation.controls import Control
-from remediation.core import AwsError, Change, Outcome, Selection, TableRef, TableState
+from remediation.core import (
+    AwsError,
+    Change,
+    Outcome,
+    Replica,
+    Selection,
+    TableRef,
+    TableState,
+)
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -67,6 +75,10 @@ def scp_denied(error: AwsError) -> bool:
 
 
 _ACCOUNT = re.compile(r"\d{12}")
+
+FOLLOWED_REPLICA = frozenset({"ACTIVE", "UPDATING", "CREATING"})
+"""Replica statuses that are a table to protect. CREATING is read like any table still being
+created: a write waits for it (--wait-timeout); every other status is reported, not written."""
 _ROLE_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/[\w+=,.@-]+(?:/[\w+=,.@-]+)*"
 )
@@ -437,6 +449,17 @@ class Fleet:
             target.denial_fails = self.scope.fail_on_scp_deny
             self.targets[target.key] = target
 
+    def _unreached_replica(self, account: str | None, region: str, name: str) -> None:
+        """A replica in an account the run does not reach: reported as such, not failed."""
+        with self._lock:
+            target = self.targets.get((account, region))
+            if target is None:
+                target = Target(account, region, None, for_replicas=True)
+                target.skip("replicas in an account this run does not reach:")
+                self.targets[target.key] = target
+            if target.status == "skipped" and name not in target.note.split(" "):
+                target.note += f" {name}"
+
     def _target(self, account: str | None, region: str, for_replicas: bool = False) -> Target:
         with self._lock:
             target = self.targets.get((account, region))
@@ -475,7 +498,7 @@ class Fleet:
                 left_out.append((ref.account, ref.region, ref.name))
         refs = [ref for ref in refs if not selection.excludes(ref.name)]
         states: dict[tuple[TargetKey, str], TableState] = {}
-        sources: dict[tuple[TargetKey, str], set[str]] = {}
+        sources: dict[tuple[TargetKey, str], set[TargetKey]] = {}
         tally = _Tally()
 
         def read_task(target: Target, name: str) -> _Task:
@@ -488,19 +511,57 @@ class Fleet:
 
         def got(target: Target, state: TableState) -> list[_Task]:
             states[(target.key, state.name)] = state
+            own = _arn_account(state.arn)
             follow = []
-            for region in state.replica_regions:
-                if region in self.regions:
-                    continue  # a selected region: its own discovery reads it
-                key = ((target.account, region), state.name)
-                sources.setdefault(key, set()).add(target.region)
-                if key in states or key in claimed:
-                    continue
-                claimed.add(key)
-                replica = self._target(target.account, region, for_replicas=True)
-                if replica.hardener is not None:
-                    follow.append(read_task(replica, state.name))
+            for replica in state.replicas:
+                # Followed by its ReplicaArn's account and region, not by region alone.
+                account = target.account if replica.account in (None, own) else replica.account
+                follow += follow_replica(target, state, replica, account)
             return follow
+
+        def follow_replica(
+            origin: Target, state: TableState, replica: Replica, account: str | None
+        ) -> list[_Task]:
+            key = ((account, replica.region), state.name)
+            member = self._members.get(account)
+            selected = replica.region in self.regions and (self.scope.single or member is not None)
+            if replica.status not in FOLLOWED_REPLICA and key not in states:
+                # Not a table to write (being deleted, archived, its key inaccessible, never
+                # created): reported with its status, never read or written.
+                claimed.add(key)
+                sources.setdefault(key, set()).add(origin.key)
+                status = replica.status or "missing"
+                states[key] = TableState(
+                    state.name,
+                    arn=replica.arn,
+                    status=replica.status,
+                    error=AwsError(
+                        "dynamodb:DescribeTable",
+                        "ReplicaNotWritable",
+                        f"ReplicaStatus {status} in {state.arn}'s description: reported, "
+                        "neither read nor written",
+                    ),
+                )
+                return []
+            if selected:
+                return []  # a selected account-region: its own discovery reads it
+            if not self.scope.single and member is None:
+                self._unreached_replica(account, replica.region, state.name)
+                return []
+            if member is not None and member.credentials is None:
+                # Its account is being reached: follow once it is (or never, if it fails).
+                waiting.setdefault(account, []).append(
+                    lambda: follow_replica(origin, state, replica, account)
+                )
+                return []
+            sources.setdefault(key, set()).add(origin.key)
+            if key in states or key in claimed:
+                return []
+            claimed.add(key)
+            found = self._target(account, replica.region, for_replicas=True)
+            return [read_task(found, state.name)] if found.hardener is not None else []
+
+        waiting: dict[str | None, list[Callable[[], list[_Task]]]] = {}
 
         claimed: set[tuple[TargetKey, str]] = set()
         wanted = {ref.name for ref in refs}
@@ -562,11 +623,13 @@ class Fleet:
             )
 
         def reached(member: _Member, answer: Any) -> list[_Task]:
+            parked = waiting.pop(member.account, [])
             if isinstance(answer, AwsError):
-                self._unreached(member, answer)
+                self._unreached(member, answer)  # its replicas fail with the account
                 return []
             regions = self._reached(member, answer)
-            return [page_task(self.targets[(member.account, region)], None) for region in regions]
+            pages = [page_task(self.targets[(member.account, region)], None) for region in regions]
+            return pages + [task for resume in parked for task in resume()]
 
         initial: list[_Task] = []
         if self.scope.single:
@@ -589,8 +652,8 @@ class Fleet:
             replica_of = None
             found = sources.get((key, name))
             if found:
-                origin = min(found, key=lambda r: (r not in self.regions, r))
-                origin_state = states.get(((key[0], origin), name))
+                origin = min(found, key=lambda k: (k[1] not in self.regions, k[0] or "", k[1]))
+                origin_state = states.get((origin, name))
                 replica_of = origin_state.arn if origin_state else None
             account = key[0] or _arn_account(state.arn)
             rows.append(Row(key, account, key[1], state, replica_of))

@@ -315,7 +315,7 @@ class FaultProxy:
         self._rules: list[Rule] = []
         self._windows: list[UpdatingWindow] = []
         self._hooks: list[HookRegistration] = []
-        self._replicas: dict[str, list[str]] = {}
+        self._replicas: dict[str, list[dict[str, str]]] = {}
         self._rewrites: list[AnswerRewrite] = []
         self._records: list[CallRecord] = []
         self._credential_life: float | None = None
@@ -448,11 +448,16 @@ class FaultProxy:
             self._hooks.append(registration)
         return registration
 
-    def show_replicas(self, table_arn: str, regions: Iterable[str]) -> None:
+    def show_replicas(self, table_arn: str, regions: Iterable[str | dict[str, str]]) -> None:
         """DescribeTable of the table with this ARN lists global-table replicas in `regions`
-        (moto models none)."""
+        (moto models none): a region name is an ACTIVE replica in the same account; a dict is
+        a ReplicaDescription as AWS gives it (RegionName, ReplicaArn, ReplicaStatus)."""
+        entries = [
+            {"RegionName": r, "ReplicaStatus": "ACTIVE"} if isinstance(r, str) else dict(r)
+            for r in regions
+        ]
         with self._lock:
-            self._replicas[table_arn] = list(regions)
+            self._replicas[table_arn] = entries
 
     def rewrite_answer(
         self,
@@ -778,7 +783,7 @@ def _with_crc32(headers: list[tuple[str, str]], content: bytes) -> list[tuple[st
     return [*kept, ("x-amz-crc32", _crc32(content))]
 
 
-def _with_replicas(content: bytes, replicas: dict[str, list[str]]) -> tuple[bytes, bool]:
+def _with_replicas(content: bytes, replicas: dict[str, list[dict[str, str]]]) -> tuple[bytes, bool]:
     try:
         document = json.loads(content)
     except ValueError:
@@ -788,7 +793,7 @@ def _with_replicas(content: bytes, replicas: dict[str, list[str]]) -> tuple[byte
     if not isinstance(table, dict) or regions is None:
         return content, False
     table["GlobalTableVersion"] = "2019.11.21"
-    table["Replicas"] = [{"RegionName": r, "ReplicaStatus": "ACTIVE"} for r in regions]
+    table["Replicas"] = [dict(entry) for entry in regions]
     return json.dumps(document).encode(), True
 
 

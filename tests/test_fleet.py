@@ -642,3 +642,81 @@ class _Raw:
 
     def stream(self, **_: Any) -> Any:
         yield self._body
+
+
+# -- multi-account global tables and replica states -----------------------------------------------
+
+
+def replica_entry(account: str, region: str, status: str = "ACTIVE") -> dict[str, str]:
+    arn = f"arn:aws:dynamodb:{region}:{account}:table/sentinel-global"
+    return {"RegionName": region, "ReplicaArn": arn, "ReplicaStatus": status}
+
+
+def test_a_replica_is_followed_into_its_own_account_and_one_the_run_does_not_reach_is_reported(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    c = "333333333333"
+    places = {A: "us-east-1", B: "eu-west-1", c: "ap-southeast-2"}
+    clients = {account: client_in(server.url, account, r) for account, r in places.items()}
+    for client in clients.values():
+        create_table(client, "sentinel-global")
+    origin = clients[A].describe_table(TableName="sentinel-global")["Table"]["TableArn"]
+    fault_proxy.show_replicas(origin, [replica_entry(B, "eu-west-1"), replica_entry(c, places[c])])
+    roles = ["--role-arn", role(A), "--role-arn", role(B)]
+    result = run_cli(
+        ["harden", "--force", "--json", *roles, "--region", "us-east-1", *UNPACED],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    rows = {(t["account"], t["region"]): t for t in document["tables"]}
+    assert rows[(B, "eu-west-1")]["replica_of"] == origin
+    assert rows[(B, "eu-west-1")]["result"] == "hardened"
+    assert (c, "ap-southeast-2") not in rows
+    targets = {(t["account"], t["region"]): t for t in document["targets"]}
+    assert targets[(c, "ap-southeast-2")]["status"] == "skipped"
+    assert "does not reach: sentinel-global" in targets[(c, "ap-southeast-2")]["error"]
+    assert protection(clients[A], "sentinel-global") == (True, True)
+    assert protection(clients[B], "sentinel-global") == (True, True)
+    assert protection(clients[c], "sentinel-global") == (False, False)
+    assert fault_proxy.calls("sts:AssumeRole") == 2  # never into the account not asked for
+
+
+@pytest.mark.parametrize(
+    "status", ["DELETING", "INACCESSIBLE_ENCRYPTION_CREDENTIALS", "ARCHIVED", "CREATION_FAILED"]
+)
+def test_a_replica_neither_active_nor_updating_is_reported_with_its_status_and_never_written(
+    server: MotoServer, fault_proxy: FaultProxy, status: str
+) -> None:
+    clients = {r: client_in(server.url, CALLER, r) for r in ("us-east-1", "eu-west-1")}
+    for client in clients.values():
+        create_table(client, "sentinel-global")
+    origin = clients["us-east-1"].describe_table(TableName="sentinel-global")["Table"]["TableArn"]
+    fault_proxy.show_replicas(origin, [replica_entry(CALLER, "eu-west-1", status)])
+    result = run_cli(["harden", "--force", "--json", *UNPACED], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    rows = {t["region"]: t for t in result.json()["tables"]}
+    assert rows["us-east-1"]["result"] == "hardened"
+    assert rows["eu-west-1"]["result"] == "failed"
+    assert rows["eu-west-1"]["error"]["code"] == "ReplicaNotWritable"
+    assert f"ReplicaStatus {status}" in rows["eu-west-1"]["error"]["message"]
+    assert fault_proxy.calls("DescribeTable", "sentinel-global") == 1  # the origin's only
+    assert protection(clients["eu-west-1"], "sentinel-global") == (False, False)
+
+
+def test_a_replica_still_creating_is_followed_and_hardened_once_it_is_active(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    clients = {r: client_in(server.url, CALLER, r) for r in ("us-east-1", "eu-west-1")}
+    for client in clients.values():
+        create_table(client, "sentinel-global")
+    origin = clients["us-east-1"].describe_table(TableName="sentinel-global")["Table"]["TableArn"]
+    fault_proxy.show_replicas(origin, [replica_entry(CALLER, "eu-west-1", "CREATING")])
+    fault_proxy.report_updating("sentinel-global", calls=3, status="CREATING")
+    result = run_cli(["harden", "--force", "--json", *UNPACED], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    rows = {t["region"]: t for t in result.json()["tables"]}
+    assert rows["eu-west-1"]["result"] == "hardened"
+    assert rows["eu-west-1"]["replica_of"] == origin
+    assert fault_proxy.calls("DescribeTable", "sentinel-global") > 2  # waited while CREATING
+    assert protection(clients["eu-west-1"], "sentinel-global") == (True, True)
