@@ -346,6 +346,9 @@ def test_several_regions_of_one_account_show_a_region_column_and_name_the_accoun
         (["--all-regions", "--region", "us-east-1"], "exclude each other"),
         (["--region", "mars-1"], "not an AWS region"),
         (["--external-id", "abc"], "--external-id needs"),
+        (["--exclude-account", A], "--exclude-account needs"),
+        (["--role-arn", role(A), "--exclude-account", "1234"], "12-digit account id"),
+        (["--role-arn", role(A), "--exclude-account", A], "both named by --role-arn and excluded"),
         (
             [
                 "--region",
