@@ -446,7 +446,7 @@ class Fleet:
         for region in regions:
             target = Target(member.account, region, None)
             target.fail(error)
-            target.denial_fails = self.scope.fail_on_scp_deny
+            target.status = "failed"  # the account, not a region, is out of reach: never "denied"
             self.targets[target.key] = target
 
     def _unreached_replica(self, account: str | None, region: str, name: str) -> None:

@@ -723,3 +723,32 @@ def test_a_replica_still_creating_is_followed_and_hardened_once_it_is_active(
     assert rows["eu-west-1"]["replica_of"] == origin
     assert fault_proxy.calls("DescribeTable", "sentinel-global") > 2  # waited while CREATING
     assert protection(clients["eu-west-1"], "sentinel-global") == (True, True)
+
+
+def test_a_refresh_refused_mid_run_fails_that_account_alone_with_one_line_per_call_no_traceback(
+    fleet: dict[tuple[str, str], Any], fault_proxy: FaultProxy
+) -> None:
+    life = 2.0
+    fault_proxy.expire_assumed_credentials(after=life)
+
+    def outlast_then_withdraw(call: Any) -> None:
+        time.sleep(life + 0.5)
+        fault_proxy.fail("sts:AssumeRole", "AccessDenied", tables=[role(B)], times=None)
+
+    fault_proxy.on_call("DescribeContinuousBackups", outlast_then_withdraw)
+    result = run_cli(
+        ["harden", "--force", "--json", *ROLES, *REGIONS, *UNPACED], aws_env(fault_proxy.url)
+    )
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    assert "Traceback" not in result.stderr and "Refreshing" not in result.stderr
+    tables = result.json()["tables"]
+    failed = {(t["account"], t["table_name"]) for t in tables if t["result"] == "failed"}
+    assert failed and {account for account, _ in failed} == {B}
+    assert all(
+        error["action"] == "sts:AssumeRole"
+        for t in tables
+        if t["result"] == "failed"
+        for error in t["errors"]
+    )
+    for region in ("us-east-1", "eu-west-1"):
+        assert protection(fleet[(A, region)], "sentinel-requests") == (True, True)
