@@ -1,10 +1,10 @@
 """The only module that talks to boto3: discover, read state, apply (its answer is the read-back).
 
-One boto3 client per account-region is shared by the worker threads of `remediation.fleet`'s
-bounded pool (boto3 clients are thread-safe); every call goes through `Hardener._call`, which paces
-it to AWS's quotas, stops starting new calls once the run is cancelled, and turns AWS errors into
-`core.AwsError` values on the table they concern. Nothing here decides what a table needs: that is
-`core.plan`.
+One boto3 client per region is shared by the worker threads of `remediation.fleet`'s bounded
+pool and, in a fleet, by every account (`SharedClients`: each call is signed with its account's
+credentials); every call goes through `Hardener._call`, which paces it to AWS's quotas, stops
+starting new calls once the run is cancelled, and turns AWS errors into `core.AwsError` values on
+the table they concern. Nothing here decides what a table needs: that is `core.plan`.
 """
 
 from __future__ import annotations

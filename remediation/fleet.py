@@ -1,11 +1,13 @@
 """Accounts x regions: the outer layer that runs the one `aws.Hardener` in every account-region.
 
-Like c7n-org, the hardener is unchanged: this module works out the targets (the caller's account
-and the accounts of assumed roles, times the regions asked), gives each target a Hardener of its
-own (so pacers of its own: AWS's quotas are per account and region), and runs every target's
-discovery, reads and writes on one shared, bounded pool that takes turns across targets, so that N
-account-regions take about the time of the largest one. A global table's replicas are followed into
-their own regions. Nothing here judges a table: that is `core`.
+Like c7n-org, the hardener is unchanged: this module works out the accounts (the caller's, the
+roles', the organization's ACTIVE ones), reaches each on the shared pool when it is first used (its
+role assumed then, refreshed from then on; under --all-regions, its enabled regions asked), gives
+each account-region a Hardener of its own (so pacers of its own: AWS's quotas are per account and
+region) on one client per region shared by every account, and runs every target's discovery, reads
+and writes on that one bounded pool, taking turns across targets, so that N account-regions take
+about the time of the largest one. A global table's replicas are followed into their own account
+and region. Nothing here judges a table: that is `core`. See docs/organizations.md.
 """
 
 from __future__ import annotations
