@@ -222,6 +222,15 @@ def test_a_region_a_service_control_policy_denies_is_denied_and_fails_only_when_
     assert protection(clients["eu-west-1"], "sentinel-requests") == (False, False)
 
 
+def test_a_run_in_which_every_region_is_denied_checked_nothing_and_is_never_a_pass(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.fail("ListTables", SCP_DENIED, times=None)
+    result = run_cli(["harden", "--check", "--json", *REGIONS], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    assert {t["status"] for t in result.json()["targets"]} == {"denied"}
+
+
 def test_listtables_failing_after_its_first_page_fails_that_target_and_hardens_what_was_listed(
     server: MotoServer, fault_proxy: FaultProxy
 ) -> None:

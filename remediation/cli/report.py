@@ -245,6 +245,8 @@ class Report:
             return ExitStatus.CANCELLED
         if any(t.fails for t in self.targets):
             return ExitStatus.FAILED  # an account or region not done is a failure, dry run or not
+        if self.targets and not any(t.status == "ok" for t in self.targets):
+            return ExitStatus.FAILED  # every account-region denied or skipped: nothing was checked
         if self.check:
             return ExitStatus.FAILED if self.failed or self.pending else ExitStatus.OK
         if self.dry_run:
