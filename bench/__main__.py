@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_cli, bench_fleet, bench_guard, bench_pack, bench_startup
+from bench import bench_cli, bench_fleet, bench_guard, bench_pack, bench_scale, bench_startup
 
 
 def main() -> int:
@@ -16,6 +16,8 @@ def main() -> int:
     bench_cli.main([])
     print("\n== Regions and accounts ==", flush=True)
     bench_fleet.main([])
+    print("\n== An organization's scale ==", flush=True)
+    bench_scale.main([])
     print("\n== The runtime guard ==", flush=True)
     bench_guard.main([])
     return 0

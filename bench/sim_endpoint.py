@@ -8,7 +8,8 @@ server-side token buckets, answering ThrottlingException beyond them, as DynamoD
 Every (account, region) is a separate place with its own tables and its own quotas, as in AWS: the
 region is the one the request is signed for, the account the one its access key belongs to (the
 state passed in is 123456789012's, in its `region`). STS answers AssumeRole (credentials that act in
-the role's account) and GetCallerIdentity, after the same latency, so a fleet run can be measured.
+the role's account) and GetCallerIdentity, and EC2 DescribeRegions (17 regions enabled), after the
+same latency, so a fleet run can be measured.
 
 Quotas, per account and region, each multiplied by `scale` (a benchmark at scale 10 runs ten times
 faster and its quota floor is ten times lower; the ratio to the floor is unchanged):
@@ -56,6 +57,7 @@ from urllib.parse import parse_qs
 __all__ = [
     "CONTROL_PLANE_RATE",
     "DEFAULT_QUOTAS",
+    "DEFAULT_REGIONS",
     "OPERATIONS",
     "UPDATES_IN_FLIGHT",
     "SimEndpoint",
@@ -77,6 +79,27 @@ DEFAULT_QUOTAS: Final[Mapping[str, float]] = {"DescribeContinuousBackups": 10.0}
 CONTROL_PLANE_RATE: Final = 2500.0
 UPDATES_IN_FLIGHT: Final = 500
 LIST_TABLES_PAGE: Final = 100
+DEFAULT_REGIONS: Final = (
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+)
+"""The 17 regions AWS enables for every account; the others are opt-in."""
+OPT_IN_REGIONS: Final = ("af-south-1", "ap-east-1", "ap-south-2", "eu-south-1", "me-south-1")
 
 _DYNAMODB: Final = "com.amazonaws.dynamodb.v20120810"
 _CORAL_AVAILABILITY: Final = "com.amazon.coral.availability"  # where ThrottlingException lives
@@ -575,6 +598,21 @@ class SimEndpoint:
                 f"<Arn>arn:aws:iam::{caller}:user/sim</Arn><UserId>AIDASIM</UserId>"
                 f"<Account>{caller}</Account>"
             )
+        elif action == "DescribeRegions":
+            # EC2's answer with AllRegions: AWS's 17 regions enabled by default, the opt-in
+            # ones not (an account that enabled none).
+            items = "".join(
+                f"<item><regionName>{region}</regionName><optInStatus>"
+                f"{'opt-in-not-required' if region in DEFAULT_REGIONS else 'not-opted-in'}"
+                "</optInStatus></item>"
+                for region in (*DEFAULT_REGIONS, *OPT_IN_REGIONS)
+            )
+            document = (
+                '<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+                f"<requestId>{request_id}</requestId><regionInfo>{items}</regionInfo>"
+                "</DescribeRegionsResponse>"
+            )
+            return 200, document
         elif action == "AssumeRole" and _ROLE_ACCOUNT.match(form.get("RoleArn", "")):
             account = form["RoleArn"].split(":")[4]
             session = form.get("RoleSessionName", "sim")

@@ -1,10 +1,10 @@
 """The only module that talks to boto3: discover, read state, apply (its answer is the read-back).
 
-One boto3 client per account-region is shared by the worker threads of `remediation.fleet`'s
-bounded pool (boto3 clients are thread-safe); every call goes through `Hardener._call`, which paces
-it to AWS's quotas, stops starting new calls once the run is cancelled, and turns AWS errors into
-`core.AwsError` values on the table they concern. Nothing here decides what a table needs: that is
-`core.plan`.
+One boto3 client per region is shared by the worker threads of `remediation.fleet`'s bounded
+pool and, in a fleet, by every account (`SharedClients`: each call is signed with its account's
+credentials); every call goes through `Hardener._call`, which paces it to AWS's quotas, stops
+starting new calls once the run is cancelled, and turns AWS errors into `core.AwsError` values on
+the table they concern. Nothing here decides what a table needs: that is `core.plan`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import botocore
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import Credentials as BotocoreCredentials
+from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -40,6 +42,7 @@ from remediation.core import (
     Outcome,
     PeriodWrite,
     Reading,
+    Replica,
     Selection,
     TableState,
     changed_controls,
@@ -111,12 +114,13 @@ class ClientLimits:
         scale = max(seconds, 0.5) / (connect_timeout + read_timeout)
         return cls(round(connect_timeout * scale, 3), round(read_timeout * scale, 3), 0)
 
-    def config(self, max_pool_connections: int = 10) -> Config:
+    def config(self, max_pool_connections: int = 10, **extra: Any) -> Config:
         return Config(
             retries={"mode": "standard", "max_attempts": self.retries},
             max_pool_connections=max_pool_connections,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
+            **extra,
         )
 
 
@@ -215,7 +219,11 @@ def make_client(settings: Settings) -> tuple[DynamoDBClient, str]:
 def make_session(settings: Settings) -> Session:
     """The caller's session, credentials checked as far as that is possible without a call."""
     try:
-        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        core = botocore.session.Session(profile=settings.profile)
+        # A token from STS's global endpoint is refused in opt-in regions: always the regional
+        # endpoint, whatever AWS_STS_REGIONAL_ENDPOINTS or the config file say.
+        core.set_config_variable("sts_regional_endpoints", "regional")
+        session = boto3.session.Session(botocore_session=core, region_name=settings.region)
         if session.get_credentials() is None:
             raise SetupError(
                 "no AWS credentials found: set AWS_PROFILE or --aws-profile, or "
@@ -234,39 +242,48 @@ def session_region(session: Session) -> str | None:
     return region
 
 
-def dynamodb_client(
-    session: Session,
-    region: str | None,
-    settings: Settings,
-    credentials: Credentials | None = None,
-) -> DynamoDBClient:
-    """A DynamoDB client for one region, acting with the session's credentials or an assumed
-    role's (made from the caller's session, so its service model is loaded once). Raises
-    SetupError."""
-    config = settings.limits.config(max_pool_connections=settings.workers + 2)
-    keys: tuple[str | None, str | None, str | None] = (None, None, None)
-    if credentials is not None:
-        keys = (
-            credentials.access_key_id,
-            credentials.secret_access_key,
-            credentials.session_token,
-        )
+_ENV_NAMES: Mapping[str, str] = {
+    "dynamodb": "DYNAMODB",
+    "sts": "STS",
+    "organizations": "ORGANIZATIONS",
+    "ec2": "EC2",
+    "sns": "SNS",
+    "securityhub": "SECURITYHUB",
+}
+"""boto3's name for each service in AWS_ENDPOINT_URL_<SERVICE> (its service id, upper case)."""
+
+
+def endpoint_url(service: str, url: str | None) -> str | None:
+    """The endpoint `--endpoint-url` gives `service`: every service the run calls, like
+    AWS_ENDPOINT_URL, so a service's own AWS_ENDPOINT_URL_<SERVICE> still wins, as in boto3
+    (None lets botocore read that variable itself)."""
+    if os.environ.get(f"AWS_ENDPOINT_URL_{_ENV_NAMES[service]}"):
+        return None
+    return url
+
+
+def _config(settings: Settings, **extra: Any) -> Config:
+    return settings.limits.config(max_pool_connections=settings.workers + 2, **extra)
+
+
+def _client(session: Session, service: str, region: str | None, settings: Settings) -> Any:
+    """A client of `service` in `region` with the session's credentials. Raises SetupError."""
+    url = endpoint_url(service, settings.endpoint_url)
+    make: Any = session.client  # typed per literal service name; ours vary
     try:
-        client: DynamoDBClient = session.client(
-            "dynamodb",
-            region_name=region,
-            endpoint_url=settings.endpoint_url,
-            config=config,
-            aws_access_key_id=keys[0],
-            aws_secret_access_key=keys[1],
-            aws_session_token=keys[2],
-        )
+        return make(service, region_name=region, endpoint_url=url, config=_config(settings))
     except NoRegionError:
         raise SetupError("no AWS region: pass --region or set AWS_REGION") from None
     except ValueError as exc:  # botocore rejects a malformed endpoint URL this way
-        raise SetupError(f"invalid endpoint URL {settings.endpoint_url!r}: {exc}") from None
+        raise SetupError(f"invalid endpoint URL {url!r}: {exc}") from None
     except BotoCoreError as exc:
         raise SetupError(f"cannot load AWS credentials: {exc}") from None
+
+
+def dynamodb_client(session: Session, region: str | None, settings: Settings) -> DynamoDBClient:
+    """A DynamoDB client for one region, acting with the session's credentials. Raises
+    SetupError."""
+    client: DynamoDBClient = _client(session, "dynamodb", region, settings)
     return client
 
 
@@ -277,10 +294,75 @@ def dynamodb_regions(session: Session, region: str | None) -> list[str]:
     return sorted(session.get_available_regions("dynamodb", partition))
 
 
-def make_sns_client(region: str, limits: ClientLimits | None = None) -> Any:
-    """An SNS client in `region` (the alert topic's), retried like the DynamoDB client."""
+def make_sns_client(
+    region: str, endpoint: str | None = None, limits: ClientLimits | None = None
+) -> Any:
+    """An SNS client in `region` (the alert topic's), retried like the DynamoDB client, at
+    `endpoint` (--endpoint-url) unless AWS_ENDPOINT_URL_SNS says otherwise."""
     config = (limits or ClientLimits()).config()
-    return boto3.session.Session(region_name=region).client("sns", config=config)
+    return boto3.session.Session(region_name=region).client(
+        "sns", config=config, endpoint_url=endpoint_url("sns", endpoint)
+    )
+
+
+# -- one client per service and region for every account of a fleet -------------------------------
+
+_CREDENTIALS_PARAM = "SentinelSigningCredentials"
+"""Taken out of a call's parameters before botocore sees them: the credentials it is signed with."""
+
+
+class NoSigningCredentials(Exception):
+    """A call on a shared client came without its account's credentials: never signed at all."""
+
+
+def _take_credentials(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    context[_CREDENTIALS_PARAM] = params.pop(_CREDENTIALS_PARAM, None)
+
+
+def _sign_with_account(request: Any, **_: Any) -> None:
+    credentials = request.context.get(_CREDENTIALS_PARAM)
+    if credentials is None:
+        raise NoSigningCredentials("a shared client's call carried no account credentials")
+    # botocore's own per-request credentials: the signer takes them over the client's.
+    request.context.setdefault("signing", {})["request_credentials"] = credentials
+
+
+class SharedClients:
+    """One client per service and region, made when first used and shared by every account:
+    each call is signed with the credentials of the account it acts in (botocore's per-request
+    signing credentials), so 300 accounts x 17 regions make 17 DynamoDB clients, not 5,100.
+
+    A call that carries no credentials is refused before it is signed: it can never act with
+    the caller's own credentials by mistake.
+    """
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self._session = session
+        self._settings = settings
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, service: str, region: str) -> Any:
+        with self._lock:
+            client = self._clients.get((service, region))
+            if client is None:
+                url = endpoint_url(service, self._settings.endpoint_url)
+                # The account comes from each call's credentials, so never from the client's:
+                # DynamoDB's account-based endpoints would name the caller's account.
+                config = _config(self._settings, account_id_endpoint_mode="disabled")
+                make: Any = self._session.client
+                try:
+                    client = make(service, region_name=region, endpoint_url=url, config=config)
+                except ValueError as exc:
+                    raise SetupError(f"invalid endpoint URL {url!r}: {exc}") from None
+                events = client.meta.events
+                events.register(f"provide-client-params.{service}", _take_credentials)
+                events.register(f"before-sign.{service}", _sign_with_account)
+                self._clients[(service, region)] = client
+            return client
+
+    def __len__(self) -> int:
+        return len(self._clients)
 
 
 def make_sqs_client(limits: ClientLimits | None = None) -> Any:
@@ -337,11 +419,18 @@ class _Door:
     cancelled, and an AWS error turned into a `CallFailed` that names the IAM action."""
 
     def __init__(
-        self, client: Any, service: str, rates: Mapping[str, float], cancel: threading.Event
+        self,
+        client: Any,
+        service: str,
+        rates: Mapping[str, float],
+        cancel: threading.Event,
+        credentials: AccountCredentials | None = None,
     ) -> None:
         self._client = client
         self._service = service
         self._cancel = cancel
+        self._credentials = credentials
+        """Set for a `SharedClients` client: every call is signed with these."""
         rates = dict(rates)
         self._global = Pacer(rates.pop("*")) if "*" in rates else None
         self._pacers = {op: Pacer(rate) for op, rate in rates.items()}
@@ -362,6 +451,8 @@ class _Door:
         if self._cancel.is_set():
             raise Cancelled
         method = getattr(self._client, _snake(operation))
+        if self._credentials is not None:
+            params = {**params, _CREDENTIALS_PARAM: self._credentials}
         try:
             response: dict[str, Any] = method(**params)
         except (ClientError, BotoCoreError) as exc:
@@ -381,12 +472,14 @@ class Hardener:
         client: DynamoDBClient,
         settings: Settings | None = None,
         cancel: threading.Event | None = None,
+        credentials: AccountCredentials | None = None,
     ) -> None:
         settings = settings or Settings()
         self._client = client
         self._settings = settings
         self._cancel = cancel if cancel is not None else threading.Event()
-        self._door = _Door(client, "dynamodb", settings.rates, self._cancel)
+        self._credentials = credentials
+        self._door = _Door(client, "dynamodb", settings.rates, self._cancel, credentials)
 
     @property
     def region(self) -> str:
@@ -397,7 +490,10 @@ class Hardener:
         """The same client and pacers with another bound on waits: a caller that lives on, like a
         warm Lambda, keeps its pacing across calls while each call gets its own time budget."""
         twin = Hardener(
-            self._client, replace(self._settings, wait_timeout=wait_timeout), self._cancel
+            self._client,
+            replace(self._settings, wait_timeout=wait_timeout),
+            self._cancel,
+            self._credentials,
         )
         twin._door = self._door
         return twin
@@ -465,6 +561,7 @@ class Hardener:
             status=table.get("TableStatus"),
             deletion_protection=Reading(bool(table.get("DeletionProtectionEnabled", False))),
             replica_regions=_replica_regions(table, self.region),
+            replicas=_replicas(table, self.region, _arn_account(table.get("TableArn"))),
         )
         if PITR in controls:
             state = replace(state, **self._read_pitr(name))
@@ -602,44 +699,52 @@ class Hardener:
 
 IDENTITY_RATES: Mapping[str, float] = {
     # STS: 600 requests a second per account and region; Organizations: a few a second for the
-    # whole organization. Paced well under both, evenly.
+    # whole organization; EC2's DescribeRegions: tens a second. Paced well under each, evenly.
     "AssumeRole": 50.0,
     "ListAccounts": 4.0,
+    "DescribeRegions": 20.0,
 }
+
+AccountCredentials = BotocoreCredentials
+"""An account's credentials: the caller's own, or an assumed role's that refresh themselves."""
+
+ACTIVE = "ACTIVE"
+
+ENABLED_REGION = frozenset({"opt-in-not-required", "opted-in"})
+"""EC2's OptInStatus of a region the account can use; `not-opted-in` is not enabled."""
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """A role's temporary credentials, as AssumeRole returned them."""
+class Account:
+    """An account of the organization and its lifecycle state as Organizations answers it:
+    `State` (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION), or the retired
+    `Status` when it is the only one present; None when neither is."""
 
-    access_key_id: str
-    secret_access_key: str
-    session_token: str
+    id: str
+    state: str | None
 
 
 class Identity:
-    """The caller's STS and Organizations clients: who am I, which accounts, assume a role."""
+    """The caller's STS, Organizations and region-listing calls: who am I, which accounts,
+    assume a role, which regions an account has enabled."""
 
     def __init__(
-        self, session: Session, region: str | None, settings: Settings, cancel: threading.Event
+        self,
+        session: Session,
+        region: str | None,
+        settings: Settings,
+        cancel: threading.Event,
+        clients: SharedClients | None = None,
     ) -> None:
-        config = Config(
-            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-            max_pool_connections=settings.workers + 2,
-            connect_timeout=5,
-            read_timeout=30,
-        )
         self._session = session
-        self._region = region
-        # STS answers in every enabled region; without one, its global endpoint.
+        # STS's regional endpoint (see make_session) in the run's home region.
+        self._region = region or "us-east-1"
+        self._settings = settings
         self._sts = _Door(
-            session.client("sts", region_name=region or "us-east-1", config=config),
-            "sts",
-            IDENTITY_RATES,
-            cancel,
+            _client(session, "sts", self._region, settings), "sts", IDENTITY_RATES, cancel
         )
-        self._config = config
         self._cancel = cancel
+        self._clients = clients if clients is not None else SharedClients(session, settings)
         self._organizations: _Door | None = None
 
     def caller_account(self) -> str:
@@ -648,29 +753,73 @@ class Identity:
         account: str = self._sts.call("GetCallerIdentity")["Account"]
         return account
 
-    def assume(self, role_arn: str, session_name: str, external_id: str | None) -> Credentials:
-        """Assume `role_arn`. Raises CallFailed (denied, no such role, expired credentials)."""
+    def caller_credentials(self) -> AccountCredentials:
+        """The caller's own credentials (botocore refreshes them when their source can)."""
+        credentials: AccountCredentials | None = self._session.get_credentials()
+        if credentials is None:
+            raise SetupError("no AWS credentials found: set AWS_PROFILE or --aws-profile")
+        return credentials
+
+    def assume(
+        self, role_arn: str, session_name: str, external_id: str | None
+    ) -> AccountCredentials:
+        """Assume `role_arn` now; the credentials assume it again before they expire (botocore's
+        refreshable credentials, as Cloud Custodian's assumed sessions), so a run or a prompt
+        that outlasts them never meets ExpiredToken. Raises CallFailed (denied, no such role,
+        the caller's own credentials expired) and, on a later refresh, from the call that
+        needed it."""
         params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name}
         if external_id is not None:
             params["ExternalId"] = external_id
-        found = self._sts.call("AssumeRole", **params)["Credentials"]
-        return Credentials(found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
 
-    def active_accounts(self) -> list[str]:
-        """Every ACTIVE account of the organization, every page. Raises CallFailed."""
+        def fetch() -> dict[str, Any]:
+            found = self._sts.call("AssumeRole", **params)["Credentials"]
+            expiration = found["Expiration"]
+            return {
+                "access_key": found["AccessKeyId"],
+                "secret_key": found["SecretAccessKey"],
+                "token": found["SessionToken"],
+                "expiry_time": expiration.isoformat()
+                if hasattr(expiration, "isoformat")
+                else str(expiration),
+            }
+
+        credentials: AccountCredentials = RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+        )
+        return credentials
+
+    def accounts(self) -> list[Account]:
+        """Every account of the organization with its state, every page. Raises CallFailed."""
         if self._organizations is None:
-            client = self._session.client(
-                "organizations", region_name=self._region or "us-east-1", config=self._config
-            )
+            client = _client(self._session, "organizations", self._region, self._settings)
             self._organizations = _Door(client, "organizations", IDENTITY_RATES, self._cancel)
-        accounts: list[str] = []
+        accounts: list[Account] = []
         params: dict[str, Any] = {}
         while True:
             page = self._organizations.call("ListAccounts", **params)
-            accounts += [a["Id"] for a in page.get("Accounts", []) if a.get("Status") == "ACTIVE"]
+            for found in page.get("Accounts", []):
+                # Status is retired (2026-09-09): State first, Status only when it is all there is.
+                state = found.get("State") or found.get("Status")
+                accounts.append(Account(found["Id"], state if isinstance(state, str) else None))
             if not page.get("NextToken"):
                 return accounts
             params["NextToken"] = page["NextToken"]
+
+    def enabled_regions(self, credentials: AccountCredentials) -> dict[str, bool]:
+        """Every region of the account (ec2:DescribeRegions, with its own credentials), and
+        whether it is enabled for it. A region whose OptInStatus is missing counts as enabled,
+        so that a refusal there is a failure, never a skip. Raises CallFailed."""
+        client = self._clients.get("ec2", self._region)
+        door = _Door(client, "ec2", IDENTITY_RATES, self._cancel, credentials)
+        answer = door.call("DescribeRegions", AllRegions=True)
+        regions: dict[str, bool] = {}
+        for region in answer.get("Regions", []):
+            name = region.get("RegionName")
+            if isinstance(name, str):
+                status = region.get("OptInStatus")
+                regions[name] = status is None or status in ENABLED_REGION
+        return regions
 
 
 # -- Security Hub: findings, through the same door -----------------------------------------------
@@ -715,36 +864,16 @@ class ImportAnswer:
         return self.error is not None and self.error.code == NOT_SUBSCRIBED
 
 
-def securityhub_client(
-    session: Session,
-    region: str,
-    settings: Settings,
-    credentials: Credentials | None = None,
-) -> Any:
-    """A Security Hub client in one account-region, retried like the DynamoDB client."""
-    config = settings.limits.config()
-    keys: tuple[str | None, str | None, str | None] = (None, None, None)
-    if credentials is not None:
-        keys = (
-            credentials.access_key_id,
-            credentials.secret_access_key,
-            credentials.session_token,
-        )
-    return session.client(
-        "securityhub",
-        region_name=region,
-        endpoint_url=settings.endpoint_url,
-        config=config,
-        aws_access_key_id=keys[0],
-        aws_secret_access_key=keys[1],
-        aws_session_token=keys[2],
-    )
+def securityhub_client(session: Session, region: str, settings: Settings) -> Any:
+    """A Security Hub client in one region with the session's credentials (a fleet's accounts
+    share `SharedClients`' instead, each call signed with its account's). Raises SetupError."""
+    return _client(session, "securityhub", region, settings)
 
 
 def make_security_hub(region: str, limits: ClientLimits | None = None) -> SecurityHub:
     """The Security Hub in `region` for a caller that lives on, like the guard's Lambda."""
     session = boto3.session.Session(region_name=region)
-    settings = Settings(region=region, limits=limits or ClientLimits())
+    settings = Settings(region=region, workers=1, limits=limits or ClientLimits())
     return SecurityHub(securityhub_client(session, region, settings))
 
 
@@ -755,10 +884,13 @@ class SecurityHub:
         self,
         client: Any,
         cancel: threading.Event | None = None,
+        credentials: AccountCredentials | None = None,
         rates: Mapping[str, float] = SECURITY_HUB_RATES,
     ) -> None:
+        """`credentials`: the account's, for a `SharedClients` client (every call signed with
+        them); None for a client that carries its own."""
         event = cancel if cancel is not None else threading.Event()
-        self._door = _Door(client, "securityhub", rates, event)
+        self._door = _Door(client, "securityhub", rates, event, credentials)
 
     def import_findings(self, findings: Sequence[Mapping[str, Any]]) -> ImportAnswer:
         """Send every finding, at most IMPORT_BATCH a call; stop at the first call that fails
@@ -798,6 +930,26 @@ def _replica_regions(table: Mapping[str, Any], region: str) -> tuple[str, ...]:
     """The regions of a global table's other replicas, as DescribeTable lists them."""
     regions = {r.get("RegionName") for r in table.get("Replicas", ())}
     return tuple(sorted(r for r in regions if isinstance(r, str) and r != region))
+
+
+def _replicas(table: Mapping[str, Any], region: str, account: str | None) -> tuple[Replica, ...]:
+    """A global table's other replicas: region, and account and status where AWS gives them
+    (a replica is followed by its ReplicaArn's account and region, not its region alone)."""
+    found = []
+    for entry in table.get("Replicas", ()):
+        name = entry.get("RegionName")
+        arn = entry.get("ReplicaArn")
+        owner = _arn_account(arn) or account
+        if not isinstance(name, str) or (name == region and owner == account):
+            continue
+        status = entry.get("ReplicaStatus")
+        found.append(Replica(name, owner, status if isinstance(status, str) else None, arn or None))
+    return tuple(sorted(found, key=lambda r: (r.region, r.account or "")))
+
+
+def _arn_account(arn: object) -> str | None:
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[4] if len(parts) > 5 and parts[4] else None
 
 
 def _not_reached(control: Control, after: TableState, change: Change) -> AwsError | None:
@@ -917,9 +1069,11 @@ operation's output shape."""
 
 
 __all__ = [
+    "ACTIVE",
     "DEFAULT_FLEET_WORKERS",
     "DEFAULT_RATES",
     "DEFAULT_WORKERS",
+    "ENABLED_REGION",
     "ERROR_KEYS",
     "IDENTITY_RATES",
     "IMPORT_ACTION",
@@ -928,13 +1082,15 @@ __all__ = [
     "RECOVERY_PERIOD_BOTOCORE",
     "RESPONSE_FIELDS",
     "SECURITY_HUB_RATES",
+    "Account",
+    "AccountCredentials",
     "CallFailed",
     "Cancelled",
     "ClientLimits",
-    "Credentials",
     "Hardener",
     "Identity",
     "ImportAnswer",
+    "NoSigningCredentials",
     "Pacer",
     "ProgressCallback",
     "PublishFailed",
@@ -943,9 +1099,11 @@ __all__ = [
     "SecurityHub",
     "Settings",
     "SetupError",
+    "SharedClients",
     "discovery_error",
     "dynamodb_client",
     "dynamodb_regions",
+    "endpoint_url",
     "make_client",
     "make_security_hub",
     "make_session",

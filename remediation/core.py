@@ -57,6 +57,18 @@ UNREAD = Reading(None)
 
 
 @dataclass(frozen=True)
+class Replica:
+    """A global table's replica as its table's description lists it."""
+
+    region: str
+    account: str | None = None
+    """From its ReplicaArn (multi-account global tables); None: the listing table's account."""
+    status: str | None = None
+    """ReplicaStatus: ACTIVE, UPDATING, CREATING, DELETING, ARCHIVED, ..."""
+    arn: str | None = None
+
+
+@dataclass(frozen=True)
 class TableState:
     """A table's protection state, whoever read it (AWS, or a Pulumi resource's inputs)."""
 
@@ -72,6 +84,8 @@ class TableState:
     """Set when the table itself could not be read (vanished, denied): nothing else is known."""
     replica_regions: tuple[str, ...] = ()
     """A global table's other replicas, by region: each is a table of its own to protect."""
+    replicas: tuple[Replica, ...] = ()
+    """The same replicas with their account and status, as DescribeTable lists them."""
 
     def reading(self, control: Control) -> Reading:
         if control is DELETION_PROTECTION:

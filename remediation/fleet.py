@@ -1,11 +1,13 @@
 """Accounts x regions: the outer layer that runs the one `aws.Hardener` in every account-region.
 
-Like c7n-org, the hardener is unchanged: this module works out the targets (the caller's account
-and the accounts of assumed roles, times the regions asked), gives each target a Hardener of its
-own (so pacers of its own: AWS's quotas are per account and region), and runs every target's
-discovery, reads and writes on one shared, bounded pool that takes turns across targets, so that N
-account-regions take about the time of the largest one. A global table's replicas are followed into
-their own regions. Nothing here judges a table: that is `core`.
+Like c7n-org, the hardener is unchanged: this module works out the accounts (the caller's, the
+roles', the organization's ACTIVE ones), reaches each on the shared pool when it is first used (its
+role assumed then, refreshed from then on; under --all-regions, its enabled regions asked), gives
+each account-region a Hardener of its own (so pacers of its own: AWS's quotas are per account and
+region) on one client per region shared by every account, and runs every target's discovery, reads
+and writes on that one bounded pool, taking turns across targets, so that N account-regions take
+about the time of the largest one. A global table's replicas are followed into their own account
+and region. Nothing here judges a table: that is `core`. See docs/organizations.md.
 """
 
 from __future__ import annotations
@@ -13,14 +15,22 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from remediation import aws
 from remediation.controls import Control
-from remediation.core import AwsError, Change, Outcome, Selection, TableRef, TableState
+from remediation.core import (
+    AwsError,
+    Change,
+    Outcome,
+    Replica,
+    Selection,
+    TableRef,
+    TableState,
+)
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -36,6 +46,8 @@ LIST_ACCOUNTS_ACTION = "organizations:ListAccounts"
 """Only for --organization."""
 CALLER_IDENTITY_ACTION = "sts:GetCallerIdentity"
 """Called to know the caller's own account; AWS allows it to everyone, so no policy lists it."""
+REGIONS_ACTION = "ec2:DescribeRegions"
+"""Only for --all-regions: each account's enabled regions, asked with its own credentials."""
 
 
 def caller_actions(organization: bool) -> tuple[str, ...]:
@@ -43,9 +55,32 @@ def caller_actions(organization: bool) -> tuple[str, ...]:
     return (ASSUME_ACTION, LIST_ACCOUNTS_ACTION) if organization else (ASSUME_ACTION,)
 
 
-NOT_ENABLED = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
-"""What an opt-in region that is not enabled for the account answers to any call."""
+def account_actions(all_regions: bool) -> tuple[str, ...]:
+    """The IAM actions, beyond the DynamoDB ones, each account's role needs."""
+    return (REGIONS_ACTION,) if all_regions else ()
 
+
+REFUSED = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
+"""What AWS answers to credentials it does not accept: invalid ones, or valid ones in a region
+not enabled for the account (or, from STS's global endpoint, in an opt-in region). Never taken
+as "not enabled": which regions are enabled comes from the account itself."""
+
+ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
+SCP_DENY = "explicit deny in a service control policy"
+"""In AWS's access-denied message when a service control policy denies the call."""
+
+
+def scp_denied(error: AwsError) -> bool:
+    """AWS's answer to a call a service control policy explicitly denies (a region the
+    organization has closed, say): access denied, naming the SCP."""
+    return error.code in ACCESS_DENIED and SCP_DENY in error.message
+
+
+_ACCOUNT = re.compile(r"\d{12}")
+
+FOLLOWED_REPLICA = frozenset({"ACTIVE", "UPDATING", "CREATING"})
+"""Replica statuses that are a table to protect. CREATING is read like any table still being
+created: a write waits for it (--wait-timeout); every other status is reported, not written."""
 _ROLE_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/[\w+=,.@-]+(?:/[\w+=,.@-]+)*"
 )
@@ -56,7 +91,10 @@ _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 TargetKey = tuple[str | None, str]
 """(account, region). The account is None for the caller's own when no run needs its id."""
 
-Status = Literal["ok", "failed", "skipped"]
+Status = Literal["ok", "failed", "skipped", "denied"]
+ALL_ACCOUNT_REGIONS = "*"
+"""The region of an account-wide entry when the account's regions are not known (a role that
+cannot be assumed under --all-regions, an account skipped for its state)."""
 
 
 class InvalidScope(ValueError):
@@ -74,6 +112,9 @@ class Scope:
     role_name: str | None = None
     external_id: str | None = None
     include_caller: bool = False
+    exclude_accounts: tuple[str, ...] = ()
+    fail_on_scp_deny: bool = False
+    """An account-region a service control policy denies fails the run (default: reported)."""
 
     def __post_init__(self) -> None:
         if self.all_regions and self.regions:
@@ -107,6 +148,17 @@ class Scope:
             raise InvalidScope("--external-id needs --role-arn or --organization")
         if self.include_caller and not self.assumes:
             raise InvalidScope("--include-caller-account needs --role-arn or --organization")
+        for account in self.exclude_accounts:
+            if not _ACCOUNT.fullmatch(account):
+                raise InvalidScope(
+                    f"--exclude-account takes a 12-digit account id, got {account!r}"
+                )
+            if account in accounts:
+                raise InvalidScope(f"account {account} is both named by --role-arn and excluded")
+        if self.exclude_accounts and not self.assumes:
+            raise InvalidScope("--exclude-account needs --organization or --role-arn")
+        if len(set(self.exclude_accounts)) != len(self.exclude_accounts):
+            raise InvalidScope("an account is excluded twice")
 
     @property
     def assumes(self) -> bool:
@@ -125,30 +177,58 @@ class Target:
     account: str | None
     region: str
     hardener: aws.Hardener | None
-    named: bool = True
-    """The user named the region (or it is the profile's): not enabled there is a failure."""
     for_replicas: bool = False
     """Not selected: reached only to protect a global table's replica."""
     status: Status = "ok"
     error: AwsError | None = None
+    note: str = ""
+    """Why a target is skipped without an error (an account's state, --exclude-account)."""
+    listed: int = 0
+    """Table names ListTables gave before it failed part-way."""
+    denial_fails: bool = False
+    """--fail-on-scp-deny: a denied target fails the run."""
 
     @property
     def key(self) -> TargetKey:
         return (self.account, self.region)
 
-    def fail(self, error: AwsError) -> None:
-        self.hardener = None
+    @property
+    def fails(self) -> bool:
+        """Whether this target makes the run a failure (exit 1)."""
+        return self.status == "failed" or (self.status == "denied" and self.denial_fails)
+
+    def fail(self, error: AwsError, *, part_way: bool = False) -> None:
+        """The target could not be (fully) covered. Part-way (ListTables failed after a page),
+        its hardener stays: the tables listed before are read and hardened as planned."""
+        if not part_way:
+            self.hardener = None
         self.error = error
-        not_enabled = error.code in NOT_ENABLED
-        self.status = "skipped" if not_enabled and not self.named else "failed"
+        self.status = "denied" if scp_denied(error) and not part_way else "failed"
+
+    def skip(self, note: str) -> None:
+        self.hardener = None
+        self.status = "skipped"
+        self.note = note
 
     @property
     def reason(self) -> str:
-        if self.error is None:
-            return ""
-        if self.error.code in NOT_ENABLED:
-            return f"region not enabled for this account ({self.error})"
-        return str(self.error)
+        error = self.error
+        if error is None:
+            return self.note
+        if self.listed:
+            return (
+                f"ListTables failed after {self.listed} table names ({error}); the tables "
+                "listed before are read and hardened, the rest of this account-region is "
+                "unchecked"
+            )
+        if self.status == "denied":
+            return f"denied by a service control policy ({error})"
+        if error.code in REFUSED:
+            return (
+                f"credentials refused ({error}): invalid, or the region is not enabled for "
+                "this account"
+            )
+        return str(error)
 
 
 @dataclass(frozen=True)
@@ -187,6 +267,16 @@ class _Tally:
     total: int = 0
 
 
+@dataclass
+class _Member:
+    """An account the run acts in: how it is reached, and its credentials once it is."""
+
+    account: str | None
+    role_arn: str | None
+    """None: the caller's own credentials."""
+    credentials: aws.AccountCredentials | None = None
+
+
 class Fleet:
     """The targets of one run, and the shared pool their calls run on."""
 
@@ -199,14 +289,16 @@ class Fleet:
         if scope.regions:
             self.regions: tuple[str, ...] = scope.regions
         elif scope.all_regions:
+            # Candidates only: each account's enabled regions come from the account itself.
             self.regions = tuple(aws.dynamodb_regions(self._session, self.home))
         elif self.home:
             self.regions = (self.home,)
         else:
             raise aws.SetupError("no AWS region: pass --region or set AWS_REGION")
         self.targets: dict[TargetKey, Target] = {}
-        self._credentials: dict[str | None, aws.Credentials | None] = {}
-        """Per account: an assumed role's credentials, or None for the caller's own."""
+        self._members: dict[str | None, _Member] = {}
+        self._clients = aws.SharedClients(self._session, settings)
+        self._identity: aws.Identity | None = None
         self._lock = threading.Lock()
 
     # -- before any call -----------------------------------------------------------------------
@@ -227,16 +319,24 @@ class Fleet:
         self._cancel.set()
 
     def connect(self) -> None:
-        """Work out the accounts (GetCallerIdentity, ListAccounts, AssumeRole) and every target.
+        """Work out the accounts the run acts in (GetCallerIdentity, ListAccounts); no role is
+        assumed here: each is assumed when its account is first used, on the shared pool.
 
-        The caller's account or the organization unusable is a SetupError; one role that cannot
-        be assumed fails that account's targets only.
+        The caller's account or the organization unusable is a SetupError, and so is an
+        organization run left with no account to act in; one role that cannot be assumed
+        fails that account's targets only.
         """
         scope = self.scope
         if scope.single:
-            self._add_account(None, None)
+            client = aws.dynamodb_client(self._session, self.regions[0], self.settings)
+            hardener = aws.Hardener(client, self.settings, self._cancel)
+            target = Target(None, self.regions[0], hardener)
+            self.targets[target.key] = target
             return
-        identity = aws.Identity(self._session, self.home, self.settings, self._cancel)
+        identity = aws.Identity(
+            self._session, self.home, self.settings, self._cancel, self._clients
+        )
+        self._identity = identity
         caller: str | None = None
         # Who the caller is: its own account is hardened with its own credentials, and never
         # assumed into when the organization lists it (the management account is a member).
@@ -246,60 +346,135 @@ class Fleet:
             except aws.CallFailed as exc:
                 raise aws.SetupError(f"cannot tell the caller's account: {exc.error}") from None
         roles = {_ROLE_ARN.fullmatch(arn)["account"]: arn for arn in scope.role_arns}  # type: ignore[index]
+        excluded = set(scope.exclude_accounts)
         if scope.organization:
-            try:
-                members = identity.active_accounts()
-            except aws.CallFailed as exc:
-                raise aws.SetupError(
-                    f"cannot list the organization's accounts: {exc.error}"
-                ) from None
-            partition = self._session.get_partition_for_region(self.home or "us-east-1")
-            for account in members:
-                roles.setdefault(account, f"arn:{partition}:iam::{account}:role/{scope.role_name}")
-        if caller is not None and scope.organization:
-            roles.pop(caller, None)
+            roles.update(self._organization(identity, caller, excluded))
         if caller is not None and (not scope.assumes or scope.include_caller):
-            self._add_account(caller, None)
             roles.pop(caller, None)  # the caller's own credentials already reach it
-        self._assume_all(identity, roles)
-
-    def _assume_all(self, identity: aws.Identity, roles: Mapping[str, str]) -> None:
-        def assume(arn: str) -> aws.Credentials | AwsError:
-            try:
-                return identity.assume(arn, SESSION_NAME, self.scope.external_id)
-            except aws.CallFailed as exc:
-                return exc.error
-
-        if not roles:
-            return
-        with ThreadPoolExecutor(max_workers=min(self.settings.workers, len(roles))) as pool:
-            answers = dict(zip(roles, pool.map(assume, roles.values()), strict=True))
-        for account, answer in sorted(answers.items()):
-            if isinstance(answer, AwsError):
-                for region in self.regions:
-                    target = Target(account, region, None, named=not self.scope.all_regions)
-                    target.fail(answer)
-                    target.status = "failed"  # the account, not the region, is the problem
-                    self.targets[target.key] = target
+            if caller in excluded:
+                self._skip_account(caller, "excluded by --exclude-account")
             else:
-                self._add_account(account, answer)
+                self._members[caller] = _Member(caller, None)
+        for account, arn in sorted(roles.items()):
+            if account in excluded:
+                self._skip_account(account, "excluded by --exclude-account")
+            else:
+                self._members[account] = _Member(account, arn)
+        if not self._members:
+            skipped = ", ".join(f"{t.account} ({t.note})" for t in self.targets.values())
+            raise aws.SetupError(
+                "no account to run in: the organization lists none that is ACTIVE and not "
+                "excluded" + (f" (skipped: {skipped})" if skipped else "")
+            )
 
-    def _add_account(self, account: str | None, credentials: aws.Credentials | None) -> None:
-        self._credentials[account] = credentials
-        for region in self.regions:
-            self._target(account, region, named=not self.scope.all_regions)
+    def _organization(
+        self, identity: aws.Identity, caller: str | None, excluded: set[str]
+    ) -> dict[str, str]:
+        """The member accounts to assume into, by id; every other one listed as skipped."""
+        try:
+            accounts = identity.accounts()
+        except aws.CallFailed as exc:
+            raise aws.SetupError(f"cannot list the organization's accounts: {exc.error}") from None
+        listed = {account.id for account in accounts}
+        unknown = sorted(excluded - listed)
+        if unknown:
+            raise aws.SetupError(
+                f"--exclude-account {', '.join(unknown)}: not an account of the organization "
+                f"({len(listed)} listed)"
+            )
+        partition = self._session.get_partition_for_region(self.home or "us-east-1")
+        roles: dict[str, str] = {}
+        for account in accounts:
+            if account.id == caller:
+                continue  # reached with its own credentials, or not at all
+            if account.id in excluded:
+                self._skip_account(account.id, "excluded by --exclude-account")
+                continue
+            if account.state is None:
+                target = Target(account.id, ALL_ACCOUNT_REGIONS, None)
+                target.fail(
+                    AwsError(
+                        LIST_ACCOUNTS_ACTION,
+                        "NoAccountState",
+                        "Organizations answered neither State nor Status for this account",
+                    )
+                )
+                self.targets[target.key] = target
+            elif account.state != aws.ACTIVE:
+                self._skip_account(account.id, f"account state {account.state}")
+            else:
+                roles[account.id] = f"arn:{partition}:iam::{account.id}:role/{self.scope.role_name}"
+        return roles
 
-    def _target(
-        self, account: str | None, region: str, named: bool = True, for_replicas: bool = False
-    ) -> Target:
+    def _skip_account(self, account: str, note: str) -> None:
+        target = Target(account, ALL_ACCOUNT_REGIONS, None)
+        target.skip(note)
+        self.targets[target.key] = target
+
+    def _reach(self, member: _Member) -> tuple[aws.AccountCredentials, dict[str, bool] | None]:
+        """On the pool: the account's credentials (its role assumed now, refreshed from now
+        on) and, under --all-regions, its regions and whether each is enabled."""
+        identity = self._identity
+        assert identity is not None
+        if member.role_arn is None:
+            credentials = identity.caller_credentials()
+        else:
+            credentials = identity.assume(member.role_arn, SESSION_NAME, self.scope.external_id)
+        regions = identity.enabled_regions(credentials) if self.scope.all_regions else None
+        return credentials, regions
+
+    def _reached(
+        self, member: _Member, answer: tuple[aws.AccountCredentials, dict[str, bool] | None]
+    ) -> list[str]:
+        """The account is reached: its targets, in the regions it has enabled."""
+        credentials, enabled = answer
+        member.credentials = credentials
+        regions = list(self.regions)
+        if enabled is not None:
+            regions = [r for r in self.regions if enabled.get(r, False)]
+            for region in self.regions:
+                if region not in regions:
+                    target = Target(member.account, region, None)
+                    why = "not enabled" if region in enabled else "not offered"
+                    target.skip(f"region {why} for this account (ec2:DescribeRegions)")
+                    self.targets[target.key] = target
+        for region in regions:
+            self._target(member.account, region)
+        return regions
+
+    def _unreached(self, member: _Member, error: AwsError) -> None:
+        """The role cannot be assumed (or the regions listed): every target of the account."""
+        regions = (ALL_ACCOUNT_REGIONS,) if self.scope.all_regions else self.regions
+        for region in regions:
+            target = Target(member.account, region, None)
+            target.fail(error)
+            target.status = "failed"  # the account, not a region, is out of reach: never "denied"
+            self.targets[target.key] = target
+
+    def _unreached_replica(self, account: str | None, region: str, name: str) -> None:
+        """A replica in an account the run does not reach: reported as such, not failed."""
         with self._lock:
             target = self.targets.get((account, region))
             if target is None:
-                client = aws.dynamodb_client(
-                    self._session, region, self.settings, self._credentials[account]
-                )
-                hardener = aws.Hardener(client, self.settings, self._cancel)
-                target = Target(account, region, hardener, named, for_replicas)
+                target = Target(account, region, None, for_replicas=True)
+                target.skip("replicas in an account this run does not reach:")
+                self.targets[target.key] = target
+            if target.status == "skipped" and name not in target.note.split(" "):
+                target.note += f" {name}"
+
+    def _target(self, account: str | None, region: str, for_replicas: bool = False) -> Target:
+        with self._lock:
+            target = self.targets.get((account, region))
+            if target is None:
+                member = self._members.get(account)
+                if member is None:  # today's one-target run, following a replica
+                    client = aws.dynamodb_client(self._session, region, self.settings)
+                    hardener = aws.Hardener(client, self.settings, self._cancel)
+                else:
+                    client = self._clients.get("dynamodb", region)
+                    hardener = aws.Hardener(client, self.settings, self._cancel, member.credentials)
+                target = Target(account, region, hardener, for_replicas)
+                target.denial_fails = self.scope.fail_on_scp_deny
                 self.targets[target.key] = target
             return target
 
@@ -307,10 +482,12 @@ class Fleet:
         """The Security Hub of one account-region, with the credentials that reach its tables
         (BatchImportFindings must come from the account the findings are about)."""
         account, region = key
-        client = aws.securityhub_client(
-            self._session, region, self.settings, self._credentials.get(account)
-        )
-        return aws.SecurityHub(client, self._cancel)
+        member = self._members.get(account)
+        if member is None or member.credentials is None:  # today's one-target run
+            client = aws.securityhub_client(self._session, region, self.settings)
+            return aws.SecurityHub(client, self._cancel)
+        client = self._clients.get("securityhub", region)
+        return aws.SecurityHub(client, self._cancel, member.credentials)
 
     # -- read ----------------------------------------------------------------------------------
 
@@ -334,7 +511,7 @@ class Fleet:
                 left_out.append((ref.account, ref.region, ref.name))
         refs = [ref for ref in refs if not selection.excludes(ref.name)]
         states: dict[tuple[TargetKey, str], TableState] = {}
-        sources: dict[tuple[TargetKey, str], set[str]] = {}
+        sources: dict[tuple[TargetKey, str], set[TargetKey]] = {}
         tally = _Tally()
 
         def read_task(target: Target, name: str) -> _Task:
@@ -347,19 +524,57 @@ class Fleet:
 
         def got(target: Target, state: TableState) -> list[_Task]:
             states[(target.key, state.name)] = state
+            own = _arn_account(state.arn)
             follow = []
-            for region in state.replica_regions:
-                if region in self.regions:
-                    continue  # a selected region: its own discovery reads it
-                key = ((target.account, region), state.name)
-                sources.setdefault(key, set()).add(target.region)
-                if key in states or key in claimed:
-                    continue
-                claimed.add(key)
-                replica = self._target(target.account, region, named=False, for_replicas=True)
-                if replica.hardener is not None:
-                    follow.append(read_task(replica, state.name))
+            for replica in state.replicas:
+                # Followed by its ReplicaArn's account and region, not by region alone.
+                account = target.account if replica.account in (None, own) else replica.account
+                follow += follow_replica(target, state, replica, account)
             return follow
+
+        def follow_replica(
+            origin: Target, state: TableState, replica: Replica, account: str | None
+        ) -> list[_Task]:
+            key = ((account, replica.region), state.name)
+            member = self._members.get(account)
+            selected = replica.region in self.regions and (self.scope.single or member is not None)
+            if replica.status not in FOLLOWED_REPLICA and key not in states:
+                # Not a table to write (being deleted, archived, its key inaccessible, never
+                # created): reported with its status, never read or written.
+                claimed.add(key)
+                sources.setdefault(key, set()).add(origin.key)
+                status = replica.status or "missing"
+                states[key] = TableState(
+                    state.name,
+                    arn=replica.arn,
+                    status=replica.status,
+                    error=AwsError(
+                        "dynamodb:DescribeTable",
+                        "ReplicaNotWritable",
+                        f"ReplicaStatus {status} in {state.arn}'s description: reported, "
+                        "neither read nor written",
+                    ),
+                )
+                return []
+            if selected:
+                return []  # a selected account-region: its own discovery reads it
+            if not self.scope.single and member is None:
+                self._unreached_replica(account, replica.region, state.name)
+                return []
+            if member is not None and member.credentials is None:
+                # Its account is being reached: follow once it is (or never, if it fails).
+                waiting.setdefault(account, []).append(
+                    lambda: follow_replica(origin, state, replica, account)
+                )
+                return []
+            sources.setdefault(key, set()).add(origin.key)
+            if key in states or key in claimed:
+                return []
+            claimed.add(key)
+            found = self._target(account, replica.region, for_replicas=True)
+            return [read_task(found, state.name)] if found.hardener is not None else []
+
+        waiting: dict[str | None, list[Callable[[], list[_Task]]]] = {}
 
         claimed: set[tuple[TargetKey, str]] = set()
         wanted = {ref.name for ref in refs}
@@ -381,18 +596,26 @@ class Fleet:
             return _Task(
                 target.key,
                 lambda: _attempt(lambda: hardener.page(start)),
-                lambda answer: paged(target, answer),
+                page_from(target, start),
                 urgent=True,
                 counted=False,
             )
 
-        def paged(target: Target, answer: tuple[list[str], str | None] | AwsError) -> list[_Task]:
+        def page_from(target: Target, start: str | None) -> Callable[[Any], list[_Task]]:
+            return lambda answer: paged(target, start, answer)
+
+        def paged(
+            target: Target, asked: str | None, answer: tuple[list[str], str | None] | AwsError
+        ) -> list[_Task]:
             if isinstance(answer, AwsError):
-                if self.scope.single:
+                if self.scope.single and asked is None:
                     raise aws.discovery_error(answer)
-                target.fail(answer)
+                # Part-way, what was listed is read and hardened: the target still fails, so
+                # the run does too, and the rest of the account-region is said to be unchecked.
+                target.fail(answer, part_way=asked is not None)
                 return []
             names, start = answer
+            target.listed += len(names)
             follow = []
             for name in pick(target, names):
                 key = (target.key, name)
@@ -403,17 +626,38 @@ class Fleet:
                 follow.append(page_task(target, start))
             return follow
 
+        def reach_task(member: _Member) -> _Task:
+            return _Task(
+                (member.account, ALL_ACCOUNT_REGIONS),
+                lambda: _attempt(lambda: self._reach(member)),
+                lambda answer: reached(member, answer),
+                urgent=True,
+                counted=False,
+            )
+
+        def reached(member: _Member, answer: Any) -> list[_Task]:
+            parked = waiting.pop(member.account, [])
+            if isinstance(answer, AwsError):
+                self._unreached(member, answer)  # its replicas fail with the account
+                return []
+            regions = self._reached(member, answer)
+            pages = [page_task(self.targets[(member.account, region)], None) for region in regions]
+            return pages + [task for resume in parked for task in resume()]
+
         initial: list[_Task] = []
-        for target in list(self.targets.values()):
-            if target.hardener is None:
-                continue
-            if refs and self.scope.single:
-                # Today's one-target run reads the named tables directly: no ListTables.
-                for ref in refs:
-                    claimed.add((target.key, ref.name))
-                    initial.append(read_task(target, ref.name))
-            else:
-                initial.append(page_task(target, None))
+        if self.scope.single:
+            for target in list(self.targets.values()):
+                if refs:
+                    # Today's one-target run reads the named tables directly: no ListTables.
+                    for ref in refs:
+                        claimed.add((target.key, ref.name))
+                        initial.append(read_task(target, ref.name))
+                else:
+                    initial.append(page_task(target, None))
+        else:
+            # Each account is reached (its role assumed) when the pool first gets to it, so a
+            # Ctrl-C stops the assumptions not yet started.
+            initial = [reach_task(member) for member in self._members.values()]
         self._run(initial, tally, progress)
 
         rows = []
@@ -421,8 +665,8 @@ class Fleet:
             replica_of = None
             found = sources.get((key, name))
             if found:
-                origin = min(found, key=lambda r: (r not in self.regions, r))
-                origin_state = states.get(((key[0], origin), name))
+                origin = min(found, key=lambda k: (k[1] not in self.regions, k[0] or "", k[1]))
+                origin_state = states.get((origin, name))
                 replica_of = origin_state.arn if origin_state else None
             account = key[0] or _arn_account(state.arn)
             rows.append(Row(key, account, key[1], state, replica_of))
@@ -450,7 +694,8 @@ class Fleet:
         tasks = []
         for row, change in changes:
             hardener = self.targets[row.target].hardener
-            assert hardener is not None
+            if hardener is None:  # never so: a row is read through its target's hardener
+                raise aws.SetupError(f"account-region {row.target} has no client for its rows")
             tally.total += 1
             tasks.append(
                 _Task(
@@ -573,10 +818,14 @@ def _nowhere(ref: TableRef, targets: int) -> Row:
 
 
 __all__ = [
+    "ACCESS_DENIED",
+    "ALL_ACCOUNT_REGIONS",
     "ASSUME_ACTION",
     "CALLER_IDENTITY_ACTION",
     "LIST_ACCOUNTS_ACTION",
-    "NOT_ENABLED",
+    "REFUSED",
+    "REGIONS_ACTION",
+    "SCP_DENY",
     "SESSION_NAME",
     "Fleet",
     "InvalidScope",
@@ -584,5 +833,7 @@ __all__ = [
     "Scope",
     "Target",
     "TargetKey",
+    "account_actions",
     "caller_actions",
+    "scp_denied",
 ]

@@ -630,7 +630,7 @@ class Guard:
         if client is None:
             if service == "sns":
                 assert region is not None
-                client = aws.make_sns_client(region, limits)
+                client = aws.make_sns_client(region, limits=limits)
             else:
                 client = aws.make_sqs_client(limits)
             self._clients[key] = client

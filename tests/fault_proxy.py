@@ -12,6 +12,8 @@ Whatever no rule answers is forwarded to the backend byte for byte.
         proxy.fail("sts:AssumeRole", "AccessDenied", tables=[role_arn])  # keyed by RoleArn
         proxy.show_replicas(table_arn, ["eu-west-1"])  # DescribeTable lists global replicas
         proxy.rewrite_answer("UpdateTable", lambda answer: answer.clear(), table="sentinel-c")
+        proxy.rewrite_answer("organizations:ListAccounts", drop_status)  # JSON answers too
+        proxy.expire_assumed_credentials(after=2.0)  # AssumeRole's keys die 2 s after issue
         ...run the CLI with aws_env(proxy.url)...
         assert proxy.calls("DescribeTable", "sentinel-a") == 1
 """
@@ -19,6 +21,7 @@ Whatever no rule answers is forwarded to the backend byte for byte.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import http.client
 import json
 import re
@@ -154,6 +157,12 @@ ERRORS: Final[dict[str, ErrorShape]] = {
             "com.amazon.coral.service",
             "The security token included in the request is invalid.",
         ),
+        # What any service answers to temporary credentials past their Expiration.
+        ErrorShape(
+            "ExpiredTokenException",
+            "com.amazon.coral.service",
+            "The security token included in the request is expired",
+        ),
     )
 }
 
@@ -190,6 +199,13 @@ QUERY_ERRORS: Final[dict[str, ErrorShape]] = {
             f"User: arn:aws:iam::{ACCOUNT_ID}:user/x is not authorized to perform: "
             "sts:AssumeRole on resource: {table}",
             status=403,
+            query=True,
+        ),
+        ErrorShape(
+            "ExpiredToken",
+            "",
+            "The security token included in the request is expired",
+            status=400,
             query=True,
         ),
     )
@@ -324,9 +340,11 @@ class FaultProxy:
         self._rules: list[Rule] = []
         self._windows: list[UpdatingWindow] = []
         self._hooks: list[HookRegistration] = []
-        self._replicas: dict[str, list[str]] = {}
+        self._replicas: dict[str, list[dict[str, str]]] = {}
         self._rewrites: list[AnswerRewrite] = []
         self._records: list[CallRecord] = []
+        self._credential_life: float | None = None
+        self._token_deadlines: dict[str, float] = {}
         self._hook_errors: list[BaseException] = []
         self._connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
@@ -458,11 +476,16 @@ class FaultProxy:
             self._hooks.append(registration)
         return registration
 
-    def show_replicas(self, table_arn: str, regions: Iterable[str]) -> None:
+    def show_replicas(self, table_arn: str, regions: Iterable[str | dict[str, str]]) -> None:
         """DescribeTable of the table with this ARN lists global-table replicas in `regions`
-        (moto models none)."""
+        (moto models none): a region name is an ACTIVE replica in the same account; a dict is
+        a ReplicaDescription as AWS gives it (RegionName, ReplicaArn, ReplicaStatus)."""
+        entries = [
+            {"RegionName": r, "ReplicaStatus": "ACTIVE"} if isinstance(r, str) else dict(r)
+            for r in regions
+        ]
         with self._lock:
-            self._replicas[table_arn] = list(regions)
+            self._replicas[table_arn] = entries
 
     def rewrite_answer(
         self,
@@ -480,6 +503,14 @@ class FaultProxy:
         with self._lock:
             self._rewrites.append(rewrite)
         return rewrite
+
+    def expire_assumed_credentials(self, after: float) -> None:
+        """Every AssumeRole answer from now on says its credentials expire `after` seconds
+        from now (Expiration), and any call signed with them after that gets AWS's
+        ExpiredToken answer (STS's query-protocol ExpiredToken, JSON services'
+        ExpiredTokenException), never forwarded."""
+        with self._lock:
+            self._credential_life = after
 
     def clear_faults(self) -> None:
         """Drop every rule, UPDATING window, hook and answer rewrite; counts are kept."""
@@ -597,6 +628,9 @@ class FaultProxy:
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
         """Answer one request: (status, reason, headers, body)."""
         target = next((v for k, v in headers if k.lower() == "x-amz-target"), "")
+        expired = self._expired(headers)
+        if expired is not None:
+            return self._refuse_expired(target, body, expired)
         if method == "POST" and target.startswith(_ORGANIZATIONS_PREFIX):
             operation = "organizations:" + target.removeprefix(_ORGANIZATIONS_PREFIX)
             return self._other(operation, None, {}, method, path, headers, body)
@@ -684,11 +718,55 @@ class FaultProxy:
         status, reason, response_headers, content = self._forward_or_502(
             method, path, headers, body
         )
-        rewritten = bool(decision.rewrites) and status == 200
-        if rewritten:
+        rewritten = False
+        if operation == "sts:AssumeRole" and status == 200:
+            content = self._issued(content)
+        if decision.rewrites and status == 200:
+            # JSON answers (Organizations): edited like DynamoDB's; they carry no checksum.
             content = _edited(content, decision.rewrites)
+            rewritten = True
         self._record(CallRecord(operation, key, FORWARDED, status, rewritten))
         return status, reason, response_headers, content
+
+    def _expired(self, headers: list[tuple[str, str]]) -> str | None:
+        """The session token of a call signed with assumed credentials past their life."""
+        token = next((v for k, v in headers if k.lower() == "x-amz-security-token"), None)
+        if token is None:
+            return None
+        with self._lock:
+            deadline = self._token_deadlines.get(token)
+        return token if deadline is not None and time.monotonic() >= deadline else None
+
+    def _refuse_expired(
+        self, target: str, body: bytes, token: str
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        if target.startswith(TARGET_PREFIX):
+            operation = target.removeprefix(TARGET_PREFIX)
+            shape = ERRORS["ExpiredTokenException"]
+            content = shape.body(operation, None, "*")
+            self._record(CallRecord(operation, None, shape.code, shape.status))
+            return shape.status, "Bad Request", _dynamodb_headers(content), content
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        operation = target.rpartition(".")[2] or form.get("Action", "")
+        shape = QUERY_ERRORS["ExpiredToken"]
+        content = shape.body(operation, None, "*")
+        self._record(CallRecord(operation, None, shape.code, shape.status))
+        return shape.status, "Bad Request", [("Content-Type", "text/xml")], content
+
+    def _issued(self, content: bytes) -> bytes:
+        """An AssumeRole answer whose credentials live `_credential_life` seconds from now."""
+        with self._lock:
+            life = self._credential_life
+        text = content.decode("utf-8", "replace")
+        token = re.search(r"<SessionToken>([^<]+)</SessionToken>", text)
+        if life is None or token is None:
+            return content
+        expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=life)
+        stamp = expiry.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        text = re.sub(r"<Expiration>[^<]+</Expiration>", f"<Expiration>{stamp}</Expiration>", text)
+        with self._lock:
+            self._token_deadlines[token.group(1)] = time.monotonic() + life
+        return text.encode()
 
     def _forward_or_502(
         self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
@@ -745,7 +823,7 @@ def _with_crc32(headers: list[tuple[str, str]], content: bytes) -> list[tuple[st
     return [*kept, ("x-amz-crc32", _crc32(content))]
 
 
-def _with_replicas(content: bytes, replicas: dict[str, list[str]]) -> tuple[bytes, bool]:
+def _with_replicas(content: bytes, replicas: dict[str, list[dict[str, str]]]) -> tuple[bytes, bool]:
     try:
         document = json.loads(content)
     except ValueError:
@@ -755,7 +833,7 @@ def _with_replicas(content: bytes, replicas: dict[str, list[str]]) -> tuple[byte
     if not isinstance(table, dict) or regions is None:
         return content, False
     table["GlobalTableVersion"] = "2019.11.21"
-    table["Replicas"] = [{"RegionName": r, "ReplicaStatus": "ACTIVE"} for r in regions]
+    table["Replicas"] = [dict(entry) for entry in regions]
     return json.dumps(document).encode(), True
 
 

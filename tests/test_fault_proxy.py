@@ -134,6 +134,7 @@ RETRIED = {
     "ResourceNotFoundException": (False, False),
     "TableNotFoundException": (False, False),
     "UnrecognizedClientException": (False, False),  # an opt-in region not enabled
+    "ExpiredTokenException": (False, False),  # refreshing credentials is the caller's job
 }
 
 
@@ -211,7 +212,11 @@ def test_access_denied_surfaces_as_a_client_error_with_its_message(
 
 def test_the_throttling_type_is_coral_availability_and_the_others_dynamodbs() -> None:
     assert ERRORS["ThrottlingException"].type_prefix == "com.amazon.coral.availability"
-    coral_service = {"AccessDeniedException", "UnrecognizedClientException"}
+    coral_service = {
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "ExpiredTokenException",
+    }
     for code in coral_service:
         assert ERRORS[code].type_prefix == "com.amazon.coral.service"
     for code in RETRIED.keys() - {"ThrottlingException", *coral_service}:

@@ -3,16 +3,24 @@ each account with its assumed credentials, state read back from the server after
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
+from remediation import aws
 from remediation.cli import ExitStatus
 from remediation.fleet import SESSION_NAME
-from tests.cli_process import UNPACED, run_cli
+from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import create_table, protection
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import ErrorShape, FaultProxy
 from tests.servers import MotoServer, assumed_client, aws_env, organization_members
 
 CALLER = "123456789012"  # moto's default account: the caller's own
@@ -153,27 +161,113 @@ def test_the_json_names_the_failed_account_regions(
     assert all("AccessDenied" in t["error"] for t in failed)
 
 
-def test_a_region_not_enabled_is_skipped_under_all_regions_but_fails_when_named(
+def test_under_all_regions_the_account_says_which_regions_are_enabled_and_one_refusing_fails(
     server: MotoServer, fault_proxy: FaultProxy
 ) -> None:
     client = client_in(server.url, CALLER, "us-east-1")
     create_table(client, "sentinel-requests")
-    fault_proxy.fail("ListTables", "UnrecognizedClientException", regions=["ap-east-1"], times=None)
+    # ec2:DescribeRegions (moto, like AWS) answers ap-east-1 not-opted-in: skipped, never called.
+    never = fault_proxy.fail("ListTables", "AccessDeniedException", regions=["ap-east-1"])
+    # eu-west-1 is enabled, so credentials refused there are a failure, not "not enabled".
+    fault_proxy.fail("ListTables", "UnrecognizedClientException", regions=["eu-west-1"], times=None)
     result = run_cli(
         ["harden", "--force", "--json", "--all-regions", *UNPACED], aws_env(fault_proxy.url)
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == ExitStatus.FAILED, result.stderr
     targets = {t["region"]: t for t in result.json()["targets"]}
     assert len(targets) > 20 and targets["us-east-1"]["status"] == "ok"
     assert targets["ap-east-1"]["status"] == "skipped"
     assert "not enabled" in targets["ap-east-1"]["error"]
+    assert never.fired == 0
+    assert targets["eu-west-1"]["status"] == "failed"
+    assert "UnrecognizedClientException" in targets["eu-west-1"]["error"]
     assert {t["account"] for t in targets.values()} == {CALLER}
+    assert fault_proxy.calls("ec2:DescribeRegions") == 1
     assert protection(client, "sentinel-requests") == (True, True)
 
     named = ["--region", "ap-east-1", "--region", "us-east-1"]
+    fault_proxy.clear_faults()
+    fault_proxy.fail("ListTables", "UnrecognizedClientException", regions=["ap-east-1"], times=None)
     result = run_cli(["harden", "--force", *named, *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode == ExitStatus.FAILED
-    assert f"✗ {CALLER} ap-east-1: failed: region not enabled" in result.stdout
+    assert f"✗ {CALLER} ap-east-1: failed: credentials refused" in result.stdout
+
+
+SCP_DENIED = ErrorShape(
+    "AccessDeniedException",
+    "com.amazon.coral.service",
+    f"User: arn:aws:sts::{CALLER}:assumed-role/SentinelHarden/sentinel-harden is not "
+    "authorized to perform: dynamodb:{operation} on resource: {arn} with an explicit deny in "
+    "a service control policy",
+    message_key="Message",
+)
+
+
+@pytest.mark.parametrize(("flags", "status"), [([], 0), (["--fail-on-scp-deny"], 1)])
+def test_a_region_a_service_control_policy_denies_is_denied_and_fails_only_when_asked(
+    server: MotoServer, fault_proxy: FaultProxy, flags: list[str], status: int
+) -> None:
+    clients = {r: client_in(server.url, CALLER, r) for r in ("us-east-1", "eu-west-1")}
+    for client in clients.values():
+        create_table(client, "sentinel-requests")
+    fault_proxy.fail("ListTables", SCP_DENIED, regions=["eu-west-1"], times=None)
+    result = run_cli(
+        ["harden", "--force", "--json", *REGIONS, *flags, *UNPACED], aws_env(fault_proxy.url)
+    )
+    assert result.returncode == status, result.stderr
+    targets = {t["region"]: t for t in result.json()["targets"]}
+    assert targets["eu-west-1"]["status"] == "denied"
+    assert "denied by a service control policy" in targets["eu-west-1"]["error"]
+    assert protection(clients["us-east-1"], "sentinel-requests") == (True, True)
+    assert protection(clients["eu-west-1"], "sentinel-requests") == (False, False)
+
+
+def test_a_run_in_which_every_region_is_denied_checked_nothing_and_is_never_a_pass(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.fail("ListTables", SCP_DENIED, times=None)
+    result = run_cli(["harden", "--check", "--json", *REGIONS], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    assert {t["status"] for t in result.json()["targets"]} == {"denied"}
+
+
+def test_listtables_failing_after_its_first_page_fails_that_target_and_hardens_what_was_listed(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    clients = {r: client_in(server.url, CALLER, r) for r in ("us-east-1", "eu-west-1")}
+    for client in clients.values():
+        create_table(client, "sentinel-a")
+        create_table(client, "sentinel-b")
+    create_table(clients["eu-west-1"], "sentinel-eu")
+
+    def more_pages_then_refused(page: dict[str, Any]) -> None:
+        """eu-west-1's first page says more follow; the next is refused, as a permission or
+        a token withdrawn mid-run would be."""
+        if "sentinel-eu" in page["TableNames"]:
+            page["LastEvaluatedTableName"] = page["TableNames"][-1]
+            fault_proxy.fail(
+                "ListTables", "AccessDeniedException", regions=["eu-west-1"], times=None
+            )
+
+    fault_proxy.rewrite_answer("ListTables", more_pages_then_refused, times=None)
+    result = run_cli(
+        ["harden", "--force", "--json", "--region", "eu-west-1", "--region", "us-east-1", *UNPACED],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    document = result.json()
+    targets = {t["region"]: t for t in document["targets"]}
+    assert targets["us-east-1"]["status"] == "ok"
+    assert targets["eu-west-1"]["status"] == "failed"
+    assert "ListTables failed after 3 table names" in targets["eu-west-1"]["error"]
+    assert "unchecked" in targets["eu-west-1"]["error"]
+    assert {(t["region"], t["result"]) for t in document["tables"]} == {
+        ("eu-west-1", "hardened"),
+        ("us-east-1", "hardened"),
+    }
+    for client in clients.values():
+        assert protection(client, "sentinel-a") == (True, True)
+        assert protection(client, "sentinel-b") == (True, True)
 
 
 def replicate(proxy: FaultProxy, clients: dict[str, Any], name: str) -> None:
@@ -261,6 +355,9 @@ def test_several_regions_of_one_account_show_a_region_column_and_name_the_accoun
         (["--all-regions", "--region", "us-east-1"], "exclude each other"),
         (["--region", "mars-1"], "not an AWS region"),
         (["--external-id", "abc"], "--external-id needs"),
+        (["--exclude-account", A], "--exclude-account needs"),
+        (["--role-arn", role(A), "--exclude-account", "1234"], "12-digit account id"),
+        (["--role-arn", role(A), "--exclude-account", A], "both named by --role-arn and excluded"),
         (
             [
                 "--region",
@@ -335,3 +432,332 @@ def test_a_one_account_one_region_run_names_its_account_from_the_tables_without_
     ]
     assert {(t["account"], t["region"]) for t in document["tables"]} == {(CALLER, "us-east-1")}
     assert not any(op.startswith("sts:") for op in fault_proxy.operations())
+
+
+# -- Organizations as AWS answers today: State, and Status retired -------------------------------
+
+ORG = ["--organization", "--role-name", ROLE, "--region", "us-east-1", *UNPACED]
+
+
+def answer_states(states: dict[str, str], keep_status: bool = False) -> Any:
+    """Rewrite ListAccounts as AWS answers since Status was retired: State only (or, with
+    `keep_status`, Status only, as before State existed)."""
+
+    def edit(page: dict[str, Any]) -> None:
+        for account in page["Accounts"]:
+            state = states.get(account["Id"], "ACTIVE")
+            account.pop("Status", None)
+            account.pop("State", None)
+            account["Status" if keep_status else "State"] = state
+
+    return edit
+
+
+def test_accounts_are_chosen_by_state_and_those_not_active_are_listed_as_skipped(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    members = organization_members(server.url, 4)
+    clients = {account: client_in(server.url, account, "us-east-1") for account in members}
+    for client in clients.values():
+        create_table(client, "sentinel-requests")
+    suspended, closing = members[2], members[3]
+    states = {suspended: "SUSPENDED", closing: "PENDING_CLOSURE"}
+    fault_proxy.rewrite_answer("organizations:ListAccounts", answer_states(states), times=None)
+    result = run_cli(["harden", "--force", "--json", *ORG], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    targets = {t["account"]: t for t in result.json()["targets"]}
+    assert targets[members[0]]["status"] == targets[members[1]]["status"] == "ok"
+    assert targets[suspended] == {
+        "account": suspended,
+        "region": "*",
+        "status": "skipped",
+        "error": "account state SUSPENDED",
+    }
+    assert targets[closing]["error"] == "account state PENDING_CLOSURE"
+    assert fault_proxy.calls("sts:AssumeRole") == 2
+    for account in members[:2]:
+        assert protection(clients[account], "sentinel-requests") == (True, True)
+    for account in (suspended, closing):
+        assert protection(clients[account], "sentinel-requests") == (False, False)
+
+
+def test_status_is_read_only_when_organizations_answers_it_alone(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    members = organization_members(server.url, 2)
+    states = {members[1]: "SUSPENDED"}
+    edit = answer_states(states, keep_status=True)
+    fault_proxy.rewrite_answer("organizations:ListAccounts", edit, times=None)
+    result = run_cli(["harden", "--dry-run", "--json", *ORG], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    statuses = {t["account"]: t["status"] for t in result.json()["targets"]}
+    assert statuses == {members[0]: "ok", members[1]: "skipped"}
+
+
+@pytest.mark.parametrize("mode", ["--check", "--dry-run", "--force"])
+def test_an_organization_with_no_account_to_run_in_is_a_setup_error_never_a_pass(
+    server: MotoServer, fault_proxy: FaultProxy, mode: str
+) -> None:
+    members = organization_members(server.url, 2)
+    states = dict.fromkeys(members, "SUSPENDED")
+    fault_proxy.rewrite_answer("organizations:ListAccounts", answer_states(states), times=None)
+    result = run_cli(["harden", mode, *ORG], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.AWS_SETUP
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: no account to run in")
+    assert all(f"{account} (account state SUSPENDED)" in line for account in members)
+    assert fault_proxy.calls("sts:AssumeRole") == 0
+
+
+def test_an_excluded_account_is_never_assumed_into_and_is_listed(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    members = organization_members(server.url, 3)
+    clients = {account: client_in(server.url, account, "us-east-1") for account in members}
+    for client in clients.values():
+        create_table(client, "sentinel-requests")
+    left_out = members[0]
+    result = run_cli(
+        ["harden", "--force", "--json", "--exclude-account", left_out, *ORG],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == 0, result.stderr
+    targets = {t["account"]: t for t in result.json()["targets"]}
+    assert targets[left_out]["status"] == "skipped"
+    assert targets[left_out]["error"] == "excluded by --exclude-account"
+    assumed = {r.table for r in fault_proxy.records if r.operation == "sts:AssumeRole"}
+    assert assumed == {role(account) for account in members[1:]}
+    assert protection(clients[left_out], "sentinel-requests") == (False, False)
+
+    unknown = ["--exclude-account", "999999999999"]
+    result = run_cli(["harden", "--dry-run", *unknown, *ORG], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.AWS_SETUP
+    assert "999999999999: not an account of the organization" in result.stderr
+
+
+# -- assumed credentials expire -------------------------------------------------------------------
+
+
+def test_assumed_credentials_that_expire_mid_run_are_refreshed_and_never_sent_expired(
+    fleet: dict[tuple[str, str], Any], fault_proxy: FaultProxy
+) -> None:
+    life = 2.0
+    fault_proxy.expire_assumed_credentials(after=life)
+    # The first read of the run outlasts every credential issued so far: a run (or an operator
+    # at the prompt) longer than the credentials' life.
+    fault_proxy.on_call("DescribeContinuousBackups", lambda call: time.sleep(life + 0.5))
+    result = run_cli(
+        ["harden", "--force", "--json", *ROLES, *REGIONS, *UNPACED], aws_env(fault_proxy.url)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.json()["succeeded"] == 8
+    assert fault_proxy.faulted() == 0, [r for r in fault_proxy.records if r.faulted]
+    assert fault_proxy.calls("sts:AssumeRole") > 2  # assumed again, not once for the run
+    for (account, _), client in fleet.items():
+        expected = (True, True) if account != CALLER else (False, False)
+        assert protection(client, "sentinel-requests") == expected
+
+
+def test_interrupting_while_roles_are_assumed_starts_no_further_assumption(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    accounts = [f"{100000000000 + i}" for i in range(12)]
+    first = threading.Event()
+
+    def slow(call: Any) -> None:
+        first.set()
+        time.sleep(0.5)
+
+    fault_proxy.on_call("sts:AssumeRole", slow, times=None)
+    roles = [f for account in accounts for f in ("--role-arn", role(account))]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remediation", "harden", "--dry-run", "--workers", "2", *roles],
+        env=aws_env(fault_proxy.url),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.wait(60), "no AssumeRole arrived"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == ExitStatus.INTERRUPTED, stderr
+    assert "Traceback" not in stderr
+    # Two workers: the assumptions in flight finish, none is started after Ctrl-C.
+    assert fault_proxy.calls("sts:AssumeRole") <= 4 < len(accounts)
+
+
+# -- --endpoint-url reaches every service ---------------------------------------------------------
+
+
+def test_endpoint_url_takes_sts_and_organizations_there_unless_a_service_variable_says_otherwise(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    members = organization_members(server.url, 2)
+    env = aws_env(fault_proxy.url)
+    del env["AWS_ENDPOINT_URL"]
+    flags = ["harden", "--dry-run", "--endpoint-url", fault_proxy.url, *ORG]
+    result = run_cli(flags, env)
+    assert result.returncode == 0, result.stderr
+    assert fault_proxy.calls("organizations:ListAccounts") == 1
+    assert fault_proxy.calls("sts:AssumeRole") == len(members)
+
+    with FaultProxy(server.url) as sts_proxy:
+        fault_proxy.reset_counts()
+        result = run_cli(flags, {**env, "AWS_ENDPOINT_URL_STS": sts_proxy.url})
+        assert result.returncode == 0, result.stderr
+        assert sts_proxy.calls("sts:AssumeRole") == len(members)
+    assert fault_proxy.calls("sts:AssumeRole") == 0
+    assert fault_proxy.calls("organizations:ListAccounts") == 1
+
+
+@pytest.mark.parametrize("configured", ["legacy", "regional"])
+def test_sts_is_called_at_its_regional_endpoint_whatever_the_configuration_says(
+    monkeypatch: pytest.MonkeyPatch, configured: str
+) -> None:
+    """A token from STS's global endpoint is refused in opt-in regions: the regional one, always
+    (no endpoint override here, so botocore's own endpoint choice is what is seen)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", configured)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    session = aws.make_session(aws.Settings(region="eu-west-1"))
+    sent: list[tuple[str, str]] = []
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        scope = request.headers["Authorization"].decode().split("Credential=")[1]
+        sent.append((request.url, scope.split("/")[2]))
+        body = (
+            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<GetCallerIdentityResult><Account>{CALLER}</Account><Arn>arn:aws:iam::{CALLER}"
+            ":user/x</Arn><UserId>AIDAX</UserId></GetCallerIdentityResult>"
+            "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+            "</GetCallerIdentityResponse>"
+        ).encode()
+        return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Raw(body))
+
+    session.events.register("before-send.sts", answer)
+    identity = aws.Identity(session, "eu-west-1", aws.Settings(), threading.Event())
+    assert identity.caller_account() == CALLER
+    assert sent == [("https://sts.eu-west-1.amazonaws.com/", "eu-west-1")]
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+# -- multi-account global tables and replica states -----------------------------------------------
+
+
+def replica_entry(account: str, region: str, status: str = "ACTIVE") -> dict[str, str]:
+    arn = f"arn:aws:dynamodb:{region}:{account}:table/sentinel-global"
+    return {"RegionName": region, "ReplicaArn": arn, "ReplicaStatus": status}
+
+
+def test_a_replica_is_followed_into_its_own_account_and_one_the_run_does_not_reach_is_reported(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    c = "333333333333"
+    places = {A: "us-east-1", B: "eu-west-1", c: "ap-southeast-2"}
+    clients = {account: client_in(server.url, account, r) for account, r in places.items()}
+    for client in clients.values():
+        create_table(client, "sentinel-global")
+    origin = clients[A].describe_table(TableName="sentinel-global")["Table"]["TableArn"]
+    fault_proxy.show_replicas(origin, [replica_entry(B, "eu-west-1"), replica_entry(c, places[c])])
+    roles = ["--role-arn", role(A), "--role-arn", role(B)]
+    result = run_cli(
+        ["harden", "--force", "--json", *roles, "--region", "us-east-1", *UNPACED],
+        aws_env(fault_proxy.url),
+    )
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    rows = {(t["account"], t["region"]): t for t in document["tables"]}
+    assert rows[(B, "eu-west-1")]["replica_of"] == origin
+    assert rows[(B, "eu-west-1")]["result"] == "hardened"
+    assert (c, "ap-southeast-2") not in rows
+    targets = {(t["account"], t["region"]): t for t in document["targets"]}
+    assert targets[(c, "ap-southeast-2")]["status"] == "skipped"
+    assert "does not reach: sentinel-global" in targets[(c, "ap-southeast-2")]["error"]
+    assert protection(clients[A], "sentinel-global") == (True, True)
+    assert protection(clients[B], "sentinel-global") == (True, True)
+    assert protection(clients[c], "sentinel-global") == (False, False)
+    assert fault_proxy.calls("sts:AssumeRole") == 2  # never into the account not asked for
+
+
+@pytest.mark.parametrize(
+    "status", ["DELETING", "INACCESSIBLE_ENCRYPTION_CREDENTIALS", "ARCHIVED", "CREATION_FAILED"]
+)
+def test_a_replica_neither_active_nor_updating_is_reported_with_its_status_and_never_written(
+    server: MotoServer, fault_proxy: FaultProxy, status: str
+) -> None:
+    clients = {r: client_in(server.url, CALLER, r) for r in ("us-east-1", "eu-west-1")}
+    for client in clients.values():
+        create_table(client, "sentinel-global")
+    origin = clients["us-east-1"].describe_table(TableName="sentinel-global")["Table"]["TableArn"]
+    fault_proxy.show_replicas(origin, [replica_entry(CALLER, "eu-west-1", status)])
+    result = run_cli(["harden", "--force", "--json", *UNPACED], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    rows = {t["region"]: t for t in result.json()["tables"]}
+    assert rows["us-east-1"]["result"] == "hardened"
+    assert rows["eu-west-1"]["result"] == "failed"
+    assert rows["eu-west-1"]["error"]["code"] == "ReplicaNotWritable"
+    assert f"ReplicaStatus {status}" in rows["eu-west-1"]["error"]["message"]
+    assert fault_proxy.calls("DescribeTable", "sentinel-global") == 1  # the origin's only
+    assert protection(clients["eu-west-1"], "sentinel-global") == (False, False)
+
+
+def test_a_replica_still_creating_is_followed_and_hardened_once_it_is_active(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    clients = {r: client_in(server.url, CALLER, r) for r in ("us-east-1", "eu-west-1")}
+    for client in clients.values():
+        create_table(client, "sentinel-global")
+    origin = clients["us-east-1"].describe_table(TableName="sentinel-global")["Table"]["TableArn"]
+    fault_proxy.show_replicas(origin, [replica_entry(CALLER, "eu-west-1", "CREATING")])
+    fault_proxy.report_updating("sentinel-global", calls=3, status="CREATING")
+    result = run_cli(["harden", "--force", "--json", *UNPACED], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    rows = {t["region"]: t for t in result.json()["tables"]}
+    assert rows["eu-west-1"]["result"] == "hardened"
+    assert rows["eu-west-1"]["replica_of"] == origin
+    assert fault_proxy.calls("DescribeTable", "sentinel-global") > 2  # waited while CREATING
+    assert protection(clients["eu-west-1"], "sentinel-global") == (True, True)
+
+
+def test_a_refresh_refused_mid_run_fails_that_account_alone_with_one_line_per_call_no_traceback(
+    fleet: dict[tuple[str, str], Any], fault_proxy: FaultProxy
+) -> None:
+    life = 2.0
+    fault_proxy.expire_assumed_credentials(after=life)
+
+    def outlast_then_withdraw(call: Any) -> None:
+        time.sleep(life + 0.5)
+        fault_proxy.fail("sts:AssumeRole", "AccessDenied", tables=[role(B)], times=None)
+
+    fault_proxy.on_call("DescribeContinuousBackups", outlast_then_withdraw)
+    result = run_cli(
+        ["harden", "--force", "--json", *ROLES, *REGIONS, *UNPACED], aws_env(fault_proxy.url)
+    )
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    assert "Traceback" not in result.stderr and "Refreshing" not in result.stderr
+    tables = result.json()["tables"]
+    failed = {(t["account"], t["table_name"]) for t in tables if t["result"] == "failed"}
+    assert failed and {account for account, _ in failed} == {B}
+    assert all(
+        error["action"] == "sts:AssumeRole"
+        for t in tables
+        if t["result"] == "failed"
+        for error in t["errors"]
+    )
+    for region in ("us-east-1", "eu-west-1"):
+        assert protection(fleet[(A, region)], "sentinel-requests") == (True, True)

@@ -36,12 +36,14 @@ POLICIES = {
 
 
 def allowed(path: Path) -> dict[str, set[str]]:
-    """Action -> resources the policy allows it on."""
+    """Action -> resources the policy allows it on (a template's ${AWS::Partition} as aws)."""
     document: dict[str, Any] = json.loads(path.read_text())
     result: dict[str, set[str]] = {}
     for statement in document["Statement"]:
         assert statement["Effect"] == "Allow"
         resources = statement["Resource"]
+        if isinstance(resources, dict):
+            resources = resources["Fn::Sub"].replace("${AWS::Partition}", "aws")
         for action in statement["Action"]:
             result.setdefault(action, set()).update(
                 [resources] if isinstance(resources, str) else resources
@@ -137,7 +139,7 @@ def test_the_fleet_callers_policy_lists_exactly_what_reaching_the_accounts_needs
     assert policy == {}
 
 
-def test_the_member_role_is_trusted_only_with_the_external_id_and_allowed_todays_five_actions(
+def test_the_member_role_trusts_only_the_hardener_role_with_the_external_id_and_its_actions(
     tmp_path: Path,
 ) -> None:
     role = member_role()
@@ -146,11 +148,40 @@ def test_the_member_role_is_trusted_only_with_the_external_id_and_allowed_todays
         [statement] = trust["Statement"]
         assert statement["Action"] == fleet.ASSUME_ACTION
         assert "sts:ExternalId" in statement["Condition"]["StringEquals"]
+        assert ":root" not in json.dumps(statement["Principal"])  # a role, never the account
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "AWS": {"Ref": "HardenerRoleArn"}
+    }
     [inline] = role["Policies"]
     written = tmp_path / "inline.json"
     written.write_text(json.dumps(inline["PolicyDocument"]))
-    assert allowed(written) == allowed(ROOT / "docs" / "iam-policy.json")
-    assert set(allowed(written)) == set(controls.iam_actions())
+    regions = allowed(ROOT / "docs" / "iam-all-regions.json")
+    assert allowed(written) == {**allowed(ROOT / "docs" / "iam-policy.json"), **regions}
+    assert set(allowed(written)) == {*controls.iam_actions(), *fleet.account_actions(True)}
+    assert set(regions) == set(fleet.account_actions(True))
+
+
+def _strings(node: Any, inside_sub: bool = False) -> list[tuple[str, bool]]:
+    if isinstance(node, str):
+        return [(node, inside_sub)]
+    if isinstance(node, list):
+        return [found for item in node for found in _strings(item, inside_sub)]
+    if isinstance(node, dict):
+        return [
+            found
+            for key, value in node.items()
+            for found in _strings(value, inside_sub or key == "Fn::Sub")
+        ]
+    return []
+
+
+def test_every_arn_in_the_member_role_template_names_its_partition_from_the_stack() -> None:
+    template = json.loads(MEMBER_TEMPLATE.read_text())
+    arns = [(text, sub) for text, sub in _strings(template["Resources"]) if "arn:" in text]
+    assert arns, "the template builds at least one ARN"
+    for text, sub in arns:
+        assert sub and text.startswith("arn:${AWS::Partition}:"), text
+    assert "arn:aws:" not in json.dumps(template["Resources"])
 
 
 TRUST = ROOT / "docs" / "iam-member-trust-policy.json"
@@ -175,13 +206,15 @@ def test_a_fleet_run_calls_only_what_the_caller_and_member_policies_allow(
         else [f for account in members for f in ("--role-arn", role_arn(account))]
     )
     result = run_cli(
-        ["harden", "--force", "--external-id", "xid-1", *reach, *UNPACED],
+        ["harden", "--force", "--all-regions", "--external-id", "xid-1", *reach, *UNPACED],
         aws_env(fault_proxy.url),
     )
     assert result.returncode == 0, result.stderr
     operations = fault_proxy.operations()
     outside = {op for op in operations if ":" in op} - {fleet.CALLER_IDENTITY_ACTION}
-    assert outside == set(fleet.caller_actions(organization))
+    in_accounts = set(fleet.account_actions(all_regions=True))
+    assert outside == {*fleet.caller_actions(organization), *in_accounts}
+    assert in_accounts <= set(allowed(ROOT / "docs" / "iam-all-regions.json"))
     assumed = {r.table for r in fault_proxy.records if r.operation == fleet.ASSUME_ACTION}
     assert assumed == {role_arn(account) for account in members}
     assert all(fnmatch.fnmatchcase(arn, ROLE_PATTERN) for arn in assumed)

@@ -209,7 +209,10 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
     harden.add_argument(
         "--all-regions",
         action="store_true",
-        help="every region where DynamoDB is offered (regions not enabled are skipped)",
+        help=(
+            "every region each account has enabled (ec2:DescribeRegions; the others are "
+            "listed as skipped)"
+        ),
     )
     harden.add_argument(
         "--role-arn",
@@ -221,7 +224,28 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
     harden.add_argument(
         "--organization",
         action="store_true",
-        help="every ACTIVE account of the AWS Organization, through --role-name in each",
+        help=(
+            "every ACTIVE account of the AWS Organization, through --role-name in each "
+            "(the others are listed as skipped, with their state)"
+        ),
+    )
+    harden.add_argument(
+        "--exclude-account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help=(
+            "leave this account out, e.g. the management account from a delegated "
+            "administrator's run (repeatable)"
+        ),
+    )
+    harden.add_argument(
+        "--fail-on-scp-deny",
+        action="store_true",
+        help=(
+            "an account-region a service control policy denies fails the run (default: "
+            "listed as denied, exit status unchanged)"
+        ),
     )
     harden.add_argument(
         "--role-name",
@@ -237,7 +261,12 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         help="with --role-arn or --organization: also harden the caller's own account",
     )
     harden.add_argument(
-        "--endpoint-url", metavar="URL", help="DynamoDB endpoint (default: AWS's; or a local one)"
+        "--endpoint-url",
+        metavar="URL",
+        help=(
+            "endpoint of every service the run calls: DynamoDB, STS, Organizations, EC2 "
+            "(AWS_ENDPOINT_URL_<SERVICE> still wins for its service)"
+        ),
     )
     harden.add_argument(
         "--workers",
@@ -359,6 +388,8 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
             role_name=args.role_name,
             external_id=args.external_id,
             include_caller=args.include_caller_account,
+            exclude_accounts=tuple(args.exclude_account),
+            fail_on_scp_deny=args.fail_on_scp_deny,
         )
     except InvalidScope as exc:
         raise UsageError(str(exc)) from None

@@ -39,10 +39,12 @@ class TargetResult:
 
     account: str | None
     region: str
-    status: Literal["ok", "failed", "skipped"] = "ok"
+    status: Literal["ok", "failed", "skipped", "denied"] = "ok"
     error: AwsError | None = None
     reason: str = ""
-    """Why it failed or was skipped, in words; empty when it is ok."""
+    """Why it failed, was denied or skipped, in words; empty when it is ok."""
+    fails: bool = False
+    """It makes the run a failure: failed, or denied by an SCP under --fail-on-scp-deny."""
     for_replicas: bool = False
     """Not selected: reached only to protect a global table's replica."""
 
@@ -275,8 +277,10 @@ class Report:
             return ExitStatus.INTERRUPTED
         if self.cancelled:
             return ExitStatus.CANCELLED
-        if any(t.status == "failed" for t in self.targets):
+        if any(t.fails for t in self.targets):
             return ExitStatus.FAILED  # an account or region not done is a failure, dry run or not
+        if self.targets and not any(t.status == "ok" for t in self.targets):
+            return ExitStatus.FAILED  # every account-region denied or skipped: nothing was checked
         if any(hub.failed for hub in self.security_hub):
             return ExitStatus.FAILED  # a finding Security Hub refused is a verdict not delivered
         if self.check:

@@ -331,6 +331,7 @@ def _target(target: Target) -> TargetResult:
         status=target.status,
         error=target.error,
         reason=target.reason,
+        fails=target.fails,
         for_replicas=target.for_replicas,
     )
 

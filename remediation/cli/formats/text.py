@@ -297,7 +297,7 @@ def _targets(report: Report, say: _Lines) -> None:
     """One line per account-region that failed or was skipped, then what Security Hub took."""
     troubled = report.troubled_targets
     for target in troubled:
-        mark = "✗" if target.status == "failed" else "-"
+        mark = "✗" if target.fails else "-"
         say(f"{mark} {target.account or '-'} {target.region}: {target.status}: {target.reason}")
     if troubled:
         say()
