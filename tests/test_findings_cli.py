@@ -21,9 +21,9 @@ from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 from remediation import aws
 from remediation.cli import ExitStatus
 from tests.cli_process import UNPACED, run_cli
-from tests.conftest import TableFactory, protection
+from tests.conftest import TableFactory, create_table, protection
 from tests.fault_proxy import FaultProxy
-from tests.servers import REGION, MotoServer, aws_env
+from tests.servers import REGION, MotoServer, assumed_client, aws_env
 
 ACCOUNT = "123456789012"
 DP = "dynamodb-deletion-protection"
@@ -37,6 +37,26 @@ def security_hub(url: str) -> Any:
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+    )
+
+
+def assumed_security_hub(url: str, role_arn: str) -> Any:
+    """Security Hub as the role's account sees it, through a real STS AssumeRole."""
+    sts = boto3.client(
+        "sts",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    found = sts.assume_role(RoleArn=role_arn, RoleSessionName="read")["Credentials"]
+    return boto3.client(
+        "securityhub",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=found["AccessKeyId"],
+        aws_secret_access_key=found["SecretAccessKey"],
+        aws_session_token=found["SessionToken"],
     )
 
 
@@ -255,3 +275,23 @@ def test_a_run_declined_at_the_prompt_imports_nothing(
     assert result.returncode == ExitStatus.CANCELLED
     assert fault_proxy.calls("securityhub:BatchImportFindings") == 0
     assert hub_findings(server.url) == {}
+
+
+def test_each_accounts_findings_go_to_its_own_security_hub_with_its_own_credentials(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    members = ["111111111111", "222222222222"]
+    for account in members:
+        role = f"arn:aws:iam::{account}:role/SentinelHarden"
+        create_table(assumed_client(server.url, role), "sentinel-a")
+    roles = [f for a in members for f in ("--role-arn", f"arn:aws:iam::{a}:role/SentinelHarden")]
+    result = harden(fault_proxy.url, "--check", "--security-hub", "--json", *roles)
+    assert result.returncode == ExitStatus.FAILED, result.stderr  # unprotected, as --check says
+    assert {(h["account"], h["status"]) for h in result.json()["security_hub"]} == {
+        (a, "imported") for a in members
+    }
+    for account in members:
+        hub = assumed_security_hub(server.url, f"arn:aws:iam::{account}:role/SentinelHarden")
+        found = hub.get_findings()["Findings"]
+        assert {f["AwsAccountId"] for f in found} == {account}
+        assert len(found) == 2
