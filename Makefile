@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint demo preview bench pack-dist clean
+.PHONY: test lint demo preview bench pack-dist clean pulumi-cli
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ lint: $(BIN)/python
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy remediation
 
-test: lint
+# The real Pulumi CLI for the end-to-end tests: found on PATH, reused, or built (tools/pulumi/ensure.sh).
+pulumi-cli:
+	@tools/pulumi/ensure.sh
+
+test: lint pulumi-cli
 	$(BIN)/python -m pytest
 
 # The CLI on a local moto_server, then what the policy pack reports and fixes in a preview.

@@ -27,9 +27,11 @@ def protect_tables(
     min_recovery_days: int | None = None,
     *,
     exclude: Iterable[str] = (),
+    protect: bool = True,
 ) -> pulumi.ResourceTransform:
     """A transform enabling deletion protection and PITR on every table named `prefix`*, except
-    those an `exclude` glob matches (the same rule as the pack's `exclude` config)."""
+    those an `exclude` glob matches (the same rule as the pack's `exclude` config), and with
+    `protect` Pulumi's own `protect` resource option, so `pulumi destroy` refuses to delete it."""
     patterns = (exclude,) if isinstance(exclude, str) else tuple(exclude)
     selection = Selection(prefix, patterns)
     requirement = Requirement(min_recovery_days=min_recovery_days)
@@ -42,17 +44,22 @@ def protect_tables(
         if resource is None:
             return None
         findings = [f for control in ALL for f in resource.findings(control, requirement)]
-        if not findings:
+        unprotected = protect and not (args.opts and args.opts.protect)
+        if not findings and not unprotected:
             return None
         if resource.name is None:
             # Preview only: during the update the name is known and this runs again.
-            pulumi.log.warn(resource.unjudged_name(findings, prefix))
+            if findings:
+                pulumi.log.warn(resource.unjudged_name(findings, prefix))
             return None
         if not resource.is_ours(selection):
             return None
         for finding in findings:
             if not enable(finding, requirement):
                 pulumi.log.warn(finding.message(requirement))
-        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+        opts = args.opts
+        if unprotected:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True))
+        return pulumi.ResourceTransformResult(props=props, opts=opts)
 
     return transform

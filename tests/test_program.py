@@ -102,6 +102,20 @@ def test_the_program_should_carry_sentinels_indexes(program: list[Resource]) -> 
     }
 
 
+def test_the_program_should_declare_its_tables_with_pulumis_protect_unless_configured_off(
+    program: list[Resource],
+) -> None:
+    assert all(r.protect for r in program)
+    throwaway = capture_program(config={f"{PROJECT}:protect": "false"})
+    assert len(throwaway) == 3 and not any(r.protect for r in throwaway)
+
+
+def test_source_protection_off_should_declare_the_tables_without_either_protection() -> None:
+    resources = capture_program(config={f"{PROJECT}:sourceProtection": "false"})
+    assert len(resources) == 3
+    assert all(not PROTECTION_KEYS & set(r.props) and r.protect for r in resources)
+
+
 def test_a_stack_config_prefix_should_rename_the_tables() -> None:
     resources = capture_program(config={f"{PROJECT}:prefix": "acme-sentinel-"})
     assert sorted(r.props["name"] for r in resources) == sorted(f"acme-{n}" for n in NAMES)
