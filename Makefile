@@ -22,16 +22,17 @@ pulumi-cli:
 test: lint pulumi-cli
 	$(BIN)/python -m pytest
 
-# The CLI on a local moto_server, then what the policy pack reports and fixes in a preview.
-demo: $(BIN)/python
+# The CLI on a local moto_server, then what the policy pack reports in a preview and fixes in an up.
+demo: $(BIN)/python pulumi-cli
 	$(BIN)/python -m tests.demo
-	$(BIN)/python -m tests.preview
+	$(BIN)/python -m tests.preview --up
 
 bench: $(BIN)/python
 	$(BIN)/python -m bench
 
-# What `pulumi preview --policy-pack policy_pack` would report for unprotected Sentinel tables.
-preview: $(BIN)/python
+# What `pulumi preview --policy-pack policy_pack` reports for unprotected Sentinel tables: the real
+# CLI when there is one (its first line says which engine ran).
+preview: $(BIN)/python pulumi-cli
 	$(BIN)/python -m tests.preview
 
 # `pulumi policy publish` uploads only the pack folder: stage one with the core inside it, and a

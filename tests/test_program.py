@@ -217,7 +217,7 @@ def test_harden_at_source_should_leave_the_excluded_tables_as_declared() -> None
 
 def test_the_preview_script_should_show_remediations_and_violations() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tests.preview"],
+        [sys.executable, "-m", "tests.preview", "--imitation"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -226,7 +226,7 @@ def test_the_preview_script_should_show_remediations_and_violations() -> None:
     )
     out = result.stdout
     first = out.splitlines()[0]
-    assert "analyzer protocol" in first and "not the Pulumi CLI" in first
+    assert "imitation of the analyzer protocol" in first
     assert out.count("~ dynamodb-deletion-protection remediated") == 3
     assert 'pointInTimeRecovery: (not set) => {"enabled": true}' in out
     assert "sentinel-requests: Deletion Protection is off" in out
