@@ -89,7 +89,10 @@ class Run:
 class Workspace:
     """One project folder, backend and PULUMI_HOME under `tmp`, on the moto_server at `aws_url`."""
 
-    def __init__(self, cli: Path, tmp: Path, aws_url: str, stack: str = STACK) -> None:
+    def __init__(
+        self, cli: Path, tmp: Path, aws_url: str, stack: str = STACK, source: Path = ROOT
+    ) -> None:
+        """`source` holds the program's Pulumi.yaml and __main__.py (the project's by default)."""
         self.cli = cli
         self.stack = stack
         self.project = tmp / "project"
@@ -97,8 +100,9 @@ class Workspace:
         self.home = tmp / "home"
         for folder in (self.project, self.backend, self.home):
             folder.mkdir(parents=True, exist_ok=True)
-        for name in ("Pulumi.yaml", "__main__.py", ".venv"):
-            (self.project / name).symlink_to(ROOT / name)
+        for name in ("Pulumi.yaml", "__main__.py"):
+            (self.project / name).symlink_to(source / name)
+        (self.project / ".venv").symlink_to(ROOT / ".venv")
         self._install_plugins()
         env = aws_env(aws_url, REGION)
         env.update(
