@@ -85,7 +85,8 @@ if config.get_bool("runtimeGuard"):
         "sentinel-guard",
         prefix=prefix,
         exclude=exclude,
-        min_recovery_days=config.get_int("runtimeGuardMinRecoveryDays"),
+        # 0, the default, accepts any period (Pulumi makes a typed key without default required).
+        min_recovery_days=config.get_int("runtimeGuardMinRecoveryDays") or None,
         alerts=bool(config.get_bool("runtimeGuardAlerts")),
     )
     pulumi.export("guard_function", guard.function.name)

@@ -16,6 +16,7 @@ Only what the Sentinel program declares is implemented; any other change is refu
 from __future__ import annotations
 
 import importlib.metadata
+import signal
 from collections.abc import Mapping
 from concurrent import futures
 from typing import Any
@@ -267,6 +268,9 @@ def main() -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
+    # The CLI interrupts its plugins when it is done with them: stop quietly, as the real ones do.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: server.stop(0))
     server.wait_for_termination()
 
 

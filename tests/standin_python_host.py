@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -173,6 +174,9 @@ def main() -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
+    # The CLI interrupts its plugins when it is done with them: stop quietly, as the real ones do.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: server.stop(0))
     server.wait_for_termination()
 
 

@@ -48,15 +48,22 @@ def tables(server: MotoServer) -> list[str]:
     return sorted(dynamodb_client(server.url).list_tables()["TableNames"])
 
 
-def violations(run: Run) -> set[tuple[str, str]]:
-    """(policy, table) for every policy line the CLI printed, whatever its level."""
-    found = set()
-    for line in run.output.splitlines():
-        for policy in (DP, PITR_ID, PROTECT_POLICY):
-            if policy in line:
-                named = [n for n in NAMES if n in line]
-                found.update((policy, n) for n in named)
-    return found
+POLICY_LINE = re.compile(
+    r"\[(remediate|advisory|mandatory)\](?: \[severity: \w+\])?\s+([\w-]+)\s+"
+    r"\(aws:dynamodb:Table: (\w+)\)"
+)
+
+
+def policy_lines(run: Run) -> set[tuple[str, str, str]]:
+    """(level, policy, table) for every per-resource policy line the CLI printed."""
+    return {
+        (level, policy, f"sentinel-{logical}")
+        for level, policy, logical in POLICY_LINE.findall(run.output)
+    }
+
+
+def every(level: str, *policies: str) -> set[tuple[str, str, str]]:
+    return {(level, p, n) for p in policies for n in NAMES}
 
 
 def summary(run: Run) -> str:
@@ -86,7 +93,7 @@ def unprotected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unprotecte
             tmp_path_factory.mktemp("unprotected"), server, {"sourceProtection": "false"}
         )
         config = PACK / "config"
-        preview = space.preview()
+        preview = space.preview("--diff")
         advisory = space.preview("--policy-pack-config", str(config / "advisory.json"))
         mandatory = space.preview("--policy-pack-config", str(config / "mandatory.json"))
         up = space.up()
@@ -100,8 +107,9 @@ def test_a_preview_should_show_the_remediation_of_every_unprotected_table(
 ) -> None:
     run = unprotected.preview
     assert run.code == 0, run.output
-    assert {(p, n) for p in (DP, PITR_ID) for n in NAMES} <= violations(run)
-    assert "remediate" in run.output.lower()
+    assert policy_lines(run) == every("remediate", DP, PITR_ID)
+    assert run.output.count("+ deletionProtectionEnabled: true") == 3
+    assert "Traceback" not in run.output
 
 
 def test_a_advisory_config_should_warn_about_every_table_and_exit_0(
@@ -109,8 +117,10 @@ def test_a_advisory_config_should_warn_about_every_table_and_exit_0(
 ) -> None:
     run = unprotected.advisory
     assert run.code == 0, run.output
-    assert violations(run) == {(p, n) for p in (DP, PITR_ID) for n in NAMES}
-    assert "advisory" in run.output
+    assert policy_lines(run) == every("advisory", DP, PITR_ID)
+    for name in NAMES:
+        assert f"{name}: Deletion Protection is off" in run.output
+        assert f"{name}: PITR is off" in run.output
 
 
 def test_a_mandatory_config_should_fail_the_preview_naming_every_table(
@@ -118,8 +128,9 @@ def test_a_mandatory_config_should_fail_the_preview_naming_every_table(
 ) -> None:
     run = unprotected.mandatory
     assert run.code != 0
-    assert violations(run) == {(p, n) for p in (DP, PITR_ID) for n in NAMES}
-    assert "mandatory" in run.output
+    assert policy_lines(run) == every("mandatory", DP, PITR_ID)
+    assert "error: preview failed" in run.output
+    assert all(f"{name}: Deletion Protection is off" in run.output for name in NAMES)
 
 
 def test_b_up_should_create_the_tables_protected_although_the_source_declares_them_not(
@@ -142,7 +153,7 @@ def test_d_a_second_preview_after_up_should_show_no_change_and_no_violation(
 ) -> None:
     run = unprotected.again
     assert run.code == 0, run.output
-    assert violations(run) == set()
+    assert not {line for line in policy_lines(run) if line[0] != "remediate"}
     assert "to update" not in summary(run) and "to create" not in summary(run)
     assert re.search(r"\d+ unchanged", summary(run)), run.output
 
@@ -168,7 +179,7 @@ def test_f_a_stack_export_should_mark_exactly_the_stacks_tables_as_managed(
         )
         assert result.returncode == 0, result.stderr
         document = json.loads(result.stdout)
-        entries = {e["table"]: e for e in document["tables"]}
+        entries = {e["table_name"]: e for e in document["tables"]}
         managed = sorted(n for n, e in entries.items() if e["result"] == "managed")
         assert managed == list(NAMES), state
         assert entries["sentinel-handmade"]["result"] != "managed"
@@ -192,10 +203,10 @@ def test_c_harden_at_source_should_preview_clean_and_create_protected_tables(
     space, server = hardened
     preview = space.preview()
     assert preview.code == 0, preview.output
-    assert violations(preview) == set()
+    assert policy_lines(preview) == set() and "Policies:" in preview.output
     up = space.up()
     assert up.code == 0, up.output
-    assert violations(up) == set()
+    assert policy_lines(up) == set()
     client = dynamodb_client(server.url)
     assert all(protection(client, n) == (True, True) for n in NAMES)
     state = json.loads(space.run("stack", "export", check=True).stdout)
@@ -243,8 +254,11 @@ def test_e_exclude_and_min_recovery_days_from_a_config_file_should_reach_the_pac
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({PITR_ID: {"minRecoveryPeriodDays": 36}}, "36"),
-        ({DP: {"exclude": "sentinel-*"}}, "exclude"),
+        (
+            {PITR_ID: {"minRecoveryPeriodDays": 36}},
+            f"{PITR_ID}: minRecoveryPeriodDays: Must be less than or equal to 35",
+        ),
+        ({DP: {"exclude": "sentinel-*"}}, f"{DP}: exclude: Invalid type. Expected: array"),
     ],
     ids=["recovery-days-over-35", "exclude-not-a-list"],
 )
@@ -254,7 +268,9 @@ def test_e_an_invalid_config_should_be_refused_with_the_schemas_message(
     space, _ = configured
     run = space.preview("--policy-pack-config", str(write(tmp_path / "bad.json", config)))
     assert run.code != 0
-    assert message in run.output and "invalid" in run.output.lower(), run.output
+    assert f"error: validating policy config: sentinel-dynamodb 0.1.0  {message}" in run.output, (
+        run.output
+    )
 
 
 # --- g: pulumi destroy of protected tables ---------------------------------------------------
@@ -276,3 +292,18 @@ def test_g_destroy_should_be_refused_by_pulumis_protect_and_then_by_aws(
     assert deleted.code != 0
     assert "DeletionProtectionEnabled" in deleted.output or "protect" in deleted.output
     assert tables(server) == list(NAMES)
+
+
+# --- issue 15: the program as declared passes its own pack ----------------------------------
+
+
+def test_the_program_as_declared_should_pass_its_own_pack_with_no_diagnostic(
+    tmp_path: Path,
+) -> None:
+    with moto_server() as server:
+        space = workspace(tmp_path, server, {})
+        run = space.preview("--diff")
+    assert run.code == 0, run.output
+    assert policy_lines(run) == set()
+    assert PROTECT_POLICY not in run.output and "Diagnostics:" not in run.output
+    assert run.output.count("(create) 🔒") == 3  # Pulumi's own `protect`, on each table
