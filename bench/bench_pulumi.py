@@ -1,13 +1,13 @@
 """The pack's overhead on the real Pulumi CLI: `pulumi preview` of 100 tables, with and without.
 
-    python -m bench.bench_pulumi [--tables 100] [--runs 3]
+    python -m bench.bench_pulumi [--tables 100] [--runs 5]
 
 A generated program declares N DynamoDB tables (every other one a `sentinel-` table declared
 unprotected, so the pack remediates half of them) on a file:// backend and a local moto_server,
 with the stand-in AWS provider. `pulumi preview --policy-pack policy_pack` and a plain
-`pulumi preview` run alternately, `--runs` times each, in the same run; the medians' ratio is
-printed beside the imitation engine's ratio for the same tables (bench_pack's paired timing of
-Remediate and Analyze through our pack and an empty one). Target: <= 1.25x.
+`pulumi preview` run alternately, `--runs` times each, in the same run; the median of the
+pairs' ratios is printed beside the imitation engine's ratio for the same tables (bench_pack's
+paired timing of Remediate and Analyze through our pack and an empty one). Target: <= 1.25x.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _imitation(count: int) -> float:
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_pulumi", description=__doc__)
     parser.add_argument("--tables", type=int, default=100, metavar="N")
-    parser.add_argument("--runs", type=int, default=3, metavar="N")
+    parser.add_argument("--runs", type=int, default=5, metavar="N")
     args = parser.parse_args(argv)
     cli, why = locate()
     out.write(engine_line(cli) + "\n")
@@ -100,7 +100,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
                     return 1
                 times["with the pack" if pack else "without"].append(elapsed)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    ratio = medians["with the pack"] / medians["without"]
+    # Each pair ran back to back, so the median of the pairs' ratios is the least load-sensitive.
+    ratio = statistics.median(
+        ours / base for ours, base in zip(times["with the pack"], times["without"], strict=True)
+    )
     imitation = _imitation(args.tables)
     out.write(
         f"pulumi preview of {args.tables} tables (half of them unprotected Sentinel tables), "
@@ -111,7 +114,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         out.write(f"  {name:14} {median:7.2f} s   (runs: {runs})\n")
     verdict = "MET" if ratio <= RATIO_TARGET else "MISSED"
     out.write(
-        f"  real CLI ratio     {ratio:5.2f}x  (target <= {RATIO_TARGET}x: {verdict})\n"
+        f"  real CLI ratio     {ratio:5.2f}x  median of the pairs "
+        f"(target <= {RATIO_TARGET}x: {verdict})\n"
         f"  imitation engine   {imitation:5.2f}x  (bench_pack's paired Remediate+Analyze, "
         "our pack / an empty pack, same tables)\n"
     )

@@ -283,14 +283,20 @@ def test_g_destroy_should_be_refused_by_pulumis_protect_and_then_by_aws(
     assert space.up().code == 0  # a no-op after test c
     refused = space.run("destroy", "--yes")
     assert refused.code != 0
-    assert "protected" in refused.output, refused.output
+    assert refused.output.count("because it is protected") == 3, refused.output
     assert tables(server) == list(NAMES)
-    # A throwaway stack turns `protect` off; the tables' own deletion protection still holds.
+    # A throwaway stack turns `protect` off (the pack says so, as an advisory) ...
     space.run("config", "set", "protect", "false", check=True)
-    assert space.up().code == 0
+    unprotect = space.up()
+    assert unprotect.code == 0, unprotect.output
+    assert policy_lines(unprotect) == every("advisory", PROTECT_POLICY)
+    # ... and the tables' own deletion protection still holds: AWS refuses the DeleteTable.
     deleted = space.run("destroy", "--yes")
     assert deleted.code != 0
-    assert "DeletionProtectionEnabled" in deleted.output or "protect" in deleted.output
+    for name in NAMES:
+        assert (
+            f"Table '{name}' can't be deleted while DeletionProtectionEnabled is set to True"
+        ) in deleted.output
     assert tables(server) == list(NAMES)
 
 

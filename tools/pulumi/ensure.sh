@@ -33,7 +33,7 @@ if ! command -v go >/dev/null 2>&1; then
     exit 0
 fi
 
-say "building pulumi $VERSION from the Go module proxy into tools/pulumi/$BIN (first build: ~25 min on 2 cores, ~200 MB)"
+say "building pulumi $VERSION from the Go module proxy into tools/pulumi/$BIN (first build: about 15 min on 2 busy cores and 3.3 GB of Go caches; a 163 MB binary)"
 start=$SECONDS
 mkdir -p "$BIN"
 export GOFLAGS=-mod=readonly
