@@ -27,7 +27,7 @@ demo: $(BIN)/python pulumi-cli
 	$(BIN)/python -m tests.demo
 	$(BIN)/python -m tests.preview --up
 
-bench: $(BIN)/python
+bench: $(BIN)/python pulumi-cli
 	$(BIN)/python -m bench
 
 # What `pulumi preview --policy-pack policy_pack` reports for unprotected Sentinel tables: the real

@@ -5,6 +5,7 @@
 #   3. otherwise, with Go, it is built here from the Go module proxy, pinned by go.mod and go.sum.
 # Without either, it says so and succeeds: the tests then skip, except under CI=true where they fail.
 set -euo pipefail
+export PULUMI_SKIP_UPDATE_CHECK=true
 cd "$(dirname "$0")"
 VERSION=v3.274.1
 BIN=bin
