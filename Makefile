@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint demo preview bench pack-dist clean
+.PHONY: test lint demo preview bench pack-dist clean pulumi-cli
 
 $(BIN)/python:
 	@echo "==> creating $(VENV) with $$($(PYTHON) --version)"
@@ -19,19 +19,24 @@ lint: $(BIN)/python
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy remediation
 
-test: lint
+# The real Pulumi CLI for the end-to-end tests: found on PATH, reused, or built (tools/pulumi/ensure.sh).
+pulumi-cli:
+	@tools/pulumi/ensure.sh
+
+test: lint pulumi-cli
 	$(BIN)/python -m pytest
 
-# The CLI on a local moto_server, then what the policy pack reports and fixes in a preview.
-demo: $(BIN)/python
+# The CLI on a local moto_server, then what the policy pack reports in a preview and fixes in an up.
+demo: $(BIN)/python pulumi-cli
 	$(BIN)/python -m tests.demo
-	$(BIN)/python -m tests.preview
+	$(BIN)/python -m tests.preview --up
 
-bench: $(BIN)/python
+bench: $(BIN)/python pulumi-cli
 	$(BIN)/python -m bench
 
-# What `pulumi preview --policy-pack policy_pack` would report for unprotected Sentinel tables.
-preview: $(BIN)/python
+# What `pulumi preview --policy-pack policy_pack` reports for unprotected Sentinel tables: the real
+# CLI when there is one (its first line says which engine ran).
+preview: $(BIN)/python pulumi-cli
 	$(BIN)/python -m tests.preview
 
 # `pulumi policy publish` uploads only the pack folder: stage one with the core inside it, and a

@@ -9,6 +9,8 @@ BreakGlassTableSchema, SessionTableSchema); deletion protection and PITR are on.
     pulumi config set --path 'exclude[0]' 'sentinel-scratch-*'   # ...but not these (globs)
     pulumi config set runtimeGuard true          # re-protect them within seconds of any weakening
     pulumi config set runtimeGuardReservedConcurrency 2   # or none (default 1)
+    pulumi config set protect false              # a throwaway stack that `pulumi destroy` removes
+    pulumi config set sourceProtection false     # declare them unprotected: what the pack fixes
 """
 
 import pulumi
@@ -19,10 +21,16 @@ from remediation.transform import protect_tables
 config = pulumi.Config()
 prefix = config.get("prefix") or "sentinel-"
 exclude = config.get_object("exclude") or []
+# Pulumi's own `protect`: `pulumi destroy` refuses to delete the tables. Off for throwaway stacks.
+protect = config.get_bool("protect", True)
+# Off: the tables are declared without deletion protection and PITR, as the pack's demo and tests.
+source_protection = config.get_bool("sourceProtection", True)
 
 if config.get_bool("hardenAtSource"):
     # The one line a program needs to protect its own Sentinel tables at the source.
-    pulumi.runtime.register_resource_transform(protect_tables(prefix, exclude=exclude))
+    pulumi.runtime.register_resource_transform(
+        protect_tables(prefix, exclude=exclude, protect=protect)
+    )
 
 # Every GSI sorts by creation time except the session table's server-instance index.
 CREATED_AT = "created_at"
@@ -62,8 +70,11 @@ for logical_name, gsi_keys in TABLES.items():
         global_secondary_indexes=[gsi(key) for key in gsi_keys],
         ttl=aws.dynamodb.TableTtlArgs(attribute_name="ttl", enabled=True),
         server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
-        deletion_protection_enabled=True,
-        point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+        deletion_protection_enabled=True if source_protection else None,
+        point_in_time_recovery=(
+            aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True) if source_protection else None
+        ),
+        opts=pulumi.ResourceOptions(protect=protect),
     )
     pulumi.export(f"{logical_name}_table", table.name)
 
@@ -75,7 +86,8 @@ if config.get_bool("runtimeGuard"):
         "sentinel-guard",
         prefix=prefix,
         exclude=exclude,
-        min_recovery_days=config.get_int("runtimeGuardMinRecoveryDays"),
+        # 0, the default, accepts any period (Pulumi makes a typed key without default required).
+        min_recovery_days=config.get_int("runtimeGuardMinRecoveryDays") or None,
         alerts=bool(config.get_bool("runtimeGuardAlerts")),
         security_hub=bool(config.get_bool("runtimeGuardSecurityHub")),
         reserved_concurrency=reserved_concurrency_from(

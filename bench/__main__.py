@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_cli, bench_fleet, bench_guard, bench_pack, bench_scale, bench_startup
+from bench import (
+    bench_cli,
+    bench_fleet,
+    bench_guard,
+    bench_pack,
+    bench_pulumi,
+    bench_scale,
+    bench_startup,
+)
 
 
 def main() -> int:
@@ -12,6 +20,8 @@ def main() -> int:
     bench_startup.main([])
     print("\n== Policy pack overhead ==", flush=True)
     bench_pack.main([])
+    print("\n== Policy pack overhead on the real Pulumi CLI ==", flush=True)
+    bench_pulumi.main([])
     print("\n== The CLI at 1,000 tables ==", flush=True)
     bench_cli.main([])
     print("\n== Regions and accounts ==", flush=True)

@@ -16,6 +16,7 @@ from typing import Any, Final, cast
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret, wrap_rpc_secret
 from pulumi_policy import (
+    EnforcementLevel,
     PolicyConfigSchema,
     ReportViolation,
     ResourceRemediation,
@@ -63,6 +64,7 @@ __all__ = [
     "NATIVE_TABLE",
     "PACK_NAME",
     "PREFIX_KEY",
+    "PROTECT_POLICY",
     "RESOURCE_TYPES",
     "TABLE",
     "TABLE_REPLICA",
@@ -74,10 +76,13 @@ __all__ = [
     "enable",
     "judge",
     "policies",
+    "protect_policy",
     "read_resource",
 ]
 
 PACK_NAME: Final = "sentinel-dynamodb"
+PROTECT_POLICY: Final = "pulumi-protect"
+"""The advisory on Pulumi's own `protect` option: a policy, not a control (no AWS setting)."""
 
 PREFIX_KEY: Final = "prefix"
 EXCLUDE_KEY: Final = "exclude"
@@ -587,7 +592,8 @@ def enable(finding: Finding, requirement: Requirement) -> bool:
 # --- the policies -------------------------------------------------------------------------------
 
 
-def config_schema(control: Control) -> PolicyConfigSchema:
+def config_schema(control: Control | None) -> PolicyConfigSchema:
+    """The policy's config: which tables are ours, and for PITR the shortest recovery period."""
     properties: dict[str, dict[str, Any]] = {
         PREFIX_KEY: {
             "type": "string",
@@ -614,20 +620,24 @@ def config_schema(control: Control) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties=properties)
 
 
-def _settings(config: Mapping[str, Any], control: Control) -> tuple[Selection, Requirement]:
+def _selection(config: Mapping[str, Any], policy: str) -> Selection:
     prefix = config.get(PREFIX_KEY, DEFAULT_PREFIX)
     if not isinstance(prefix, str):
-        raise TypeError(f"{control.id}: {PREFIX_KEY} must be a string, got {prefix!r}")
+        raise TypeError(f"{policy}: {PREFIX_KEY} must be a string, got {prefix!r}")
     exclude = config.get(EXCLUDE_KEY) or ()
     if isinstance(exclude, str) or not all(isinstance(p, str) for p in exclude):
-        raise TypeError(f"{control.id}: {EXCLUDE_KEY} must be a list of glob strings")
+        raise TypeError(f"{policy}: {EXCLUDE_KEY} must be a list of glob strings")
+    return Selection(prefix, tuple(exclude))
+
+
+def _settings(config: Mapping[str, Any], control: Control) -> tuple[Selection, Requirement]:
+    selection = _selection(config, control.id)
     days = config.get(MIN_RECOVERY_DAYS_KEY) if control is PITR else None
     if days is not None:
         # JSON numbers arrive as floats over gRPC.
         if isinstance(days, bool) or not isinstance(days, int | float) or days != int(days):
             raise TypeError(f"{control.id}: {MIN_RECOVERY_DAYS_KEY} must be an integer")
         days = int(days)
-    selection = Selection(prefix, tuple(exclude))
     return selection, Requirement(controls=(control,), min_recovery_days=days)
 
 
@@ -705,6 +715,44 @@ def _policy(control: Control) -> ResourceValidationPolicy:
     )
 
 
+def _validate_protect(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in RESOURCE_TYPES or args.opts.protect:
+        return
+    selection = _selection(args.get_config(), PROTECT_POLICY)
+    resource = read_resource(args.resource_type, args.props, args.name, Requirement())
+    if resource is None:
+        return
+    if resource.name is not None and not resource.is_ours(selection):
+        return
+    label = resource.name or f"{args.resource_type} {args.name!r} (name not known yet)"
+    report(
+        f"{label} is declared without Pulumi's `protect` resource option, so `pulumi destroy` "
+        "or removing it from the program deletes it. Fix: add "
+        "`opts=pulumi.ResourceOptions(protect=True)` (or `pulumi state protect`).",
+        None,
+    )
+
+
+def protect_policy() -> ResourceValidationPolicy:
+    """Advisory by default: a policy cannot set resource options, so this one only reports."""
+    return ResourceValidationPolicy(
+        name=PROTECT_POLICY,
+        description=(
+            "Sentinel's DynamoDB tables are declared with Pulumi's `protect` option, so Pulumi "
+            "itself refuses to delete them."
+        ),
+        validate=_validate_protect,
+        config_schema=config_schema(None),
+        enforcement_level=EnforcementLevel.ADVISORY,
+        severity=Severity.MEDIUM,
+        remediation_steps=(
+            "Declare the table with `opts=pulumi.ResourceOptions(protect=True)`, register "
+            "`remediation.transform.protect_tables()`, or run `pulumi state protect <urn>`."
+        ),
+        url="https://www.pulumi.com/docs/iac/concepts/options/protect/",
+    )
+
+
 def policies() -> list[ResourceValidationPolicy]:
-    """One policy per control, named by the control's id."""
-    return [_policy(control) for control in ALL]
+    """One policy per control, named by the control's id, and the `protect` advisory."""
+    return [*(_policy(control) for control in ALL), protect_policy()]

@@ -26,9 +26,11 @@ def protect_tables(
     min_recovery_days: int | None = None,
     *,
     exclude: Iterable[str] = (),
+    protect: bool = True,
 ) -> pulumi.ResourceTransform:
     """A transform enabling deletion protection and PITR on every table named `prefix`*, except
-    those an `exclude` glob matches (the same rule as the pack's `exclude` config)."""
+    those an `exclude` glob matches (the same rule as the pack's `exclude` config), and with
+    `protect` Pulumi's own `protect` resource option, so `pulumi destroy` refuses to delete it."""
     patterns = (exclude,) if isinstance(exclude, str) else tuple(exclude)
     selection = Selection(prefix, patterns)
     requirement = Requirement(min_recovery_days=min_recovery_days)
@@ -38,17 +40,24 @@ def protect_tables(
             return None  # before copying: other resources' inputs may hold resource references
         props = copy.deepcopy(dict(args.props))
         judged = judge(args.type_, props, args.name, selection, requirement)
-        if judged is None or not judged.findings:
+        if judged is None:
+            return None
+        unprotected = protect and not (args.opts and args.opts.protect)
+        if not judged.findings and not unprotected:
             return None
         if judged.resource.name is None:
             # Preview only: during the update the name is known and this runs again.
-            pulumi.log.warn(judged.resource.unjudged_name(judged.findings, prefix))
+            if judged.findings:
+                pulumi.log.warn(judged.resource.unjudged_name(judged.findings, prefix))
             return None
         if judged.left_alone is not None:
             return None
         for finding in judged.findings:
             if not enable(finding, requirement):
                 pulumi.log.warn(finding.message(requirement))
-        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+        opts = args.opts
+        if unprotected:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True))
+        return pulumi.ResourceTransformResult(props=props, opts=opts)
 
     return transform

@@ -37,6 +37,7 @@ import pulumi
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.output import Unknown
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import (
     analyzer_pb2,
     analyzer_pb2_grpc,
@@ -83,11 +84,13 @@ def is_secret(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Resource:
-    """A resource as the engine holds it: type, logical name, and inputs in wire form."""
+    """A resource as the engine holds it: type, logical name, inputs in wire form, and whether it
+    is declared with Pulumi's `protect` option (as the Sentinel program declares its tables)."""
 
     type: str
     name: str
     props: Mapping[str, Any]
+    protect: bool = True
 
     @property
     def urn(self) -> str:
@@ -453,7 +456,8 @@ class AnalyzerEngine:
             urn=resource.urn,
             properties=_struct(props, skip_internal=skip_internal),
             options=analyzer_pb2.AnalyzerResourceOptions(
-                customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts()
+                protect=resource.protect,
+                customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
             ),
             provider=_DEFAULT_PROVIDER,
         )
@@ -558,6 +562,8 @@ class _ProgramMocks(pulumi.runtime.Mocks):
         self.resources: list[Resource] = []
         self.thread_loops: set[asyncio.AbstractEventLoop] = set()
         """Loops the SDK's mock monitor opens on executor threads and never closes."""
+        self.declared_protect: dict[str, bool] = {}
+        """Each resource's `protect` option, which the SDK's mocks do not pass on."""
 
     def register_transform(self, transform: pulumi.ResourceTransform) -> None:
         self.transforms.append(transform)
@@ -567,6 +573,7 @@ class _ProgramMocks(pulumi.runtime.Mocks):
     ) -> tuple[str | None, dict[Any, Any]]:
         self.thread_loops.add(asyncio.get_event_loop())
         props = dict(args.inputs)
+        protect = self.declared_protect.pop(args.name, False)
         for transform in [*args.transforms, *self.transforms]:
             result = transform(
                 pulumi.ResourceTransformArgs(
@@ -581,7 +588,8 @@ class _ProgramMocks(pulumi.runtime.Mocks):
                 raise TypeError("the test mocks run synchronous transforms only")
             if result is not None:
                 props = dict(result.props)
-        self.resources.append(Resource(args.typ, args.name, to_wire(props)))
+                protect = protect or bool(result.opts and result.opts.protect)
+        self.resources.append(Resource(args.typ, args.name, to_wire(props), protect))
         outputs = dict(props)
         name = props.get("name") or props.get("tableName")
         if args.typ.endswith("Table"):
@@ -606,6 +614,18 @@ class _ProgramMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
         return {}
+
+
+class _OptionsMonitor(MockMonitor):
+    """The SDK's mock monitor, noting the `protect` option of each registration for the mocks."""
+
+    def __init__(self, mocks: _ProgramMocks) -> None:
+        super().__init__(mocks)
+        self._program_mocks = mocks
+
+    def RegisterResource(self, request: Any) -> Any:
+        self._program_mocks.declared_protect[request.name] = bool(request.protect)
+        return super().RegisterResource(request)
 
 
 def unprotect(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
@@ -637,7 +657,9 @@ def capture_program(
     asyncio.set_event_loop(loop)
     try:
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=preview)
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=STACK, preview=preview, monitor=_OptionsMonitor(mocks)
+        )
         pulumi.runtime.set_all_config(dict(config or {}))
 
         def main() -> None:

@@ -1,8 +1,11 @@
-"""`python -m tests.preview`: what `pulumi preview --policy-pack policy_pack` reports, sans CLI.
+"""`python -m tests.preview [--up | --imitation]`: what `pulumi preview --policy-pack` reports.
 
-The sample program is the Sentinel program (`__main__.py`) with protection stripped by a stack
-transform. Its resources, captured under Pulumi's mocks, go through the real policy pack process,
-driven over gRPC by `tests.analyzer_engine` in the engine's order, once per enforcement setting.
+With the real Pulumi CLI (on PATH, or built by `make pulumi-cli`), the Sentinel program runs with
+`sourceProtection: false` on a file:// backend and a local moto_server, through the CLI, the
+real policy pack process and the stand-in AWS provider; `--up` then runs `pulumi up` and a
+second preview. Without a CLI, the program's resources, captured under Pulumi's mocks with
+protection stripped by a stack transform, go through the real policy pack process driven over
+gRPC by `tests.analyzer_engine`. The first line says which engine ran.
 """
 
 from __future__ import annotations
@@ -10,10 +13,15 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TextIO
 
 from tests.analyzer_engine import PACK_DIR, AnalyzerEngine, Report, capture_program, unprotect
+from tests.conftest import protection
+from tests.pulumi_cli import Run, Workspace, engine_line, locate
+from tests.servers import dynamodb_client, moto_server
 
 _ABSENT = object()
 
@@ -50,12 +58,43 @@ def _violations(report: Report, out: TextIO) -> None:
             out.write(f"  {diagnostic.level:9} {diagnostic.policy}\n              {message}\n")
 
 
-def main(out: TextIO = sys.stdout) -> int:
+def _real(cli: Path, up: bool, out: TextIO) -> int:
+    config = PACK_DIR / "config"
+    runs: list[tuple[str, ...]] = [
+        (),
+        ("--policy-pack-config", str(config / "advisory.json")),
+        ("--policy-pack-config", str(config / "mandatory.json")),
+    ]
+    with tempfile.TemporaryDirectory() as tmp, moto_server() as server:
+        space = Workspace(cli, Path(tmp), server.url)
+        space.init({"sourceProtection": "false"})
+        out.write("Stack config: sourceProtection: false (the tables declared unprotected)\n\n")
+        for args in runs:
+            _show_run(space.preview(*args), out)
+        if up:
+            _show_run(space.up(), out)
+            client = dynamodb_client(server.url)
+            out.write("Read back from moto_server with boto3 (deletion protection, PITR):\n")
+            for name in sorted(client.list_tables()["TableNames"]):
+                out.write(f"  {name}: {protection(client, name)}\n")
+            out.write("\n")
+            _show_run(space.preview(), out)
+    return 0
+
+
+def _show_run(run: Run, out: TextIO) -> None:
+    shown = " ".join(a.replace(str(PACK_DIR.parent) + "/", "") for a in run.args)
+    out.write(f"$ pulumi {shown}\n{run.stdout}{run.stderr}(exit status {run.code})\n\n")
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    cli, why = (None, "--imitation asked for it") if "--imitation" in args else locate()
+    out.write(engine_line(cli) + "\n")
+    if cli is not None:
+        return _real(cli, "--up" in args, out)
+    out.write(f"({why})\n")
     resources = sorted(capture_program(transforms=[unprotect]), key=lambda r: r.name)
-    out.write(
-        "This drives the policy pack over the Pulumi engine's analyzer protocol (gRPC, "
-        "tests/analyzer_engine.py), not the Pulumi CLI, which is not installed here.\n"
-    )
     out.write(
         "Sample program: __main__.py with protection stripped "
         f"({len(resources)} tables), as `pulumi preview` registers it.\n\n"

@@ -20,6 +20,7 @@ from remediation.pulumi_policies import (
     NATIVE_GLOBAL_TABLE,
     NATIVE_TABLE,
     PACK_NAME,
+    PROTECT_POLICY,
     TABLE,
     TABLE_REPLICA,
 )
@@ -124,16 +125,52 @@ def test_the_pack_should_describe_one_policy_per_control(pack: AnalyzerEngine) -
     assert pack.plugin_version
     assert pack.info.name == PACK_NAME and pack.info.supportsConfig
     infos = {p.name: p for p in pack.info.policies}
-    assert list(infos) == [c.id for c in ALL]
+    assert list(infos) == [*(c.id for c in ALL), PROTECT_POLICY]
     for control in ALL:
         info = infos[control.id]
         assert info.description == control.description
         assert info.remediation_steps == control.remediation and info.url == control.docs_url
+    # The pack remediates by default; the `protect` advisory keeps its own level.
     assert {name: c.level for name, c in pack.config.items()} == {
         DP: "remediate",
         PITR_ID: "remediate",
+        PROTECT_POLICY: "advisory",
     }
     assert pack.config[DP].properties == {"prefix": "sentinel-"}
+
+
+# --- Pulumi's own `protect` option: an advisory ----------------------------------------------
+
+
+def unprotected_by_pulumi(resource: Resource) -> Resource:
+    return Resource(resource.type, resource.name, resource.props, protect=False)
+
+
+def test_a_table_declared_without_protect_should_get_the_advisory_and_nothing_else(
+    pack: AnalyzerEngine,
+) -> None:
+    report = pack.run([unprotected_by_pulumi(table(**PROTECTED))])
+    step = report.step("requests")
+    assert [(d.policy, d.level) for d in step.diagnostics] == [(PROTECT_POLICY, "advisory")]
+    assert "sentinel-requests" in step.diagnostics[0].message
+    assert "protect=True" in step.diagnostics[0].message
+    assert step.remediations == () and not step.changed and not report.blocked
+
+
+def test_a_table_declared_with_protect_or_not_ours_should_get_no_advisory(
+    pack: AnalyzerEngine,
+) -> None:
+    foreign = unprotected_by_pulumi(table("billing-ledger", "ledger", **PROTECTED))
+    report = pack.run([table(**PROTECTED), foreign])
+    assert report.diagnostics == ()
+
+
+def test_the_protect_advisory_level_should_be_configurable(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "protect.json", {PROTECT_POLICY: "mandatory"})
+    with AnalyzerEngine(policy_config=config) as engine:
+        report = engine.run([unprotected_by_pulumi(table(**PROTECTED))])
+    assert [(d.policy, d.level) for d in report.diagnostics] == [(PROTECT_POLICY, "mandatory")]
+    assert report.blocked
 
 
 # --- what preview marks and up fixes ------------------------------------------------------------

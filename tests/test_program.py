@@ -102,6 +102,20 @@ def test_the_program_should_carry_sentinels_indexes(program: list[Resource]) -> 
     }
 
 
+def test_the_program_should_declare_its_tables_with_pulumis_protect_unless_configured_off(
+    program: list[Resource],
+) -> None:
+    assert all(r.protect for r in program)
+    throwaway = capture_program(config={f"{PROJECT}:protect": "false"})
+    assert len(throwaway) == 3 and not any(r.protect for r in throwaway)
+
+
+def test_source_protection_off_should_declare_the_tables_without_either_protection() -> None:
+    resources = capture_program(config={f"{PROJECT}:sourceProtection": "false"})
+    assert len(resources) == 3
+    assert all(not PROTECTION_KEYS & set(r.props) and r.protect for r in resources)
+
+
 def test_a_stack_config_prefix_should_rename_the_tables() -> None:
     resources = capture_program(config={f"{PROJECT}:prefix": "acme-sentinel-"})
     assert sorted(r.props["name"] for r in resources) == sorted(f"acme-{n}" for n in NAMES)
@@ -203,7 +217,7 @@ def test_harden_at_source_should_leave_the_excluded_tables_as_declared() -> None
 
 def test_the_preview_script_should_show_remediations_and_violations() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tests.preview"],
+        [sys.executable, "-m", "tests.preview", "--imitation"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -212,7 +226,7 @@ def test_the_preview_script_should_show_remediations_and_violations() -> None:
     )
     out = result.stdout
     first = out.splitlines()[0]
-    assert "analyzer protocol" in first and "not the Pulumi CLI" in first
+    assert "imitation of the analyzer protocol" in first
     assert out.count("~ dynamodb-deletion-protection remediated") == 3
     assert 'pointInTimeRecovery: (not set) => {"enabled": true}' in out
     assert "sentinel-requests: Deletion Protection is off" in out

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from pulumi_policy import EnforcementLevel
 from pulumi_policy.deserialize import deserialize_properties, serialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
 
@@ -16,6 +17,7 @@ from remediation.pulumi_policies import (
     MIN_RECOVERY_DAYS_KEY,
     NATIVE_TABLE,
     PREFIX_KEY,
+    PROTECT_POLICY,
     TABLE,
     TABLE_REPLICA,
     config_schema,
@@ -198,12 +200,16 @@ def test_enable_should_not_write_into_an_unknown_replica_list() -> None:
 
 
 def test_each_policy_should_be_named_by_its_control_and_carry_its_text() -> None:
-    made = policies()
+    *made, protect = policies()
     assert [p.name for p in made] == [c.id for c in ALL]
     for policy, control in zip(made, ALL, strict=True):
         assert policy.description == control.description
         assert policy.remediation_steps == control.remediation
         assert policy.has_validation() and policy.has_remediation()
+    # Pulumi's `protect` is a resource option, which no policy can set: it only reports.
+    assert protect.name == PROTECT_POLICY
+    assert protect.has_validation() and not protect.has_remediation()
+    assert protect.enforcement_level is EnforcementLevel.ADVISORY
 
 
 def test_the_config_schema_should_default_the_prefix_and_bound_the_recovery_period() -> None:

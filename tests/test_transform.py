@@ -68,6 +68,32 @@ def test_the_transform_should_protect_sentinel_tables_and_leave_others_alone() -
     }
     other = resources["audit-log"].props
     assert "deletionProtectionEnabled" not in other and "pointInTimeRecovery" not in other
+    # Pulumi's own `protect` too, on Sentinel's tables only.
+    assert resources["requests"].protect and not resources["audit-log"].protect
+
+
+def test_protect_false_should_leave_pulumis_protect_option_as_declared() -> None:
+    def program() -> None:
+        pulumi.runtime.register_resource_transform(protect_tables(protect=False))
+        sentinel_table()
+        sentinel_table("sentinel-sessions", opts=pulumi.ResourceOptions(protect=True))
+
+    resources = by_name(capture_program(program))
+    assert resources["requests"].props["deletionProtectionEnabled"] is True
+    assert not resources["requests"].protect and resources["sessions"].protect
+
+
+def test_a_protected_table_without_protect_should_get_only_the_option() -> None:
+    def program() -> None:
+        pulumi.runtime.register_resource_transform(protect_tables())
+        sentinel_table(
+            deletion_protection_enabled=True,
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+        )
+
+    (resource,) = capture_program(program)
+    assert resource.protect
+    assert resource.props["pointInTimeRecovery"] == {"enabled": True}
 
 
 def test_the_transform_should_protect_every_replica() -> None:
