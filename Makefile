@@ -6,9 +6,13 @@ BIN := $(VENV)/bin
 .PHONY: test lint demo preview bench pack-dist clean
 
 $(BIN)/python:
+	@echo "make: creating $(VENV) with $(PYTHON) (once; 'make clean' rebuilds it)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "make: upgrading pip in $(VENV)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "make: installing the project and its dev tools into $(VENV) (2-3 minutes the first time)"
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "make: $(VENV) is ready"
 
 lint: $(BIN)/python
 	$(BIN)/ruff check .

@@ -276,6 +276,15 @@ class Options:
         return self.format == "json"
 
 
+def help_hint(argv: Sequence[str], prog: str | None = None) -> str:
+    """Where a usage error points: the help of the command that was typed."""
+    if prog is not None:
+        return f"{prog} --help"
+    if list(argv[:1]) == ["harden"]:
+        return f"{MODULE_PROG} harden --help"
+    return f"{MODULE_PROG} --help"
+
+
 def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
     """Parse and validate argv (`harden ...`, or with `prog` the harden command's own flags);
     raise UsageError with one line on any bad input."""
@@ -311,6 +320,9 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
     except pulumi_state.PulumiStateError as exc:
         raise UsageError(f"--pulumi-state {exc}") from None
     requirement = _requirement(args.no_pitr, args.min_recovery_days)
+    twice = sorted({r for r in args.region if args.region.count(r) > 1})
+    if twice:
+        raise UsageError(f"a region is named twice: {', '.join(twice)}")
     from remediation.fleet import InvalidScope, Scope  # boto3: only once --help is past
 
     try:
@@ -384,5 +396,6 @@ __all__ = [
     "Options",
     "UsageError",
     "build_parser",
+    "help_hint",
     "parse_options",
 ]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from remediation.cli import formats
-from remediation.cli.args import ExitStatus, UsageError, parse_options
+from remediation.cli.args import ExitStatus, UsageError, build_parser, help_hint, parse_options
 from remediation.cli.progress import final_line
 from remediation.cli.report import Report
 from remediation.core import Requirement
@@ -48,10 +48,13 @@ def _main(
     as_json: bool,
     prog: str | None,
 ) -> ExitStatus:
+    if prog is None and not argv:  # `python -m remediation` alone: what can it do?
+        build_parser().print_help(stderr)
+        return ExitStatus.USAGE
     try:
         options = parse_options(argv, prog)
     except UsageError as exc:
-        return _fail(ExitStatus.USAGE, str(exc), stdout, stderr, as_json)
+        return _fail(ExitStatus.USAGE, str(exc), stdout, stderr, as_json, help_hint(argv, prog))
     except SystemExit as exc:  # --help and --version print, then argparse exits 0
         return ExitStatus.OK if not exc.code else ExitStatus.USAGE
     from remediation.cli.run import Console, execute  # boto3: only once the arguments are good
@@ -64,10 +67,11 @@ def _main(
             chosen.render_plan(report, stdout)
 
     report = execute(options, console, show_plan)
+    if report.error_status is ExitStatus.USAGE:
+        hint = help_hint(argv, prog)
+        return _fail(ExitStatus.USAGE, report.error or "", stdout, stderr, options.as_json, hint)
     if report.error is not None:
         print(f"error: {report.error}", file=stderr)
-    if report.error_status is ExitStatus.USAGE:
-        return _fail(ExitStatus.USAGE, report.error or "", stdout, None, options.as_json)
     if chosen.streams:
         assert chosen.render_outcome is not None
         chosen.render_outcome(report, stdout)
@@ -80,10 +84,14 @@ def _main(
 
 
 def _fail(
-    status: ExitStatus, message: str, stdout: IO[str], stderr: IO[str] | None, as_json: bool
+    status: ExitStatus,
+    message: str,
+    stdout: IO[str],
+    stderr: IO[str],
+    as_json: bool,
+    hint: str,
 ) -> ExitStatus:
-    if stderr is not None:
-        print(f"error: {message}", file=stderr)
+    print(f"error: {message} (see `{hint}`)", file=stderr)
     if as_json:
         formats.load("json").render(
             Report(Requirement(), error=message, error_status=status), stdout

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING
 from remediation import core
 from remediation.cli.args import Options, UsageError
 from remediation.cli.progress import Progress, isatty
-from remediation.cli.report import Report, RowKey, Stage, TableResult, TargetResult
+from remediation.cli.report import NOT_ATTEMPTED, Report, RowKey, Stage, TableResult, TargetResult
 from remediation.core import AwsError, Change, Outcome, TableRef, TableState
 from remediation.pulumi_state import ManagedTable
 
@@ -239,8 +239,13 @@ class _Facts:
         state = row.state
         outcome = self.outcomes.get(row.key)
         if outcome is None:
-            errors = {"table": state.error} if state.error else {}
-            outcome = Outcome(state, state, (), errors)
+            outcome = Outcome(state, state, (), {"table": state.error} if state.error else {})
+        kept = tuple((k, e) for k, e in outcome.errors.items() if e.code != NOT_ATTEMPTED)
+        not_attempted = tuple(
+            c
+            for c in self.options.requirement.controls
+            if (e := outcome.errors.get(c.id)) is not None and e.code == NOT_ATTEMPTED
+        )
         return TableResult(
             key=row.key,
             account=row.account,
@@ -253,7 +258,8 @@ class _Facts:
             held=row.key in self.planned and row.key not in writes,
             attempted=row.key in self.outcomes,
             changed=outcome.changed,
-            errors=tuple(outcome.errors.items()),
+            errors=kept,
+            not_attempted=not_attempted,
             managed_by=self.managed.get(row.key),
             check=self.options.check,
             include_managed=self.options.include_managed,
