@@ -285,8 +285,7 @@ class Report:
             return ExitStatus.FAILED  # an account or region not done is a failure, dry run or not
         if self.check:
             return ExitStatus.FAILED if self.failed or self.pending else ExitStatus.OK
-        if self.dry_run:
-            return ExitStatus.OK
+        # A table that could not be read fails a dry run too: it was not looked at.
         return ExitStatus.FAILED if self.failed else ExitStatus.OK
 
 
