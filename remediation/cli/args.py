@@ -42,7 +42,8 @@ class ExitStatus(IntEnum):
     USAGE = 3
     """Bad flags or input (table name or ARN, prefix, rate, Pulumi state): nothing was called."""
     AWS_SETUP = 4
-    """AWS could not be used at all: credentials, profile, region, endpoint, ListTables."""
+    """AWS could not be used at all: credentials, profile, region, endpoint, ListTables, an
+    answer that is not AWS's; or --check selected no table (without --allow-empty)."""
     INTERRUPTED = 130
     """Ctrl-C: no new calls were started; what was done is reported."""
 
@@ -69,7 +70,8 @@ _HARDEN_EPILOG = (
     "exit status: 0 all protected (or dry run), 1 one or more tables or account-regions "
     "failed (under --check: unprotected or unreadable), 2 cancelled at the prompt, "
     "3 bad input, 4 AWS unusable (credentials, profile, region, endpoint, ListTables, "
-    "the organization's accounts), 130 interrupted"
+    "the organization's accounts, an answer not from AWS) or --check checked nothing, "
+    "130 interrupted"
 )
 
 
@@ -147,6 +149,14 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         help=(
             "read and show, change nothing, never ask: exit 0 when every selected table is "
             "protected, 1 when any lacks a protection or could not be read"
+        ),
+    )
+    harden.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help=(
+            "with --check: an empty selection (no table found, or every one excluded) passes; "
+            "without it, a check that checked nothing exits 4"
         ),
     )
     harden.add_argument(
@@ -270,6 +280,8 @@ class Options:
     managed: ManagedTables = field(default_factory=ManagedTables)
     """What the --pulumi-state stacks manage, read before any AWS call."""
     include_managed: bool = False
+    allow_empty: bool = False
+    """Under --check, an empty selection passes instead of exiting 4."""
 
     @property
     def as_json(self) -> bool:
@@ -313,6 +325,8 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         raise UsageError("--exclude needs a glob such as 'sentinel-scratch-*', got ''")
     if args.check and (args.force or args.dry_run):
         raise UsageError("--check never changes anything: it takes neither --force nor --dry-run")
+    if args.allow_empty and not args.check:
+        raise UsageError("--allow-empty is about --check: a run that hardens nothing exits 0")
     if args.include_managed and not args.pulumi_state:
         raise UsageError("--include-managed needs --pulumi-state to say which tables are managed")
     try:
@@ -353,6 +367,7 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         wait_timeout=args.wait_timeout,
         managed=managed,
         include_managed=args.include_managed,
+        allow_empty=args.allow_empty,
     )
 
 

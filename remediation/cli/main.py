@@ -32,12 +32,22 @@ def main(
     `argv` is `harden ...` as `python -m remediation` takes it; with `prog` (the name the
     `sentinel-harden` script was typed as) it is the harden command's own flags.
     """
-    as_json = "--json" in argv
+    as_json = _wants_json(argv)
     try:
         return _main(argv, stdin, stdout, stderr, as_json, prog)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the run began (or after it ended): nothing was changed
         print("Interrupted: nothing was changed.", file=stderr)
+        if as_json:
+            formats.load("json").render(Report(Requirement(), interrupted=True), stdout)
         return ExitStatus.INTERRUPTED
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the document asked for is JSON, told before (or without) a successful parse,
+    so that even a usage error or an early Ctrl-C writes one."""
+    args = list(argv)
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return "--json" in args or "--format=json" in args or ("--format", "json") in pairs
 
 
 def _main(
@@ -71,7 +81,7 @@ def _main(
         hint = help_hint(argv, prog)
         return _fail(ExitStatus.USAGE, report.error or "", stdout, stderr, options.as_json, hint)
     if report.error is not None:
-        print(f"error: {report.error}", file=stderr)
+        print(f"error: {_one_line(report.error)}", file=stderr)
     if chosen.streams:
         assert chosen.render_outcome is not None
         chosen.render_outcome(report, stdout)
@@ -91,12 +101,18 @@ def _fail(
     as_json: bool,
     hint: str,
 ) -> ExitStatus:
-    print(f"error: {message} (see `{hint}`)", file=stderr)
+    print(f"error: {_one_line(message)} (see `{hint}`)", file=stderr)
     if as_json:
         formats.load("json").render(
             Report(Requirement(), error=message, error_status=status), stdout
         )
     return status
+
+
+def _one_line(message: str, limit: int = 600) -> str:
+    """An error is one line, whatever an answer put in it (a page of HTML, a stack of text)."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def run() -> NoReturn:

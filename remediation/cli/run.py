@@ -18,7 +18,7 @@ from remediation.core import AwsError, Change, Outcome, TableRef, TableState
 from remediation.pulumi_state import ManagedTable
 
 if TYPE_CHECKING:
-    from remediation.fleet import Fleet, Row, Target
+    from remediation.fleet import Fleet, Row, Scope, Target
 
 ShowPlan = Callable[[Report], None]
 """Called once with the judged report, before the prompt: a streaming format shows the plan."""
@@ -38,18 +38,19 @@ class Console:
 def execute(options: Options, console: Console, show_plan: ShowPlan) -> Report:
     """Run the harden command; every outcome, interruption and setup error is in the report."""
     facts = _Facts(options)
-    from remediation import aws  # boto3 is heavy: only now that the arguments are good
-
     try:
-        _run(options, console, show_plan, facts)
+        from remediation import aws  # boto3 is heavy: only now that the arguments are good
+
+        try:
+            _run(options, console, show_plan, facts)
+        except aws.SetupError as exc:
+            facts.fail(_name_unknown_regions(str(exc), facts.regions), usage=False)
     except KeyboardInterrupt:
         if facts.fleet is not None:
             facts.fleet.cancel()
         facts.interrupted = True
     except UsageError as exc:
         facts.fail(str(exc), usage=True)
-    except aws.SetupError as exc:
-        facts.fail(str(exc), usage=False)
     return facts.freeze()
 
 
@@ -61,6 +62,9 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
     # judge: what each table lacks, per account-region
     _judge(options, rows, facts)
     show_plan(facts.freeze())
+    if options.check and not rows and not options.allow_empty:
+        facts.fail(_nothing_checked(facts), usage=False)  # a typo is not a pass
+        return
     if options.check or options.dry_run or not facts.changes:
         return
     # confirm
@@ -76,9 +80,11 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
 def _select(options: Options, facts: _Facts) -> Fleet:
     from remediation import aws, fleet
 
+    scope = _scope(options)
+    facts.regions = scope.regions
     settings = aws.Settings(
         profile=options.profile,
-        region=options.scope.regions[0] if options.scope.regions else None,
+        region=scope.regions[0] if scope.regions else None,
         endpoint_url=options.endpoint_url,
         workers=options.workers
         or (aws.DEFAULT_WORKERS if options.scope.single else aws.DEFAULT_FLEET_WORKERS),
@@ -87,8 +93,9 @@ def _select(options: Options, facts: _Facts) -> Fleet:
             aws.DEFAULT_WAIT_TIMEOUT if options.wait_timeout is None else options.wait_timeout
         ),
     )
-    targets = fleet.Fleet(options.scope, settings)
+    targets = fleet.Fleet(scope, settings)
     facts.fleet = targets
+    facts.regions = targets.regions
     if len(targets.regions) == 1:
         facts.region = targets.regions[0]
     try:
@@ -97,6 +104,47 @@ def _select(options: Options, facts: _Facts) -> Fleet:
         raise UsageError(str(exc)) from None
     targets.connect()
     return targets
+
+
+def _scope(options: Options) -> Scope:
+    """The scope asked for; with no region given or configured, the regions the --table ARNs
+    name (an ARN says where its table is)."""
+    from remediation import aws
+
+    scope = options.scope
+    if scope.regions or scope.all_regions:
+        return scope
+    named = tuple(sorted({ref.region for ref in options.refs if ref.region}))
+    if not named:
+        return scope
+    session = aws.make_session(aws.Settings(profile=options.profile))
+    if aws.session_region(session) is not None:
+        return scope  # the configured region rules; an ARN elsewhere is refused by check_refs
+    return replace(scope, regions=named)
+
+
+def _nothing_checked(facts: _Facts) -> str:
+    if facts.excluded:
+        what = f"every table found is excluded by --exclude ({len(facts.excluded)})"
+    else:
+        if facts.fleet is not None and not facts.fleet.scope.single:
+            reached = len(facts.fleet.ok_targets())
+            place = f"{reached} account-region{'' if reached == 1 else 's'}"
+        else:
+            place = ", ".join(facts.regions)
+        what = f"no table matches prefix {facts.options.selection.prefix!r} in {place}"
+    return f"nothing was checked: {what}; pass --allow-empty if an empty selection is intended"
+
+
+def _name_unknown_regions(message: str, regions: Sequence[str]) -> str:
+    """A setup error in a region AWS does not know says so first: that is the likely cause."""
+    from remediation import aws
+
+    unknown = [r for r in regions if r not in aws.known_regions()]
+    if not unknown:
+        return message
+    names = ", ".join(repr(r) for r in unknown)
+    return f"{names} is not a region AWS knows (or not one this botocore knows yet): {message}"
 
 
 def _read(options: Options, console: Console, targets: Fleet, facts: _Facts) -> list[Row]:
@@ -188,6 +236,7 @@ class _Facts:
     options: Options
     stage: Stage = "setup"
     fleet: Fleet | None = None
+    regions: tuple[str, ...] = ()
     region: str | None = None
     rows: list[Row] = field(default_factory=list)
     excluded: list[RowKey] = field(default_factory=list)
@@ -222,7 +271,7 @@ class _Facts:
             targets=tuple(
                 _target(t) for t in sorted(targets, key=lambda t: (t.account or "", t.region))
             ),
-            fleet=not opts.scope.single,
+            fleet=not (self.fleet.scope if self.fleet else opts.scope).single,
             region=self.region,
             named=tuple(ref.name for ref in opts.refs),
             prefix=opts.selection.prefix,
