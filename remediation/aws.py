@@ -233,8 +233,10 @@ NOT_AWS = "NotAnAwsAnswer"
 
 
 def _is_html(metadata: Mapping[str, Any]) -> bool:
+    """A web page with no AWS request id: AWS stamps every answer with one, a proxy does not.
+    (moto's Organizations answers are text/html, but with a request id.)"""
     content_type = str(metadata.get("HTTPHeaders", {}).get("content-type", ""))
-    return "html" in content_type.lower()
+    return "html" in content_type.lower() and not metadata.get("RequestId")
 
 
 def _not_aws(action: str, metadata: Mapping[str, Any]) -> AwsError:

@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from remediation.cli import ExitStatus
 from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import create_table, protection
-from tests.fault_proxy import FaultProxy, web_page
+from tests.fault_proxy import Call, FaultProxy, web_page
 from tests.servers import MotoServer, aws_env
 
 
@@ -60,7 +61,13 @@ def test_ctrl_c_before_any_table_is_read_prints_the_interrupted_document(
     server: MotoServer, server_client: Any, fault_proxy: FaultProxy
 ) -> None:
     create_table(server_client, "sentinel-a")
-    fault_proxy.on_call("ListTables", lambda _call: time.sleep(3), times=None)
+    listing = threading.Event()
+
+    def slow_listing(_call: Call) -> None:
+        listing.set()
+        time.sleep(3)
+
+    fault_proxy.on_call("ListTables", slow_listing, times=None)
     process = subprocess.Popen(
         [sys.executable, "-m", "remediation", "harden", "--force", "--json", *UNPACED],
         env=aws_env(fault_proxy.url),
@@ -69,9 +76,7 @@ def test_ctrl_c_before_any_table_is_read_prints_the_interrupted_document(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while fault_proxy.calls("ListTables") < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert listing.wait(timeout=30)  # ListTables is in flight: no table has been read
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == ExitStatus.INTERRUPTED, stderr

@@ -7,6 +7,7 @@ in the format asked for on every exit path.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import sys
 from collections.abc import Sequence
@@ -46,7 +47,7 @@ def _wants_json(argv: Sequence[str]) -> bool:
     """Whether the document asked for is JSON, told before (or without) a successful parse,
     so that even a usage error or an early Ctrl-C writes one."""
     args = list(argv)
-    pairs = zip(args, [*args[1:], ""], strict=True)
+    pairs = set(itertools.pairwise(args))
     return "--json" in args or "--format=json" in args or ("--format", "json") in pairs
 
 
