@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from remediation.cli import ExitStatus
-from tests.cli_process import ROOT, UNPACED, run_cli
+from tests.cli_process import ROOT, UNPACED, run_cli, run_cli_on_terminal
 from tests.conftest import create_table, protection
 from tests.fault_proxy import FaultProxy
 from tests.servers import MotoServer, assumed_client, aws_env
@@ -86,6 +86,20 @@ def test_one_table_is_one_table(server: MotoServer, server_client: Any) -> None:
     assert "Tables to harden (1 found):" in result.stdout
     assert result.stdout.splitlines()[-1] == "Summary: 1 table protected (1 hardened now)."
     assert protection(server_client, "sentinel-a") == (True, True)
+
+
+def test_a_run_declined_at_the_prompt_ends_with_its_summary(
+    server: MotoServer, server_client: Any
+) -> None:
+    create_table(server_client, "sentinel-a")
+    create_table(server_client, "sentinel-b", deletion_protection=True, pitr=True)
+    result = run_cli_on_terminal(["harden", *UNPACED], aws_env(server.url), answer="n")
+    assert result.returncode == ExitStatus.CANCELLED
+    assert "Harden 1 table? [y/N] " in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == (
+        "Summary: 1 of 2 tables already protected, 1 not hardened (cancelled); nothing was changed."
+    )
+    assert protection(server_client, "sentinel-a") == (False, False)
 
 
 # -- Ctrl-C while writes are paced slow --------------------------------------------------------
