@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 .PHONY: test lint demo preview bench pack-dist clean pulumi-cli
 
 $(BIN)/python:
-	@echo "==> creating $(VENV) with $$($(PYTHON) --version)"
+	@echo "make: creating $(VENV) with $$($(PYTHON) --version) (once; 'make clean' rebuilds it)"
 	$(PYTHON) -m venv $(VENV)
-	@echo "==> upgrading pip"
+	@echo "make: upgrading pip in $(VENV)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "==> installing the project with its pulumi and dev extras (first time: a few minutes)"
+	@echo "make: installing the project with its pulumi and dev extras into $(VENV) (2-3 minutes the first time)"
 	$(BIN)/python -m pip install --quiet -e '.[pulumi,dev]'
-	@echo "==> $(VENV) is ready"
+	@echo "make: $(VENV) is ready"
 
 lint: $(BIN)/python
 	$(BIN)/ruff check .

@@ -294,6 +294,16 @@ def dynamodb_regions(session: Session, region: str | None) -> list[str]:
     return sorted(session.get_available_regions("dynamodb", partition))
 
 
+def known_regions() -> frozenset[str]:
+    """Every region botocore's endpoint data names for DynamoDB, in every partition (no call)."""
+    session = boto3.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("dynamodb", partition)
+    )
+
+
 def make_sns_client(
     region: str, endpoint: str | None = None, limits: ClientLimits | None = None
 ) -> Any:
@@ -399,8 +409,31 @@ def publish(client: Any, topic_arn: str, subject: str, message: str) -> str:
     return str(response["MessageId"])
 
 
+NOT_AWS = "NotAnAwsAnswer"
+"""The code of an answer that is a web page (a proxy's, a captive portal's), not AWS's."""
+
+
+def _is_html(metadata: Mapping[str, Any]) -> bool:
+    """A web page with no AWS request id: AWS stamps every answer with one, a proxy does not.
+    (moto's Organizations answers are text/html, but with a request id.)"""
+    content_type = str(metadata.get("HTTPHeaders", {}).get("content-type", ""))
+    return "html" in content_type.lower() and not metadata.get("RequestId")
+
+
+def _not_aws(action: str, metadata: Mapping[str, Any]) -> AwsError:
+    status = metadata.get("HTTPStatusCode", "?")
+    return AwsError(
+        action,
+        NOT_AWS,
+        f"HTTP {status} answered with a web page, not by AWS (a proxy or captive portal "
+        "between here and the endpoint?)",
+    )
+
+
 def _aws_error(action: str, exc: ClientError | BotoCoreError) -> AwsError:
     if isinstance(exc, ClientError):
+        if _is_html(exc.response.get("ResponseMetadata", {})):
+            return _not_aws(action, exc.response["ResponseMetadata"])
         error = exc.response.get("Error", {})
         return AwsError(action, error.get("Code", "Unknown"), error.get("Message", str(exc)))
     return AwsError(action, type(exc).__name__, str(exc))
@@ -453,10 +486,14 @@ class _Door:
         method = getattr(self._client, _snake(operation))
         if self._credentials is not None:
             params = {**params, _CREDENTIALS_PARAM: self._credentials}
+        action = f"{self._service}:{operation}"
         try:
             response: dict[str, Any] = method(**params)
         except (ClientError, BotoCoreError) as exc:
-            raise CallFailed(_aws_error(f"{self._service}:{operation}", exc)) from None
+            raise CallFailed(_aws_error(action, exc)) from None
+        metadata = response.get("ResponseMetadata", {})
+        if _is_html(metadata):  # botocore parses a page as an empty answer: "no tables"
+            raise CallFailed(_not_aws(action, metadata))
         return response
 
 
@@ -1104,6 +1141,7 @@ __all__ = [
     "dynamodb_client",
     "dynamodb_regions",
     "endpoint_url",
+    "known_regions",
     "make_client",
     "make_security_hub",
     "make_session",

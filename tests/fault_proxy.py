@@ -53,6 +53,7 @@ __all__ = [
     "HookRegistration",
     "Rule",
     "UpdatingWindow",
+    "web_page",
 ]
 
 TARGET_PREFIX: Final = "DynamoDB_20120810."
@@ -94,8 +95,12 @@ class ErrorShape:
     message_key: str = "message"
     query: bool = False
     """An STS-style (query protocol) error: an XML ErrorResponse instead of JSON."""
+    content_type: str | None = None
+    """Set for an answer that is not AWS's at all (an HTML page): `message` is sent as it is."""
 
     def body(self, operation: str, table: str | None, arn: str) -> bytes:
+        if self.content_type is not None:
+            return self.message.encode()
         text = self.message.format(operation=operation, table=table or "", arn=arn)
         if self.query:
             return (
@@ -188,6 +193,18 @@ REST_ERRORS: Final[dict[str, ErrorShape]] = {
 }
 _REST_OPERATIONS: Final = {"/findings/import": "securityhub:BatchImportFindings"}
 """REST-JSON calls counted and faulted like STS's: path -> operation."""
+
+
+def web_page(status: int) -> ErrorShape:
+    """What a proxy or captive portal in the way answers instead of AWS: an HTML page, with
+    `status` (200 for a portal's login page, 403 for a blocked site, 502 for an unknown host)."""
+    page = (
+        "<!DOCTYPE html>\n<html><head><title>Access blocked</title></head>\n"
+        "<body><h1>This site is blocked by your network's proxy</h1>\n"
+        "<p>Contact your administrator.</p></body></html>\n"
+    )
+    return ErrorShape(f"HTML{status}", "", page, status=status, content_type="text/html")
+
 
 # STS's errors, in its query protocol (XML); for AssumeRole, {table} is the RoleArn asked for.
 QUERY_ERRORS: Final[dict[str, ErrorShape]] = {
@@ -671,6 +688,9 @@ class FaultProxy:
             arn = _table_arn(_region(headers), table)
             fault_body = decision.fault.body(operation, table, arn)
             self._record(CallRecord(operation, table, decision.fault.code, decision.fault.status))
+            if decision.fault.content_type is not None:
+                page = [("Content-Type", decision.fault.content_type)]
+                return decision.fault.status, "Proxy", page, fault_body
             return decision.fault.status, "Bad Request", _dynamodb_headers(fault_body), fault_body
 
         status, reason, response_headers, content = self._forward_or_502(
@@ -713,6 +733,7 @@ class FaultProxy:
             fault_body = decision.fault.body(operation, key, key or "*")
             self._record(CallRecord(operation, key, decision.fault.code, decision.fault.status))
             kind = "text/xml" if decision.fault.query else "application/x-amz-json-1.1"
+            kind = decision.fault.content_type or kind
             response = [("Content-Type", kind), ("x-amzn-RequestId", uuid.uuid4().hex)]
             return decision.fault.status, "Error", response, fault_body
         status, reason, response_headers, content = self._forward_or_502(

@@ -83,7 +83,7 @@ def test_force_hardens_every_discovered_table_and_reports_each(
     assert "✓ sentinel-sessions: Deletion protection enabled (PITR already enabled)" in (
         result.stdout
     )
-    assert "Summary: 3/3 tables hardened successfully" in result.stdout
+    assert result.stdout.splitlines()[-1] == "Summary: all 3 tables protected (3 hardened now)."
     assert all(protection(mocked_aws, n) == (True, True) for n in sentinel)
     assert protection(mocked_aws, "other-table") == (False, False)
 
@@ -123,7 +123,7 @@ def test_nothing_to_do_says_so_and_does_not_ask(table: TableFactory) -> None:
     result = cli(stdin=Terminal(""))
     assert result.status == ExitStatus.OK
     assert "[y/N]" not in result.stdout + result.stderr
-    assert "No changes needed: all 1 tables are already protected." in result.stdout
+    assert "No changes needed: 1 table is already protected." in result.stdout
 
 
 def test_explicit_tables_skip_discovery_and_may_lie_outside_the_prefix(
@@ -187,7 +187,10 @@ def test_excluded_tables_are_left_alone_counted_and_listed(
         "Excluded by --exclude (never read or written): sentinel-scratch-1, sentinel-scratch-2"
         in result.stdout
     )
-    assert "Summary: 3/3 tables hardened successfully, 2 excluded" in result.stdout
+    assert (
+        result.stdout.splitlines()[-1]
+        == "Summary: all 3 tables protected (3 hardened now), 2 excluded."
+    )
 
 
 def test_excluded_tables_are_in_the_json_as_excluded(scratch: list[str]) -> None:
@@ -214,12 +217,25 @@ def test_excluded_tables_are_in_the_json_as_excluded(scratch: list[str]) -> None
 
 
 def test_excluding_every_table_is_no_error_and_says_so(scratch: list[str], mocked_aws: Any) -> None:
-    for mode in ("--force", "--check"):
-        result = cli("--exclude", "sentinel-*", mode)
+    for mode in (["--force"], ["--check", "--allow-empty"]):
+        result = cli("--exclude", "sentinel-*", *mode)
         assert result.status == ExitStatus.OK
         assert "Every table found is excluded by --exclude (5): nothing to do." in result.stdout
-        assert "Check:" not in result.stdout
+        assert result.stdout.splitlines()[-1] == (
+            "Summary: no table selected, 5 excluded; nothing was changed."
+        )
     assert protection(mocked_aws, "sentinel-requests") == (False, False)
+
+
+def test_a_check_whose_every_table_is_excluded_checked_nothing(
+    scratch: list[str], mocked_aws: Any
+) -> None:
+    result = cli("--exclude", "sentinel-*", "--check")
+    assert result.status == ExitStatus.AWS_SETUP
+    assert result.stderr == (
+        "error: nothing was checked: every table found is excluded by --exclude (5); "
+        "pass --allow-empty if an empty selection is intended\n"
+    )
 
 
 def test_an_exclude_wins_over_a_table_named_with_table(
@@ -249,7 +265,7 @@ def test_check_shows_what_is_missing_changes_nothing_and_exits_1(
     assert "Not protected:" in lines
     assert "- sentinel-requests: deletion protection off, PITR off" in lines
     assert "- sentinel-breakglass: PITR off" in lines
-    assert "Check: 0 of 3 tables protected, 3 not protected. Nothing was changed." in lines
+    assert lines[-1] == "Summary: 0 of 3 tables protected, 3 not protected; nothing was changed."
     assert [protection(mocked_aws, n) for n in sentinel] == [
         (False, False),
         (True, False),
@@ -264,7 +280,10 @@ def test_check_exits_0_when_every_selected_table_is_protected(
         cli("--table", name, "--force")
     result = cli("--check", "--exclude", "sentinel-scratch-*")
     assert result.status == ExitStatus.OK
-    assert "Check: all 3 tables are protected. Nothing was changed." in result.stdout
+    assert (
+        result.stdout.splitlines()[-1]
+        == "Summary: all 3 tables protected, 2 excluded; nothing was changed."
+    )
 
 
 def test_check_json_marks_unprotected_tables_and_is_one_document(

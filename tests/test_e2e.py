@@ -55,7 +55,7 @@ def test_prompt_answered_yes_hardens(
     result = run_cli_on_terminal(["harden", *UNPACED], env, answer="y")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Harden 3 tables? [y/N]" in result.stdout
-    assert "Summary: 3/3 tables hardened successfully" in result.stdout
+    assert result.stdout.splitlines()[-1] == "Summary: all 3 tables protected (3 hardened now)."
     assert set(states(server_client, sentinel)) == {(True, True)}
 
 

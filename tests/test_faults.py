@@ -281,8 +281,9 @@ def test_ctrl_c_starts_no_new_call_reports_and_exits_130(
     result, calls_at_interrupt = _interrupt_while_busy(env, fault_proxy, [])
     assert result.returncode == ExitStatus.INTERRUPTED == 130
     assert "Traceback" not in result.stderr
-    assert "not started: sentinel-b, sentinel-c" in result.stderr
-    assert "✗ sentinel-a:" in result.stdout and "interrupted" in result.stdout
+    assert "stopped part-way: sentinel-a; not started: sentinel-b, sentinel-c" in result.stderr
+    assert "- sentinel-a: Deletion protection not attempted (interrupted)" in result.stdout
+    assert "✗" not in result.stdout  # not attempted is pending, never failed
     assert fault_proxy.calls() <= calls_at_interrupt + 1  # at most the call already in flight
     assert fault_proxy.calls("UpdateTable") == 0
     assert protection(server_client, "sentinel-b") == (False, False)
@@ -296,8 +297,13 @@ def test_ctrl_c_with_json_still_prints_one_document(
     document = json.loads(result.stdout)
     assert document["interrupted"] is True
     results = {t["table_name"]: t["result"] for t in document["tables"]}
-    assert results == {"sentinel-a": "failed", "sentinel-b": "pending", "sentinel-c": "pending"}
-    assert by_name(document)["sentinel-a"]["error"]["code"] == "Interrupted"
+    assert results == {"sentinel-a": "pending", "sentinel-b": "pending", "sentinel-c": "pending"}
+    assert (document["failed"], document["pending"]) == (0, 3)
+    assert "error" not in by_name(document)["sentinel-a"]
+    assert by_name(document)["sentinel-a"]["not_attempted"] == [
+        "dynamodb-deletion-protection",
+        "dynamodb-point-in-time-recovery",
+    ]
 
 
 def test_a_table_in_a_state_no_wait_will_end_is_tried_at_once_and_reported(

@@ -138,7 +138,9 @@ def test_an_account_whose_role_is_denied_fails_and_every_other_account_is_done(
     result = run_cli(["harden", "--force", *ROLES, *REGIONS, *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode == ExitStatus.FAILED, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[-1] == "Summary: 4/4 tables hardened successfully"
+    assert (
+        lines[-1] == "Summary: all 4 tables protected (4 hardened now), 2 account-regions failed."
+    )
     denied = [line for line in lines if line.startswith(f"✗ {B} ")]
     assert [line.split(":")[0] for line in denied] == [f"✗ {B} eu-west-1", f"✗ {B} us-east-1"]
     assert all("AccessDenied on sts:AssumeRole" in line for line in denied)
@@ -391,7 +393,10 @@ def test_a_column_whose_rows_all_agree_is_dropped_and_its_value_said_once(
     result = run_cli(["harden", "--dry-run", *REGIONS], aws_env(fault_proxy.url))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert f"Tables to harden (1 found in account {CALLER}, region us-east-1):" in lines
+    heading = (
+        f"Tables to harden (1 found in account {CALLER}, region us-east-1; 2 regions looked in):"
+    )
+    assert heading in lines
     header = next(line for line in lines if "Deletion Protection" in line)
     assert header.split()[0] == "Table"
     assert "- sentinel-requests: Enable deletion protection, Enable PITR" in lines

@@ -59,5 +59,7 @@ def test_the_script_checks_and_hardens(
 def test_bad_input_to_the_script_is_one_line_and_exit_3(tmp_path: Path) -> None:
     result = script(["--min-recovery-days", "40", "--json"], None, tmp_path)
     assert result.returncode == ExitStatus.USAGE
-    assert result.stderr == "error: --min-recovery-days must be 1 to 35, got 40\n"
+    assert result.stderr == (
+        "error: --min-recovery-days must be 1 to 35, got 40 (see `sentinel-harden --help`)\n"
+    )
     assert result.json()["error"]

@@ -45,7 +45,8 @@ class ExitStatus(IntEnum):
     USAGE = 3
     """Bad flags or input (table name or ARN, prefix, rate, Pulumi state): nothing was called."""
     AWS_SETUP = 4
-    """AWS could not be used at all: credentials, profile, region, endpoint, ListTables."""
+    """AWS could not be used at all: credentials, profile, region, endpoint, ListTables, an
+    answer that is not AWS's; or --check selected no table (without --allow-empty)."""
     INTERRUPTED = 130
     """Ctrl-C: no new calls were started; what was done is reported."""
 
@@ -72,7 +73,8 @@ _HARDEN_EPILOG = (
     "exit status: 0 all protected (or dry run), 1 one or more tables or account-regions "
     "failed (under --check: unprotected or unreadable), 2 cancelled at the prompt, "
     "3 bad input, 4 AWS unusable (credentials, profile, region, endpoint, ListTables, "
-    "the organization's accounts), 130 interrupted"
+    "the organization's accounts, an answer not from AWS) or --check checked nothing, "
+    "130 interrupted"
 )
 
 
@@ -150,6 +152,14 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         help=(
             "read and show, change nothing, never ask: exit 0 when every selected table is "
             "protected, 1 when any lacks a protection or could not be read"
+        ),
+    )
+    harden.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help=(
+            "with --check: an empty selection (no table found, or every one excluded) passes; "
+            "without it, a check that checked nothing exits 4"
         ),
     )
     harden.add_argument(
@@ -321,6 +331,8 @@ class Options:
     output: Path | None = None
     """--output: the file the format goes to; the terminal keeps the text report."""
     security_hub: bool = False
+    allow_empty: bool = False
+    """Under --check, an empty selection passes instead of exiting 4."""
 
     @property
     def as_json(self) -> bool:
@@ -330,6 +342,15 @@ class Options:
     @property
     def terminal_format(self) -> str:
         return formats.DEFAULT if self.output is not None else self.format
+
+
+def help_hint(argv: Sequence[str], prog: str | None = None) -> str:
+    """Where a usage error points: the help of the command that was typed."""
+    if prog is not None:
+        return f"{prog} --help"
+    if list(argv[:1]) == ["harden"]:
+        return f"{MODULE_PROG} harden --help"
+    return f"{MODULE_PROG} --help"
 
 
 def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
@@ -370,6 +391,8 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         raise UsageError(
             "--format ocsf needs py-ocsf-models: pip install 'sentinel-dynamodb-hardening[ocsf]'"
         )
+    if args.allow_empty and not args.check:
+        raise UsageError("--allow-empty is about --check: a run that hardens nothing exits 0")
     if args.include_managed and not args.pulumi_state:
         raise UsageError("--include-managed needs --pulumi-state to say which tables are managed")
     try:
@@ -377,6 +400,9 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
     except pulumi_state.PulumiStateError as exc:
         raise UsageError(f"--pulumi-state {exc}") from None
     requirement = _requirement(args.no_pitr, args.min_recovery_days)
+    twice = sorted({r for r in args.region if args.region.count(r) > 1})
+    if twice:
+        raise UsageError(f"a region is named twice: {', '.join(twice)}")
     from remediation.fleet import InvalidScope, Scope  # boto3: only once --help is past
 
     try:
@@ -411,6 +437,7 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         include_managed=args.include_managed,
         output=output,
         security_hub=args.security_hub,
+        allow_empty=args.allow_empty,
     )
 
 
@@ -467,5 +494,6 @@ __all__ = [
     "Options",
     "UsageError",
     "build_parser",
+    "help_hint",
     "parse_options",
 ]

@@ -7,6 +7,7 @@ in the format asked for on every exit path.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import sys
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from remediation.cli import formats
-from remediation.cli.args import ExitStatus, UsageError, parse_options
+from remediation.cli.args import ExitStatus, UsageError, build_parser, help_hint, parse_options
 from remediation.cli.progress import final_line
 from remediation.cli.report import Report
 from remediation.core import Requirement
@@ -32,12 +33,22 @@ def main(
     `argv` is `harden ...` as `python -m remediation` takes it; with `prog` (the name the
     `sentinel-harden` script was typed as) it is the harden command's own flags.
     """
-    as_json = "--json" in argv
+    as_json = _wants_json(argv)
     try:
         return _main(argv, stdin, stdout, stderr, as_json, prog)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the run began (or after it ended): nothing was changed
         print("Interrupted: nothing was changed.", file=stderr)
+        if as_json:
+            formats.load("json").render(Report(Requirement(), interrupted=True), stdout)
         return ExitStatus.INTERRUPTED
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the document asked for is JSON, told before (or without) a successful parse,
+    so that even a usage error or an early Ctrl-C writes one."""
+    args = list(argv)
+    pairs = set(itertools.pairwise(args))
+    return "--json" in args or "--format=json" in args or ("--format", "json") in pairs
 
 
 def _main(
@@ -48,10 +59,13 @@ def _main(
     as_json: bool,
     prog: str | None,
 ) -> ExitStatus:
+    if prog is None and not argv:  # `python -m remediation` alone: what can it do?
+        build_parser().print_help(stderr)
+        return ExitStatus.USAGE
     try:
         options = parse_options(argv, prog)
     except UsageError as exc:
-        return _fail(ExitStatus.USAGE, str(exc), stdout, stderr, as_json)
+        return _fail(ExitStatus.USAGE, str(exc), stdout, stderr, as_json, help_hint(argv, prog))
     except SystemExit as exc:  # --help and --version print, then argparse exits 0
         return ExitStatus.OK if not exc.code else ExitStatus.USAGE
     from remediation.cli.run import Console, execute  # boto3: only once the arguments are good
@@ -66,10 +80,11 @@ def _main(
             chosen.render_plan(report, stdout)
 
     report = execute(options, console, show_plan)
-    if report.error is not None:
-        print(f"error: {report.error}", file=stderr)
     if report.error_status is ExitStatus.USAGE:
-        return _fail(ExitStatus.USAGE, report.error or "", stdout, None, options.as_json)
+        hint = help_hint(argv, prog)
+        return _fail(ExitStatus.USAGE, report.error or "", stdout, stderr, options.as_json, hint)
+    if report.error is not None:
+        print(f"error: {_one_line(report.error)}", file=stderr)
     if chosen.streams:
         assert chosen.render_outcome is not None
         chosen.render_outcome(report, stdout)
@@ -89,15 +104,25 @@ def _main(
 
 
 def _fail(
-    status: ExitStatus, message: str, stdout: IO[str], stderr: IO[str] | None, as_json: bool
+    status: ExitStatus,
+    message: str,
+    stdout: IO[str],
+    stderr: IO[str],
+    as_json: bool,
+    hint: str,
 ) -> ExitStatus:
-    if stderr is not None:
-        print(f"error: {message}", file=stderr)
+    print(f"error: {_one_line(message)} (see `{hint}`)", file=stderr)
     if as_json:
         formats.load("json").render(
             Report(Requirement(), error=message, error_status=status), stdout
         )
     return status
+
+
+def _one_line(message: str, limit: int = 600) -> str:
+    """An error is one line, whatever an answer put in it (a page of HTML, a stack of text)."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def run() -> NoReturn:

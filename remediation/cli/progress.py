@@ -42,17 +42,19 @@ class Progress:
 
 
 def final_line(report: Report) -> str | None:
-    """What stderr says last about an interrupted run, from the report's own counts."""
+    """What stderr says last about an interrupted run: the report's own counts, the same the
+    Summary line and the JSON document give."""
     if not report.interrupted:
         return None
-    attempted = [t for t in report.tables if t.attempted]
-    if not attempted:
+    if not any(t.attempted for t in report.tables):
         return "Interrupted before any change: nothing was changed."
-    planned = report.changes
-    not_done = [report.label(t) for t in planned if not t.attempted]
+    stopped = [report.label(t) for t in report.not_attempted if t.attempted]
+    not_started = [report.label(t) for t in report.not_attempted if not t.attempted]
     return (
-        f"Interrupted: {len(attempted)} of {len(planned)} tables finished; "
-        f"not started: {', '.join(not_done) or 'none'}."
+        f"Interrupted: {report.succeeded} of {report.total} tables protected, "
+        f"{report.failed} failed, {report.pending} pending"
+        + (f"; stopped part-way: {', '.join(stopped)}" if stopped else "")
+        + f"; not started: {', '.join(not_started) or 'none'}."
     )
 
 

@@ -232,6 +232,17 @@ class Report:
         return tuple(t for t in self.tables if t.planned is not None and t.held)
 
     @property
+    def hardened(self) -> int:
+        """Tables a write of this run protected (the rest of `succeeded` already were)."""
+        return sum(t.protected and bool(t.changed) for t in self.tables)
+
+    @property
+    def not_attempted(self) -> tuple[TableResult, ...]:
+        """Pending tables the run meant to write and did not (cancelled, interrupted, a dry
+        run): never failed."""
+        return tuple(t for t in self.changes if t.pending)
+
+    @property
     def unreadable(self) -> tuple[TableResult, ...]:
         return tuple(t for t in self.tables if t.unreadable)
 
@@ -248,18 +259,47 @@ class Report:
 
     @property
     def columns(self) -> tuple[bool, bool]:
-        """(show Account, show Region): a column is dropped when every table has the same."""
+        """(show Account, show Region): a column is shown only when the tables have more than
+        one known value (a table that could not be read may have no account: not a second one)."""
         return (
-            len({t.account for t in self.tables}) > 1,
-            len({t.region for t in self.tables}) > 1,
+            len({t.account for t in self.tables if t.account}) > 1,
+            len({t.region for t in self.tables if t.region}) > 1,
         )
 
+    # -- where the run looked ------------------------------------------------------------------
+
+    @property
+    def looked_in(self) -> tuple[TargetResult, ...]:
+        """The account-regions the run selected (not those reached only for a replica)."""
+        return tuple(t for t in self.targets if not t.for_replicas)
+
+    @property
+    def accounts_looked_in(self) -> tuple[str, ...]:
+        return tuple(sorted({t.account for t in self.looked_in if t.account}))
+
+    @property
+    def regions_looked_in(self) -> tuple[str, ...]:
+        return tuple(sorted({t.region for t in self.looked_in}))
+
+    @property
+    def failed_targets(self) -> tuple[TargetResult, ...]:
+        return tuple(t for t in self.targets if t.status == "failed")
+
+    @property
+    def skipped_targets(self) -> tuple[TargetResult, ...]:
+        return tuple(t for t in self.targets if t.status == "skipped")
+
+    @property
+    def every_target_failed(self) -> bool:
+        return bool(self.targets) and all(t.status == "failed" for t in self.targets)
+
     def where(self, account: str | None, region: str | None) -> str:
-        """The account and region a line puts before a table's name, where columns show them."""
+        """The account and region a line puts before a table's name, where columns show them
+        (what is not known, such as the region of a table found nowhere, is left out)."""
         show_account, show_region = self.columns
         where = [
-            *([account or "-"] if show_account else []),
-            *([region or "-"] if show_region else []),
+            *([account] if show_account and account else []),
+            *([region] if show_region and region else []),
         ]
         return "".join(w + " " for w in where)
 
@@ -285,8 +325,7 @@ class Report:
             return ExitStatus.FAILED  # a finding Security Hub refused is a verdict not delivered
         if self.check:
             return ExitStatus.FAILED if self.failed or self.pending else ExitStatus.OK
-        if self.dry_run:
-            return ExitStatus.OK
+        # A table that could not be read fails a dry run too: it was not looked at.
         return ExitStatus.FAILED if self.failed else ExitStatus.OK
 
 

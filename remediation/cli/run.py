@@ -17,6 +17,7 @@ from remediation.cli.args import Options, UsageError
 from remediation.cli.findings import by_table
 from remediation.cli.progress import Progress, isatty
 from remediation.cli.report import (
+    NOT_ATTEMPTED,
     HubImport,
     HubRejection,
     Report,
@@ -30,7 +31,7 @@ from remediation.pulumi_state import ManagedTable
 
 if TYPE_CHECKING:
     from remediation.aws import SecurityHub
-    from remediation.fleet import Fleet, Row, Target
+    from remediation.fleet import Fleet, Row, Scope, Target
 
 IMPORT_WORKERS = 8
 """Account-regions imported at once; each paces its own BatchImportFindings quota."""
@@ -53,18 +54,19 @@ class Console:
 def execute(options: Options, console: Console, show_plan: ShowPlan) -> Report:
     """Run the harden command; every outcome, interruption and setup error is in the report."""
     facts = _Facts(options)
-    from remediation import aws  # boto3 is heavy: only now that the arguments are good
-
     try:
-        _run(options, console, show_plan, facts)
+        from remediation import aws  # boto3 is heavy: only now that the arguments are good
+
+        try:
+            _run(options, console, show_plan, facts)
+        except aws.SetupError as exc:
+            facts.fail(_name_unknown_regions(str(exc), facts.regions), usage=False)
     except KeyboardInterrupt:
         if facts.fleet is not None:
             facts.fleet.cancel()
         facts.interrupted = True
     except UsageError as exc:
         facts.fail(str(exc), usage=True)
-    except aws.SetupError as exc:
-        facts.fail(str(exc), usage=False)
     return facts.freeze()
 
 
@@ -76,6 +78,9 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
     # judge: what each table lacks, per account-region
     _judge(options, rows, facts)
     show_plan(facts.freeze())
+    if options.check and not rows and not options.allow_empty:
+        facts.fail(_nothing_checked(facts), usage=False)  # a typo is not a pass
+        return
     if not (options.check or options.dry_run or not facts.changes):
         # confirm
         if not options.force and not _confirm(console, options, len(facts.changes)):
@@ -95,9 +100,11 @@ def _select(options: Options, facts: _Facts) -> Fleet:
 
     if options.requirement.min_recovery_days is not None:
         aws.require_recovery_period_model("--min-recovery-days")
+    scope = _scope(options)
+    facts.regions = scope.regions
     settings = aws.Settings(
         profile=options.profile,
-        region=options.scope.regions[0] if options.scope.regions else None,
+        region=scope.regions[0] if scope.regions else None,
         endpoint_url=options.endpoint_url,
         workers=options.workers
         or (aws.DEFAULT_WORKERS if options.scope.single else aws.DEFAULT_FLEET_WORKERS),
@@ -106,8 +113,9 @@ def _select(options: Options, facts: _Facts) -> Fleet:
             aws.DEFAULT_WAIT_TIMEOUT if options.wait_timeout is None else options.wait_timeout
         ),
     )
-    targets = fleet.Fleet(options.scope, settings)
+    targets = fleet.Fleet(scope, settings)
     facts.fleet = targets
+    facts.regions = targets.regions
     if len(targets.regions) == 1:
         facts.region = targets.regions[0]
     try:
@@ -116,6 +124,47 @@ def _select(options: Options, facts: _Facts) -> Fleet:
         raise UsageError(str(exc)) from None
     targets.connect()
     return targets
+
+
+def _scope(options: Options) -> Scope:
+    """The scope asked for; with no region given or configured, the regions the --table ARNs
+    name (an ARN says where its table is)."""
+    from remediation import aws
+
+    scope = options.scope
+    if scope.regions or scope.all_regions:
+        return scope
+    named = tuple(sorted({ref.region for ref in options.refs if ref.region}))
+    if not named:
+        return scope
+    session = aws.make_session(aws.Settings(profile=options.profile))
+    if aws.session_region(session) is not None:
+        return scope  # the configured region rules; an ARN elsewhere is refused by check_refs
+    return replace(scope, regions=named)
+
+
+def _nothing_checked(facts: _Facts) -> str:
+    if facts.excluded:
+        what = f"every table found is excluded by --exclude ({len(facts.excluded)})"
+    else:
+        if facts.fleet is not None and not facts.fleet.scope.single:
+            reached = len(facts.fleet.ok_targets())
+            place = f"{reached} account-region{'' if reached == 1 else 's'}"
+        else:
+            place = ", ".join(facts.regions)
+        what = f"no table matches prefix {facts.options.selection.prefix!r} in {place}"
+    return f"nothing was checked: {what}; pass --allow-empty if an empty selection is intended"
+
+
+def _name_unknown_regions(message: str, regions: Sequence[str]) -> str:
+    """A setup error in a region AWS does not know says so first: that is the likely cause."""
+    from remediation import aws
+
+    unknown = [r for r in regions if r not in aws.known_regions()]
+    if not unknown:
+        return message
+    names = ", ".join(repr(r) for r in unknown)
+    return f"{names} is not a region AWS knows (or not one this botocore knows yet): {message}"
 
 
 def _read(options: Options, console: Console, targets: Fleet, facts: _Facts) -> list[Row]:
@@ -248,6 +297,7 @@ class _Facts:
     options: Options
     stage: Stage = "setup"
     fleet: Fleet | None = None
+    regions: tuple[str, ...] = ()
     region: str | None = None
     rows: list[Row] = field(default_factory=list)
     excluded: list[RowKey] = field(default_factory=list)
@@ -284,7 +334,7 @@ class _Facts:
             targets=tuple(
                 _target(t) for t in sorted(targets, key=lambda t: (t.account or "", t.region))
             ),
-            fleet=not opts.scope.single,
+            fleet=not (self.fleet.scope if self.fleet else opts.scope).single,
             region=self.region,
             named=tuple(ref.name for ref in opts.refs),
             prefix=opts.selection.prefix,
@@ -303,8 +353,13 @@ class _Facts:
         state = row.state
         outcome = self.outcomes.get(row.key)
         if outcome is None:
-            errors = {"table": state.error} if state.error else {}
-            outcome = Outcome(state, state, (), errors)
+            outcome = Outcome(state, state, (), {"table": state.error} if state.error else {})
+        kept = tuple((k, e) for k, e in outcome.errors.items() if e.code != NOT_ATTEMPTED)
+        not_attempted = tuple(
+            c
+            for c in self.options.requirement.controls
+            if (e := outcome.errors.get(c.id)) is not None and e.code == NOT_ATTEMPTED
+        )
         return TableResult(
             key=row.key,
             account=row.account,
@@ -317,7 +372,8 @@ class _Facts:
             held=row.key in self.planned and row.key not in writes,
             attempted=row.key in self.outcomes,
             changed=outcome.changed,
-            errors=tuple(outcome.errors.items()),
+            errors=kept,
+            not_attempted=not_attempted,
             managed_by=self.managed.get(row.key),
             check=self.options.check,
             include_managed=self.options.include_managed,

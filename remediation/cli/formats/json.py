@@ -90,6 +90,8 @@ def _table(report: Report, table: TableResult) -> dict[str, Any]:
     }
     if table.managed_by is not None:
         entry["managed_by"] = {"stack": table.managed_by.stack, "urn": table.managed_by.urn}
+    if table.not_attempted:
+        entry["not_attempted"] = [c.id for c in table.not_attempted]
     if read_errors:
         entry["read_errors"] = read_errors
     if errors:

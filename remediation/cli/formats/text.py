@@ -49,20 +49,16 @@ def render_plan(report: Report, stream: IO[str]) -> None:
 
 
 def render_outcome(report: Report, stream: IO[str]) -> None:
-    """What the run did, and its closing line."""
+    """What the run did, and its closing Summary line: always the last line."""
     say = _Lines(stream)
     if report.stage in ("setup", "read"):
-        return
-    if report.check:
-        _targets(report, say)
-        _check(report, say)
-    elif report.dry_run:
-        _targets(report, say)
-        say("Dry run: nothing was changed.")
-    elif report.stage == "acted":
+        return  # nothing was judged: the line on stderr says why
+    if report.stage == "acted":
         _results(report, say)
-    elif not report.cancelled and not report.interrupted:
-        _targets(report, say)
+    _targets(report, say)
+    if report.dry_run:
+        say("Dry run: nothing was changed.")
+    say(summary(report))
 
 
 # -- the status and the plan -------------------------------------------------------------------
@@ -106,41 +102,86 @@ def _status(report: Report, say: _Lines) -> None:
             steps = ", ".join(_step(table.before, table.planned, c) for c in table.planned.enable)
             say(f"- {report.label(table)}: {steps}{_managed_note(report, table)}")
     elif tables and report.check:
-        pass  # the closing check line says it
+        _empty_accounts(report, say)
+        return  # the Summary says it
     elif tables and report.held:
         say("No changes to apply outside Pulumi.")
     elif tables:
-        say(f"No changes needed: all {len(tables)} tables are already protected.")
-        if report.unreadable:
-            say(f"Except {len(report.unreadable)} that could not be read (see above).")
+        protected = len(report.protected_before)
+        unreadable = len(report.unreadable)
+        if not unreadable:
+            say(f"No changes needed: {_all(protected)} already protected.")
+        elif protected:
+            say(
+                f"No changes to apply: {_count(protected)} already protected, "
+                f"{_count(unreadable)} could not be read (see above)."
+            )
+        else:
+            say(f"Nothing can be changed: {_all(unreadable, 'could')} not be read (see above).")
     elif excluded:
         say(f"Every table found is excluded by --exclude ({len(excluded)}): nothing to do.")
+    elif report.every_target_failed:
+        say(f"No table could be looked for: {_all_targets(report)} failed (listed below).")
     else:
         where = ", ".join(report.named) or f"prefix {report.prefix!r}"
         if report.fleet:
-            reached = sum(t.status == "ok" for t in report.targets)
-            say(f"No tables found ({where}) in {reached} account-regions: nothing to do.")
+            reached = sum(t.status == "ok" for t in report.looked_in)
+            say(f"No tables found ({where}) in {_count(reached, 'account-region')}.")
         else:
-            say(f"No tables found ({where}) in {report.region}: nothing to do.")
+            say(f"No tables found ({where}) in {report.region}.")
+    _empty_accounts(report, say)
     say()
+    _closing_plan(report, say)
+
+
+def _closing_plan(report: Report, say: _Lines) -> None:
     if report.held:
         _held(report, say)
 
 
 def _heading(report: Report) -> str:
     tables = report.tables
-    excluded = report.excluded
-    found = f"{len(tables)} found" + (f", {len(excluded)} excluded" if excluded else "")
+    unreadable = len(report.unreadable)
+    found = f"{len(tables) - unreadable} found"
+    if unreadable:
+        found += f", {unreadable} could not be read"
+    if report.excluded:
+        found += f", {len(report.excluded)} excluded"
     verb = "check" if report.check else "harden"
     if not report.fleet:
         return f"Tables to {verb} ({found}):"
-    show_account, show_region = report.columns
-    targets = report.targets
-    where = [
-        _once("account", [t.account for t in tables], [t.account for t in targets], show_account),
-        _once("region", [t.region for t in tables], [t.region for t in targets], show_region),
+    accounts = report.accounts_looked_in
+    regions = report.regions_looked_in
+    found_accounts = sorted({t.account for t in tables if t.account}) or list(accounts)
+    found_regions = sorted({t.region for t in tables if t.region}) or list(regions)
+    where = f"{_one_or_many('account', found_accounts)}, {_one_or_many('region', found_regions)}"
+    looked = [
+        f"{_count(len(values), noun)} looked in"
+        for noun, values, found_in in (
+            ("account", accounts, found_accounts),
+            ("region", regions, found_regions),
+        )
+        if len(values) > len(found_in)
     ]
-    return f"Tables to {verb} ({found} in {', '.join(where)}):"
+    return f"Tables to {verb} ({found} in {'; '.join([where, *looked])}):"
+
+
+def _one_or_many(noun: str, values: Sequence[str]) -> str:
+    """The one value, said once (its column is dropped), or how many there are."""
+    if len(values) == 1:
+        return f"{noun} {values[0]}"
+    return _count(len(values), noun)
+
+
+def _empty_accounts(report: Report, say: _Lines) -> None:
+    """An account the run reached where no table was selected is still named."""
+    if not report.fleet or not report.tables:
+        return
+    with_tables = {t.account for t in report.tables}
+    ok = [t for t in report.looked_in if t.status == "ok" and t.account]
+    for account in sorted({a for t in ok if (a := t.account)} - with_tables):
+        regions = sum(t.account == account for t in ok)
+        say(f"No selected tables in account {account} ({_count(regions, 'region')} looked in).")
 
 
 def _table(report: Report, say: _Lines) -> None:
@@ -276,23 +317,6 @@ def _table_cell(table: TableResult) -> str:
 # -- the outcome -------------------------------------------------------------------------------
 
 
-def _check(report: Report, say: _Lines) -> None:
-    total = report.total
-    changes = len(report.changes)
-    unreadable = len(report.unreadable)
-    if not total:
-        return  # the status already said there is nothing to check
-    if not changes and not unreadable:
-        say(f"Check: all {total} tables are protected. Nothing was changed.")
-        return
-    parts = [f"{len(report.protected_before)} of {total} tables protected"]
-    if changes:
-        parts.append(f"{changes} not protected")
-    if unreadable:
-        parts.append(f"{unreadable} could not be read")
-    say(f"Check: {', '.join(parts)}. Nothing was changed.")
-
-
 def _targets(report: Report, say: _Lines) -> None:
     """One line per account-region that failed or was skipped, then what Security Hub took."""
     troubled = report.troubled_targets
@@ -332,24 +356,97 @@ def _security_hub(report: Report, say: _Lines) -> None:
 
 
 def _results(report: Report, say: _Lines) -> None:
+    """One row per table: protected, failed, or (interrupted) part done; a table whose write
+    never started has no row: it is pending, and the Summary counts it."""
     for table in report.tables:
-        ok = table.protected
-        if not ok and not table.failed:
-            continue  # planned but never attempted (interrupted): told in the closing line
-        say(f"{'✓' if ok else '✗'} {report.label(table)}: {_describe(report, table)}")
+        if table.protected or table.failed:
+            mark = "✓" if table.protected else "✗"
+            say(f"{mark} {report.label(table)}: {_describe(report, table)}")
+        elif table.attempted:
+            # Started when the run was interrupted, not finished: pending, never failed.
+            say(f"- {report.label(table)}: {_describe(report, table)}")
     for table in report.held:
         assert table.managed_by is not None
         stack = table.managed_by.stack
         say(f"- {report.label(table)}: left to Pulumi (stack {stack}), not changed")
     say()
-    _targets(report, say)
-    counts = report.counts()
-    say(
-        f"Summary: {counts['succeeded']}/{counts['total']} tables hardened successfully"
-        + (f", {counts['failed']} failed" if counts["failed"] else "")
-        + (f", {len(report.held)} left to Pulumi" if report.held else "")
-        + (f", {counts['excluded']} excluded" if counts["excluded"] else "")
-    )
+
+
+def summary(report: Report) -> str:
+    """The closing line: how many tables are protected, and what is not, from the report's
+    own counts (the JSON counts and the line on stderr say the same)."""
+    parts: list[str] = []
+    if report.total == 0:
+        if report.every_target_failed:
+            head = "no table could be looked for"
+        elif report.excluded:
+            head = "no table selected"
+        else:
+            head = "no tables found"
+    else:
+        hardened = report.hardened
+        already = report.succeeded - hardened
+        protected = _of(report.succeeded, report.total)
+        if hardened and already:
+            head = f"{protected} protected ({hardened} hardened now, {already} already)"
+        elif hardened:
+            head = f"{protected} protected ({hardened} hardened now)"
+        elif already and not report.check:
+            head = f"{protected} already protected"
+        else:
+            head = f"{protected} protected"
+    if report.failed:
+        parts.append(f"{report.failed} failed")
+    waiting = len(report.not_attempted)
+    if waiting:
+        if report.check:
+            parts.append(f"{waiting} not protected")
+        elif report.dry_run:
+            parts.append(f"{waiting} would be hardened")
+        elif report.interrupted:
+            parts.append(f"{waiting} not attempted (interrupted)")
+        elif report.cancelled:
+            parts.append(f"{waiting} not hardened (cancelled)")
+        else:
+            parts.append(f"{waiting} not protected")
+    if report.held:
+        parts.append(f"{len(report.held)} left to Pulumi")
+    if report.excluded:
+        parts.append(f"{len(report.excluded)} excluded")
+    failed_targets = len(report.failed_targets)
+    if failed_targets:
+        parts.append(f"{_count(failed_targets, 'account-region')} failed")
+    skipped = len(report.skipped_targets)
+    if skipped:
+        parts.append(f"{_count(skipped, 'account-region')} skipped")
+    text = ", ".join([head, *parts])
+    changed_nothing = report.check or report.dry_run or report.cancelled or not report.hardened
+    if changed_nothing and report.stage != "acted":
+        text += "; nothing was changed"
+    return f"Summary: {text}."
+
+
+def _count(n: int, noun: str = "table") -> str:
+    """`1 table`, `3 tables`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _of(k: int, n: int, noun: str = "table") -> str:
+    """`all 3 tables`, `2 of 3 tables`, `1 table`, `0 of 1 table`."""
+    if k == n:
+        return _count(n, noun) if n == 1 else f"all {n} {noun}s"
+    return f"{k} of {_count(n, noun)}"
+
+
+def _all(n: int, verb: str = "is") -> str:
+    """`1 table is`, `all 3 tables are` (and `could` for both)."""
+    plural = {"is": "are"}.get(verb, verb)
+    return f"1 table {verb}" if n == 1 else f"all {n} tables {plural}"
+
+
+def _all_targets(report: Report) -> str:
+    n = len(report.targets)
+    return "the one account-region" if n == 1 else f"all {n} account-regions"
 
 
 def _describe(report: Report, table: TableResult) -> str:
@@ -360,7 +457,9 @@ def _describe(report: Report, table: TableResult) -> str:
     already: list[str] = []
     failed: list[str] = []
     for control in report.requirement.controls:
-        if control.id in errors:
+        if control in table.not_attempted:
+            failed.append(f"{control.noun} not attempted (interrupted)")
+        elif control.id in errors:
             failed.append(f"{control.noun} not enabled: {errors[control.id]}")
         elif control in table.changed and table.before.reading(control).enabled:
             days = table.after.pitr_recovery_days
@@ -376,4 +475,4 @@ def _describe(report: Report, table: TableResult) -> str:
     return text + (f" ({', '.join(already)})" if already else "")
 
 
-__all__ = ["render", "render_outcome", "render_plan"]
+__all__ = ["render", "render_outcome", "render_plan", "summary"]
