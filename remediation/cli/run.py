@@ -78,8 +78,9 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
     # judge: what each table lacks, per account-region
     _judge(options, rows, facts)
     show_plan(facts.freeze())
-    if options.check and not rows and not options.allow_empty:
-        facts.fail(_nothing_checked(facts), usage=False)  # a typo is not a pass
+    if options.check and not rows and not options.allow_empty and targets.ok_targets():
+        # A typo is not a pass. (Where no account-region was reached, their failures say why.)
+        facts.fail(_nothing_checked(facts), usage=False)
         return
     if not (options.check or options.dry_run or not facts.changes):
         # confirm
