@@ -15,6 +15,9 @@ from dataclasses import dataclass, field, replace
 from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
 
 DEFAULT_PREFIX = "sentinel-"
+
+ACCOUNT_WIDE = "*"
+"""The region of an entry about a whole account (skipped, or failed before any region)."""
 MIN_RECOVERY_DAYS = 1
 MAX_RECOVERY_DAYS = 35
 """AWS's bounds for PointInTimeRecoverySpecification.RecoveryPeriodInDays; 35 when unset."""

@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from remediation import aws
+from remediation import aws, core
 from remediation.controls import Control
 from remediation.core import (
     AwsError,
@@ -48,6 +48,12 @@ CALLER_IDENTITY_ACTION = "sts:GetCallerIdentity"
 """Called to know the caller's own account; AWS allows it to everyone, so no policy lists it."""
 REGIONS_ACTION = "ec2:DescribeRegions"
 """Only for --all-regions: each account's enabled regions, asked with its own credentials."""
+
+
+CALLER_LEFT_OUT = (
+    "the caller's own account (--include-caller-account hardens it with the caller's credentials)"
+)
+"""Why an organization run lists the caller's account as skipped."""
 
 
 def caller_actions(organization: bool) -> tuple[str, ...]:
@@ -92,7 +98,7 @@ TargetKey = tuple[str | None, str]
 """(account, region). The account is None for the caller's own when no run needs its id."""
 
 Status = Literal["ok", "failed", "skipped", "denied"]
-ALL_ACCOUNT_REGIONS = "*"
+ALL_ACCOUNT_REGIONS = core.ACCOUNT_WIDE
 """The region of an account-wide entry when the account's regions are not known (a role that
 cannot be assumed under --all-regions, an account skipped for its state)."""
 
@@ -385,10 +391,13 @@ class Fleet:
         partition = self._session.get_partition_for_region(self.home or "us-east-1")
         roles: dict[str, str] = {}
         for account in accounts:
-            if account.id == caller:
-                continue  # reached with its own credentials, or not at all
             if account.id in excluded:
                 self._skip_account(account.id, "excluded by --exclude-account")
+                continue
+            if account.id == caller:
+                # Reached with its own credentials, or not at all: never left out unsaid.
+                if not self.scope.include_caller:
+                    self._skip_account(account.id, CALLER_LEFT_OUT)
                 continue
             if account.state is None:
                 target = Target(account.id, ALL_ACCOUNT_REGIONS, None)

@@ -115,7 +115,12 @@ def test_the_organization_is_listed_and_each_member_assumed_the_caller_only_when
 
     result = run_cli(["harden", "--force", "--json", *org], aws_env(fault_proxy.url))
     assert result.returncode == 0, result.stderr
-    assert sorted(t["account"] for t in result.json()["targets"]) == sorted(members)
+    targets = {t["account"]: t for t in result.json()["targets"]}
+    assert {a: t["status"] for a, t in targets.items()} == {
+        CALLER: "skipped",  # left out, and said so
+        **dict.fromkeys(members, "ok"),
+    }
+    assert "--include-caller-account" in targets[CALLER]["error"]
     assert fault_proxy.calls("organizations:ListAccounts") == 1
     assert fault_proxy.calls("sts:AssumeRole") == len(members)  # never into the caller's own
     assert protection(clients[CALLER], "sentinel-requests") == (False, False)
@@ -142,7 +147,8 @@ def test_an_account_whose_role_is_denied_fails_and_every_other_account_is_done(
         lines[-1] == "Summary: all 4 tables protected (4 hardened now), 2 account-regions failed."
     )
     denied = [line for line in lines if line.startswith(f"✗ {B} ")]
-    assert [line.split(":")[0] for line in denied] == [f"✗ {B} eu-west-1", f"✗ {B} us-east-1"]
+    # one line for the account: the same failure in each of its regions is said once
+    assert [line.split(":")[0] for line in denied] == [f"✗ {B} 2 regions (eu-west-1, us-east-1)"]
     assert all("AccessDenied on sts:AssumeRole" in line for line in denied)
     for region in ("us-east-1", "eu-west-1"):
         assert protection(fleet[(A, region)], "sentinel-requests") == (True, True)
@@ -496,7 +502,7 @@ def test_status_is_read_only_when_organizations_answers_it_alone(
     result = run_cli(["harden", "--dry-run", "--json", *ORG], aws_env(fault_proxy.url))
     assert result.returncode == 0, result.stderr
     statuses = {t["account"]: t["status"] for t in result.json()["targets"]}
-    assert statuses == {members[0]: "ok", members[1]: "skipped"}
+    assert statuses == {members[0]: "ok", members[1]: "skipped", CALLER: "skipped"}
 
 
 @pytest.mark.parametrize("mode", ["--check", "--dry-run", "--force"])

@@ -48,6 +48,11 @@ class TargetResult:
     for_replicas: bool = False
     """Not selected: reached only to protect a global table's replica."""
 
+    @property
+    def called(self) -> bool:
+        """The run called AWS there (a skipped account-region is never called)."""
+        return self.status != "skipped"
+
 
 @dataclass(frozen=True)
 class TableResult:
@@ -275,11 +280,13 @@ class Report:
 
     @property
     def accounts_looked_in(self) -> tuple[str, ...]:
-        return tuple(sorted({t.account for t in self.looked_in if t.account}))
+        """Accounts the run called in: one skipped everywhere (excluded, not active) is not."""
+        return tuple(sorted({t.account for t in self.looked_in if t.account and t.called}))
 
     @property
     def regions_looked_in(self) -> tuple[str, ...]:
-        return tuple(sorted({t.region for t in self.looked_in}))
+        """Regions the run called in: one skipped everywhere (not enabled) is not."""
+        return tuple(sorted({t.region for t in self.looked_in if t.called}))
 
     @property
     def failed_targets(self) -> tuple[TargetResult, ...]:

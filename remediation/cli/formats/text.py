@@ -320,9 +320,17 @@ def _table_cell(table: TableResult) -> str:
 def _targets(report: Report, say: _Lines) -> None:
     """One line per account-region that failed or was skipped, then what Security Hub took."""
     troubled = report.troubled_targets
+    # One line per account and reason: an account with 14 regions not enabled is one line, not 14.
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
     for target in troubled:
         mark = "✗" if target.fails else "-"
-        say(f"{mark} {target.account or '-'} {target.region}: {target.status}: {target.reason}")
+        key = (mark, target.account or "-", target.status, target.reason)
+        groups.setdefault(key, []).append(target.region)
+    for (mark, account, status, reason), regions in groups.items():
+        listed = ", ".join(regions)
+        where = regions[0] if len(regions) == 1 else f"{len(regions)} regions ({listed})"
+        where = "all regions" if where == core.ACCOUNT_WIDE else where
+        say(f"{mark} {account} {where}: {status}: {reason}")
     if troubled:
         say()
     _security_hub(report, say)
