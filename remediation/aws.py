@@ -398,11 +398,26 @@ class PublishFailed(Exception):
         self.error = error
 
 
+SNS_SUBJECT_MAX = 99
+"""SNS takes a Subject "less than 100 characters long" (the whole record is in the body)."""
+
+
+def sns_subject(text: str) -> str:
+    """`text` as an SNS Subject: one line, cut at a word boundary with an ellipsis when too long."""
+    line = " ".join(text.split())
+    if len(line) <= SNS_SUBJECT_MAX:
+        return line
+    cut = line[: SNS_SUBJECT_MAX - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,:(") + "…"
+
+
 def publish(client: Any, topic_arn: str, subject: str, message: str) -> str:
     """Publish one alert; return its MessageId. Raises PublishFailed with what AWS answered."""
     try:
         response: dict[str, Any] = client.publish(
-            TopicArn=topic_arn, Subject=subject, Message=message
+            TopicArn=topic_arn, Subject=sns_subject(subject), Message=message
         )
     except (ClientError, BotoCoreError) as exc:
         raise PublishFailed(_aws_error("sns:Publish", exc)) from None

@@ -678,11 +678,12 @@ class Guard:
         if record["decision"] == "deleted":
             subject = f"Sentinel guard: {record['table']} was DELETED by {record.get('who')}"
         else:
-            changed = ", ".join(record["changed"])
+            labels = {control.id: control.label for control in ALL}
+            changed = ", ".join(labels.get(c, c) for c in record["changed"])
             subject = f"Sentinel guard re-protected {record['table']} ({changed})"
         try:
             sns = self._client("sns", topic.split(":")[3], limits)
-            aws.publish(sns, topic, subject[:100], json.dumps(record, sort_keys=True))
+            aws.publish(sns, topic, subject, json.dumps(record, sort_keys=True))
         except aws.PublishFailed as exc:
             failure = {"decision": "alert_failed", "table": record["table"]}
             self._log(failure | _error_json(exc.error), record.get("event_id"))

@@ -396,6 +396,33 @@ def test_each_change_publishes_one_alert_and_a_duplicate_none(
     assert message["changed"] == ["dynamodb-deletion-protection", "dynamodb-point-in-time-recovery"]
 
 
+@pytest.mark.parametrize("length", [20, 120])
+def test_the_alert_subject_fits_sns_and_is_never_cut_mid_word(
+    env: Any, server: MotoServer, server_table: TableFactory, length: int
+) -> None:
+    sns = regional_client(server.url, "sns", "us-east-1")
+    sqs = regional_client(server.url, "sqs", "us-east-1")
+    topic = sns.create_topic(Name="sentinel-guard-mail")["TopicArn"]
+    queue = sqs.create_queue(QueueName="mail-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    # Not raw: the envelope carries the Subject, as an email endpoint would show it.
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    env(alert_topic_arn=topic)
+    table = "sentinel-" + "x" * length
+    server_table(table)
+    run(with_table(sample("update-table-deletion-protection-off"), table))
+    (envelope,) = received(sqs, queue)
+    subject = envelope["Subject"]
+    full = f"Sentinel guard re-protected {table} (Deletion Protection, PITR)"
+    assert len(subject) < 100
+    if len(full) < 100:
+        assert subject == full
+    else:
+        assert subject.endswith("…")
+        assert (full + " ").startswith(subject.removesuffix("…") + " ")
+    assert json.loads(envelope["Message"])["table"] == table
+
+
 def test_a_lowered_recovery_period_is_raised_to_the_minimum_and_nothing_else_is_sent(
     env: Any,
     server_client: Any,
