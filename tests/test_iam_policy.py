@@ -175,6 +175,22 @@ def _strings(node: Any, inside_sub: bool = False) -> list[tuple[str, bool]]:
     return []
 
 
+def test_the_member_role_may_import_findings_only_when_its_stack_says_security_hub(
+    tmp_path: Path,
+) -> None:
+    template = json.loads(MEMBER_TEMPLATE.read_text())
+    assert template["Parameters"]["SecurityHub"]["Default"] == "false"
+    assert template["Conditions"]["ImportFindings"] == {
+        "Fn::Equals": [{"Ref": "SecurityHub"}, "true"]
+    }
+    extra = template["Resources"]["SecurityHubImport"]
+    assert extra["Condition"] == "ImportFindings"
+    assert extra["Properties"]["RoleName"] == {"Ref": "SentinelHardenRole"}
+    written = tmp_path / "security-hub.json"
+    written.write_text(json.dumps(extra["Properties"]["PolicyDocument"]))
+    assert allowed(written) == allowed(SECURITY_HUB_POLICY)
+
+
 def test_every_arn_in_the_member_role_template_names_its_partition_from_the_stack() -> None:
     template = json.loads(MEMBER_TEMPLATE.read_text())
     arns = [(text, sub) for text, sub in _strings(template["Resources"]) if "arn:" in text]
