@@ -34,6 +34,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 from botocore.model import NoShapeFoundError, ServiceModel
+from botocore.parsers import ResponseParserError
 
 from remediation.controls import DELETION_PROTECTION, PITR, Control
 from remediation.core import (
@@ -428,26 +429,37 @@ NOT_AWS = "NotAnAwsAnswer"
 """The code of an answer that is a web page (a proxy's, a captive portal's), not AWS's."""
 
 
-def _is_html(metadata: Mapping[str, Any]) -> bool:
-    """A web page with no AWS request id: AWS stamps every answer with one, a proxy does not.
-    (moto's Organizations answers are text/html, but with a request id.)"""
-    content_type = str(metadata.get("HTTPHeaders", {}).get("content-type", ""))
-    return "html" in content_type.lower() and not metadata.get("RequestId")
+def _not_from_aws(metadata: Mapping[str, Any]) -> bool:
+    """An HTTP answer with no AWS request id: AWS stamps every answer with one, whatever its
+    content type; a proxy, a captive portal or a firewall's block page does not."""
+    return "HTTPStatusCode" in metadata and not metadata.get("RequestId")
 
 
 def _not_aws(action: str, metadata: Mapping[str, Any]) -> AwsError:
     status = metadata.get("HTTPStatusCode", "?")
+    content_type = str(metadata.get("HTTPHeaders", {}).get("content-type", "")) or "no type"
+    what = "a web page" if "html" in content_type.lower() else f"{content_type} with no request id"
     return AwsError(
         action,
         NOT_AWS,
-        f"HTTP {status} answered with a web page, not by AWS (a proxy or captive portal "
-        "between here and the endpoint?)",
+        f"HTTP {status} answered with {what}, not by AWS (a proxy or captive portal between "
+        "here and the endpoint?)",
+    )
+
+
+def _unreadable(action: str, exc: Exception) -> AwsError:
+    """botocore could not parse the answer as this service's: whatever answered, not AWS."""
+    return AwsError(
+        action,
+        NOT_AWS,
+        f"the answer is not {action.split(':')[0]}'s ({type(exc).__name__}: {exc}); a proxy or "
+        "captive portal between here and the endpoint?",
     )
 
 
 def _aws_error(action: str, exc: ClientError | BotoCoreError) -> AwsError:
     if isinstance(exc, ClientError):
-        if _is_html(exc.response.get("ResponseMetadata", {})):
+        if _not_from_aws(exc.response.get("ResponseMetadata", {})):
             return _not_aws(action, exc.response["ResponseMetadata"])
         error = exc.response.get("Error", {})
         return AwsError(action, error.get("Code", "Unknown"), error.get("Message", str(exc)))
@@ -506,8 +518,10 @@ class _Door:
             response: dict[str, Any] = method(**params)
         except (ClientError, BotoCoreError) as exc:
             raise CallFailed(_aws_error(action, exc)) from None
+        except (KeyError, ResponseParserError) as exc:  # botocore's parser, on a stranger's XML
+            raise CallFailed(_unreadable(action, exc)) from None
         metadata = response.get("ResponseMetadata", {})
-        if _is_html(metadata):  # botocore parses a page as an empty answer: "no tables"
+        if _not_from_aws(metadata):  # botocore parses a page as an empty answer: "no tables"
             raise CallFailed(_not_aws(action, metadata))
         return response
 

@@ -206,6 +206,12 @@ def web_page(status: int) -> ErrorShape:
     return ErrorShape(f"HTML{status}", "", page, status=status, content_type="text/html")
 
 
+def stranger(status: int, content_type: str, body: str) -> ErrorShape:
+    """Any other answer that is not AWS's: a block page in plain text, an empty JSON object from
+    a mock left in the path; no AWS request id, as every one of AWS's answers has."""
+    return ErrorShape(f"NotAws{status}", "", body, status=status, content_type=content_type)
+
+
 # STS's errors, in its query protocol (XML); for AssumeRole, {table} is the RoleArn asked for.
 QUERY_ERRORS: Final[dict[str, ErrorShape]] = {
     shape.code: shape

@@ -18,7 +18,7 @@ import pytest
 from remediation.cli import ExitStatus
 from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import create_table, protection
-from tests.fault_proxy import Call, FaultProxy, web_page
+from tests.fault_proxy import Call, FaultProxy, stranger, web_page
 from tests.servers import MotoServer, aws_env
 
 
@@ -160,6 +160,52 @@ def test_a_web_page_instead_of_aws_is_one_error_line_never_html_never_no_tables(
     assert "<" not in result.stdout + result.stderr
     assert "No tables found" not in result.stdout
     assert protection(server_client, "sentinel-a") == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("text/plain", "Blocked by policy"), ("application/json", "{}")],
+    ids=["plain-text", "empty-json"],
+)
+def test_any_answer_without_aws_request_id_is_not_aws_whatever_its_type(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy, content_type: str, body: str
+) -> None:
+    create_table(server_client, "sentinel-a")
+    fault_proxy.fail("ListTables", stranger(200, content_type, body), times=None)
+    result = run_cli(["harden", "--force", "--json", *UNPACED], aws_env(fault_proxy.url))
+    assert result.returncode == ExitStatus.AWS_SETUP, result.stderr
+    line = one_error_line(result.stderr)
+    assert "not by AWS" in line and content_type in line
+    assert result.json()["tables"] == []
+    assert protection(server_client, "sentinel-a") == (False, False)
+    # One table's read answered so: that table fails, in one line, never as a traceback.
+    fault_proxy.clear_faults()
+    fault_proxy.fail("DescribeTable", stranger(200, content_type, body), times=None)
+    check = run_cli(
+        ["harden", "--check", "--table", "sentinel-a", "--json"], aws_env(fault_proxy.url)
+    )
+    assert check.returncode == ExitStatus.FAILED, check.stderr
+    assert "Traceback" not in check.stderr
+    assert check.json()["tables"][0]["error"]["code"] == "NotAnAwsAnswer"
+
+
+@pytest.mark.parametrize("operation", ["sts:GetCallerIdentity", "sts:AssumeRole"])
+def test_a_web_page_answering_sts_is_one_error_line_and_a_whole_json_document(
+    server: MotoServer, fault_proxy: FaultProxy, operation: str
+) -> None:
+    fault_proxy.fail(operation, web_page(200), times=None)
+    reach = (
+        ["--role-arn", "arn:aws:iam::111111111111:role/x"]
+        if operation == "sts:AssumeRole"
+        else ["--region", "us-east-1", "--region", "eu-west-1"]
+    )
+    result = run_cli(["harden", "--check", "--json", *reach], aws_env(fault_proxy.url))
+    assert result.returncode in (ExitStatus.FAILED, ExitStatus.AWS_SETUP), result.stderr
+    assert "Traceback" not in result.stderr and "<" not in result.stdout + result.stderr
+    document = result.json()
+    assert document["tables"] == []
+    named = result.stderr + json.dumps(document)
+    assert "NotAnAwsAnswer" in named or "not by AWS" in named
 
 
 def test_a_web_page_answering_one_tables_read_fails_that_table_in_one_line(
