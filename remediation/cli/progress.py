@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import IO
 
 from remediation.cli.report import Report
+from remediation.cli.words import of
 
 
 def isatty(stream: IO[str]) -> bool:
@@ -51,7 +52,7 @@ def final_line(report: Report) -> str | None:
     stopped = [report.label(t) for t in report.not_attempted if t.attempted]
     not_started = [report.label(t) for t in report.not_attempted if not t.attempted]
     return (
-        f"Interrupted: {report.succeeded} of {report.total} tables protected, "
+        f"Interrupted: {of(report.succeeded, report.total)} protected, "
         f"{report.failed} failed, {report.pending} pending"
         + (f"; stopped part-way: {', '.join(stopped)}" if stopped else "")
         + f"; not started: {', '.join(not_started) or 'none'}."

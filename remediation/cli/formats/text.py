@@ -11,6 +11,8 @@ from typing import IO
 
 from remediation import core
 from remediation.cli.report import Report, TableResult
+from remediation.cli.words import count as _count
+from remediation.cli.words import of as _of
 from remediation.controls import ALL, PITR, Control
 from remediation.core import Change, TableState
 
@@ -432,18 +434,6 @@ def summary(report: Report) -> str:
     if changed_nothing and report.stage != "acted":
         text += "; nothing was changed"
     return f"Summary: {text}."
-
-
-def _count(n: int, noun: str = "table") -> str:
-    """`1 table`, `3 tables`."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _of(k: int, n: int, noun: str = "table") -> str:
-    """`all 3 tables`, `2 of 3 tables`, `1 table`, `0 of 1 table`."""
-    if k == n:
-        return _count(n, noun) if n == 1 else f"all {n} {noun}s"
-    return f"{k} of {_count(n, noun)}"
 
 
 def _all(n: int, verb: str = "is") -> str:
