@@ -71,6 +71,17 @@ def test_bad_input_is_one_line_and_exit_3(
         assert result.stdout == ""
 
 
+@pytest.mark.parametrize("order", [["--json", "--format", "junit"], ["--format", "asff", "--json"]])
+def test_json_with_another_format_is_refused_not_settled_by_the_last_flag(
+    server: MotoServer, order: list[str]
+) -> None:
+    result = run_cli(["harden", *order], aws_env(server.url))
+    assert result.returncode == ExitStatus.USAGE
+    assert_one_clear_line(result.stderr)
+    assert "--json is --format json: it cannot go with --format" in result.stderr
+    assert result.json()["error"]  # --json asked for a document: the error is one
+
+
 def test_an_arn_in_another_region_is_refused(server: MotoServer) -> None:
     arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/sentinel-a"
     result = run_cli(["harden", "--table", arn, "--json"], aws_env(server.url))

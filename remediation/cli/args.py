@@ -183,14 +183,11 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
     harden.add_argument(
         "--format",
         choices=sorted(formats.FORMATS),
-        default=formats.DEFAULT,
-        help="how the report is written on stdout (default: %(default)s)",
+        help=f"how the report is written on stdout (default: {formats.DEFAULT})",
     )
     harden.add_argument(
         "--json",
-        action="store_const",
-        dest="format",
-        const="json",
+        action="store_true",
         help="print one JSON document on stdout instead of text (same as --format json)",
     )
     harden.add_argument(
@@ -386,8 +383,11 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
             "--dry-run changes nothing, and importing findings into Security Hub is a change: "
             "use --check --security-hub to import what a read-only run found"
         )
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json is --format json: it cannot go with --format {args.format}")
+    report_format = "json" if args.json else (args.format or formats.DEFAULT)
     output = _output(args.output) if args.output is not None else None
-    if args.format == "ocsf" and importlib.util.find_spec("py_ocsf_models") is None:
+    if report_format == "ocsf" and importlib.util.find_spec("py_ocsf_models") is None:
         raise UsageError(
             "--format ocsf needs py-ocsf-models: pip install 'sentinel-dynamodb-hardening[ocsf]'"
         )
@@ -426,7 +426,7 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         force=args.force,
         dry_run=args.dry_run,
         check=args.check,
-        format=args.format,
+        format=report_format,
         profile=args.aws_profile,
         scope=scope,
         endpoint_url=args.endpoint_url,
