@@ -288,6 +288,16 @@ def dynamodb_client(session: Session, region: str | None, settings: Settings) ->
     return client
 
 
+def in_partition(session: Session, region: str, home: str | None) -> bool:
+    """Whether `region` is in the partition of `home` (aws, aws-cn, ...); a region botocore cannot
+    place at all counts as in it, so that it is reported rather than ignored."""
+    partition = session.get_partition_for_region(home) if home else "aws"
+    try:
+        return bool(session.get_partition_for_region(region) == partition)
+    except BotoCoreError:  # UnknownRegionError: newer than this botocore
+        return True
+
+
 def dynamodb_regions(session: Session, region: str | None) -> list[str]:
     """Every region where DynamoDB is offered in the partition of `region` (botocore's endpoint
     data: no call, no IAM action), sorted."""
@@ -1170,6 +1180,7 @@ __all__ = [
     "dynamodb_client",
     "dynamodb_regions",
     "endpoint_url",
+    "in_partition",
     "known_regions",
     "make_client",
     "make_security_hub",

@@ -50,6 +50,12 @@ REGIONS_ACTION = "ec2:DescribeRegions"
 """Only for --all-regions: each account's enabled regions, asked with its own credentials."""
 
 
+UNKNOWN_TO_BOTOCORE = (
+    "region enabled for this account, but the installed botocore lists no DynamoDB there: "
+    "not checked (upgrade boto3 to check it)"
+)
+"""Why an --all-regions run lists a region the account has enabled and botocore does not know."""
+
 CALLER_LEFT_OUT = (
     "the caller's own account (--include-caller-account hardens it with the caller's credentials)"
 )
@@ -447,6 +453,14 @@ class Fleet:
                     why = "not enabled" if region in enabled else "not offered"
                     target.skip(f"region {why} for this account (ec2:DescribeRegions)")
                     self.targets[target.key] = target
+            # Enabled, but botocore lists no DynamoDB there (a region newer than it): never
+            # passed over unsaid.
+            unknown = [r for r, on in enabled.items() if on and r not in self.regions]
+            session = self._session
+            for region in sorted(r for r in unknown if aws.in_partition(session, r, self.home)):
+                target = Target(member.account, region, None)
+                target.skip(UNKNOWN_TO_BOTOCORE)
+                self.targets[target.key] = target
         for region in regions:
             self._target(member.account, region)
         return regions

@@ -247,7 +247,8 @@ class Call:
 
 Hook = Callable[[Call], None]
 AnswerEdit = Callable[[dict[str, Any]], None]
-"""Edits a successful answer's JSON document in place, before the client sees it."""
+"""Edits a successful answer's JSON document in place, before the client sees it (an XML answer
+arrives as {"xml": text})."""
 
 
 @dataclass(frozen=True)
@@ -865,7 +866,13 @@ def _with_replicas(content: bytes, replicas: dict[str, list[dict[str, str]]]) ->
 
 
 def _edited(content: bytes, rewrites: Iterable[AnswerRewrite]) -> bytes:
-    document = json.loads(content)
+    try:
+        document = json.loads(content)
+    except ValueError:  # a query-protocol answer (EC2, STS): XML, edited as {"xml": text}
+        text = {"xml": content.decode()}
+        for rewrite in rewrites:
+            rewrite.edit(text)
+        return text["xml"].encode()
     for rewrite in rewrites:
         rewrite.edit(document)
     return json.dumps(document).encode()

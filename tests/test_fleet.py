@@ -201,6 +201,34 @@ def test_under_all_regions_the_account_says_which_regions_are_enabled_and_one_re
     assert f"✗ {CALLER} ap-east-1: failed: credentials refused" in result.stdout
 
 
+def test_a_region_enabled_but_unknown_to_botocore_is_listed_never_passed_over(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    create_table(client_in(server.url, CALLER, "us-east-1"), "sentinel-requests")
+    future = (
+        "<item><regionName>eu-future-1</regionName>"
+        "<regionEndpoint>ec2.eu-future-1.amazonaws.com</regionEndpoint>"
+        "<optInStatus>opt-in-not-required</optInStatus></item>"
+    )
+
+    def add_region(answer: dict[str, Any]) -> None:
+        answer["xml"] = answer["xml"].replace("</regionInfo>", future + "</regionInfo>", 1)
+
+    fault_proxy.rewrite_answer("ec2:DescribeRegions", add_region, times=None)
+    result = run_cli(
+        ["harden", "--check", "--json", "--all-regions", *UNPACED], aws_env(fault_proxy.url)
+    )
+    targets = {t["region"]: t for t in result.json()["targets"]}
+    assert targets["eu-future-1"]["status"] == "skipped"
+    assert "botocore lists no DynamoDB there" in targets["eu-future-1"]["error"]
+    assert targets["us-east-1"]["status"] == "ok"
+    assert result.returncode == ExitStatus.FAILED  # sentinel-requests is unprotected
+    text = run_cli(["harden", "--check", "--all-regions", *UNPACED], aws_env(fault_proxy.url))
+    assert "eu-future-1: skipped: region enabled" in text.stdout, text.stdout
+    # moto, unlike AWS, lists other partitions' regions (cn-, us-gov-): never in an aws run
+    assert not any(r.startswith(("cn-", "us-gov-")) for r in targets)
+
+
 SCP_DENIED = ErrorShape(
     "AccessDeniedException",
     "com.amazon.coral.service",
