@@ -602,6 +602,27 @@ def test_interrupting_while_roles_are_assumed_starts_no_further_assumption(
     assert fault_proxy.calls("sts:AssumeRole") <= 4 < len(accounts)
 
 
+def test_each_role_is_assumed_when_the_pool_gets_to_its_account_not_all_before_any_table(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    accounts = [f"{300000000000 + i}" for i in range(4)]
+    for account in accounts:
+        create_table(client_in(server.url, account, "us-east-1"), "sentinel-requests")
+    roles = [f for account in accounts for f in ("--role-arn", role(account))]
+    flags = ["harden", "--dry-run", "--json", "--workers", "1", "--region", "us-east-1", *roles]
+    result = run_cli([*flags, *UNPACED], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    assert result.json()["total"] == len(accounts)
+    # One worker: the proxy sees the calls in the order the run made them. Every role after the
+    # first is assumed only once an account reached before it has had its tables called.
+    order = [r.operation for r in fault_proxy.records]
+    assumptions = [i for i, operation in enumerate(order) if operation == "sts:AssumeRole"]
+    assert len(assumptions) == len(accounts), order
+    for later in assumptions[1:]:
+        assert "ListTables" in order[:later], order
+    assert order.index("ListTables") < assumptions[-1], order
+
+
 # -- --endpoint-url reaches every service ---------------------------------------------------------
 
 
