@@ -647,6 +647,43 @@ def test_endpoint_url_takes_sts_and_organizations_there_unless_a_service_variabl
     assert fault_proxy.calls("organizations:ListAccounts") == 1
 
 
+def test_endpoint_url_takes_the_region_listing_and_security_hub_there_unless_a_variable_says(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    boto3.client(
+        "securityhub",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).enable_security_hub()
+    client = client_in(server.url, CALLER, "us-east-1")
+    create_table(client, "sentinel-requests", deletion_protection=True, pitr=True)
+    env = aws_env(fault_proxy.url)
+    del env["AWS_ENDPOINT_URL"]  # only the flag says where AWS is
+    flags = ["harden", "--check", "--json", "--endpoint-url", fault_proxy.url, "--all-regions"]
+    flags += ["--security-hub", *UNPACED]
+    result = run_cli(flags, env)
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    [hub] = document["security_hub"]
+    assert (hub["status"], hub["imported"]) == ("imported", 2)
+    enabled = [t for t in document["targets"] if t["status"] == "ok"]
+    assert len(enabled) > 1
+    assert fault_proxy.calls("ec2:DescribeRegions") == 1
+    assert fault_proxy.calls("ListTables") == len(enabled)  # every enabled region, there too
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 1
+
+    with FaultProxy(server.url) as hub_proxy:
+        fault_proxy.reset_counts()
+        result = run_cli(flags, {**env, "AWS_ENDPOINT_URL_SECURITYHUB": hub_proxy.url})
+        assert result.returncode == 0, result.stderr
+        assert hub_proxy.calls("securityhub:BatchImportFindings") == 1
+        assert hub_proxy.calls() == 1  # that service only
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 0
+    assert fault_proxy.calls("ec2:DescribeRegions") == 1
+
+
 @pytest.mark.parametrize("configured", ["legacy", "regional"])
 def test_sts_is_called_at_its_regional_endpoint_whatever_the_configuration_says(
     monkeypatch: pytest.MonkeyPatch, configured: str
