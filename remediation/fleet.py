@@ -761,11 +761,15 @@ class Fleet:
             return None
 
         def finish(future: Future[Any], task: _Task) -> None:
-            follow = task.then(future.result())
+            follow = list(task.then(future.result()))
             if task.counted:
                 tally.done += 1
+            # An account just reached is discovered before the next role is assumed: its
+            # urgent follow-ups go ahead of the reaches still queued, in their own order.
+            urgent.extendleft(reversed([t for t in follow if t.urgent]))
             for next_task in follow:
-                add(next_task)
+                if not next_task.urgent:
+                    add(next_task)
             if task.counted and progress:
                 progress(tally.done, tally.total)
 

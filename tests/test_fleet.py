@@ -630,6 +630,27 @@ def test_interrupting_while_roles_are_assumed_starts_no_further_assumption(
     assert fault_proxy.calls("sts:AssumeRole") <= 4 < len(accounts)
 
 
+def test_each_role_is_assumed_when_the_pool_gets_to_its_account_not_all_before_any_table(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    accounts = [f"{300000000000 + i}" for i in range(4)]
+    for account in accounts:
+        create_table(client_in(server.url, account, "us-east-1"), "sentinel-requests")
+    roles = [f for account in accounts for f in ("--role-arn", role(account))]
+    flags = ["harden", "--dry-run", "--json", "--workers", "1", "--region", "us-east-1", *roles]
+    result = run_cli([*flags, *UNPACED], aws_env(fault_proxy.url))
+    assert result.returncode == 0, result.stderr
+    assert result.json()["total"] == len(accounts)
+    # One worker: the proxy sees the calls in the order the run made them. Every role after the
+    # first is assumed only once an account reached before it has had its tables called.
+    order = [r.operation for r in fault_proxy.records]
+    assumptions = [i for i, operation in enumerate(order) if operation == "sts:AssumeRole"]
+    assert len(assumptions) == len(accounts), order
+    for later in assumptions[1:]:
+        assert "ListTables" in order[:later], order
+    assert order.index("ListTables") < assumptions[-1], order
+
+
 # -- --endpoint-url reaches every service ---------------------------------------------------------
 
 
@@ -652,6 +673,43 @@ def test_endpoint_url_takes_sts_and_organizations_there_unless_a_service_variabl
         assert sts_proxy.calls("sts:AssumeRole") == len(members)
     assert fault_proxy.calls("sts:AssumeRole") == 0
     assert fault_proxy.calls("organizations:ListAccounts") == 1
+
+
+def test_endpoint_url_takes_the_region_listing_and_security_hub_there_unless_a_variable_says(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    boto3.client(
+        "securityhub",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).enable_security_hub()
+    client = client_in(server.url, CALLER, "us-east-1")
+    create_table(client, "sentinel-requests", deletion_protection=True, pitr=True)
+    env = aws_env(fault_proxy.url)
+    del env["AWS_ENDPOINT_URL"]  # only the flag says where AWS is
+    flags = ["harden", "--check", "--json", "--endpoint-url", fault_proxy.url, "--all-regions"]
+    flags += ["--security-hub", *UNPACED]
+    result = run_cli(flags, env)
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    [hub] = document["security_hub"]
+    assert (hub["status"], hub["imported"]) == ("imported", 2)
+    enabled = [t for t in document["targets"] if t["status"] == "ok"]
+    assert len(enabled) > 1
+    assert fault_proxy.calls("ec2:DescribeRegions") == 1
+    assert fault_proxy.calls("ListTables") == len(enabled)  # every enabled region, there too
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 1
+
+    with FaultProxy(server.url) as hub_proxy:
+        fault_proxy.reset_counts()
+        result = run_cli(flags, {**env, "AWS_ENDPOINT_URL_SECURITYHUB": hub_proxy.url})
+        assert result.returncode == 0, result.stderr
+        assert hub_proxy.calls("securityhub:BatchImportFindings") == 1
+        assert hub_proxy.calls() == 1  # that service only
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 0
+    assert fault_proxy.calls("ec2:DescribeRegions") == 1
 
 
 @pytest.mark.parametrize("configured", ["legacy", "regional"])

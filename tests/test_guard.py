@@ -875,6 +875,35 @@ def test_an_endpoint_that_never_answers_cannot_hold_the_handler_past_its_time(
     assert (action, "ReadTimeoutError") in timed_out
 
 
+def test_a_security_hub_that_never_answers_cannot_hold_the_handler_past_its_time(
+    env: Any,
+    server_client: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    release: threading.Event,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env(security_hub="true")
+    server_table(TABLE)
+    held: list[Call] = []  # the proxy records a call only once it is answered: never, here
+
+    def hang(call: Call) -> None:
+        held.append(call)
+        release.wait(60)
+
+    fault_proxy.on_call("securityhub:BatchImportFindings", hang, times=None)
+    # As above: one share (10 s) holds one attempt with the full connect and read timeouts.
+    context = Context(guard.RESERVE_SECONDS + 100)
+    guard.handler(sample("create-table"), context)  # a Security Hub failure never fails the guard
+    assert context.get_remaining_time_in_millis() > 0, "Lambda would have killed the handler"
+    logged = decision(capsys)
+    assert logged["decision"] == "hardened"
+    assert logged["security_hub"].startswith("failed:")
+    assert "ReadTimeoutError" in logged["security_hub"], logged
+    assert held, "Security Hub was never called"
+    assert protection(server_client, TABLE) == (True, True)
+
+
 def test_not_found_on_the_write_right_after_a_create_is_rechecked_not_dropped(
     rechecks: Rechecks,
     server_client: Any,
