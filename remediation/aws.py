@@ -1135,6 +1135,7 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ResponseField("sns", "Publish", "MessageId"),
     ResponseField("sqs", "SendMessage", "MessageId"),
     ResponseField("securityhub", "BatchImportFindings", "SuccessCount"),
+    ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].Id"),
     ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorCode"),
     ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorMessage"),
 )

@@ -144,6 +144,18 @@ def test_a_table_arn_names_the_region_when_none_is_configured(server: MotoServer
     assert document["tables"][0]["result"] == "already_protected"
 
 
+def test_a_table_arn_in_a_region_aws_does_not_know_is_one_error_line_naming_it(
+    server: MotoServer,
+) -> None:
+    arn = "arn:aws:dynamodb:xx-nowhere-1:123456789012:table/sentinel-a"
+    env = without_region(aws_env(server.url))
+    result = run_cli(["harden", "--table", arn, "--check", "--json"], env)
+    assert result.returncode == ExitStatus.AWS_SETUP
+    line = one_error_line(result.stderr)
+    assert line.startswith("error: 'xx-nowhere-1' is not a region AWS knows")
+    assert result.json()["tables"] == []
+
+
 # -- answers that are not AWS's ----------------------------------------------------------------
 
 

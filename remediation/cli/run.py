@@ -141,6 +141,12 @@ def _scope(options: Options) -> Scope:
     session = aws.make_session(aws.Settings(profile=options.profile))
     if aws.session_region(session) is not None:
         return scope  # the configured region rules; an ARN elsewhere is refused by check_refs
+    unknown = [r for r in named if r not in aws.known_regions()]
+    if unknown:  # said before any call, as for --region: never a table row blaming the network
+        raise aws.SetupError(
+            f"{unknown[0]!r} is not a region AWS knows (or not one this botocore knows yet): "
+            "a --table ARN names it"
+        )
     return replace(scope, regions=named)
 
 
