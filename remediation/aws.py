@@ -905,10 +905,16 @@ SECURITY_HUB_RATES: Mapping[str, float] = {
     # Paced evenly a little under it, never in a burst; throttling that still comes
     # (LimitExceededException, TooManyRequestsException, 429) is retried by botocore.
     "BatchImportFindings": 9.7,
+    # AWS: BatchUpdateFindings has the same quota, 10 a second with bursts of 30, paced alike.
+    "BatchUpdateFindings": 9.7,
 }
 IMPORT_BATCH = 100
 """BatchImportFindings' maximum findings per call."""
+UPDATE_BATCH = 100
+"""BatchUpdateFindings' maximum FindingIdentifiers per call."""
 IMPORT_ACTION = "securityhub:BatchImportFindings"
+UPDATE_ACTION = "securityhub:BatchUpdateFindings"
+RESOLVED = "RESOLVED"
 
 NOT_SUBSCRIBED = "InvalidAccessException"
 """What Security Hub answers in a region where the account has not enabled it: "Account ... is
@@ -934,10 +940,25 @@ class ImportAnswer:
     error: AwsError | None = None
     """A call failed as a whole (after botocore's retries); the findings not yet sent were not
     sent."""
+    landed: frozenset[str] = frozenset()
+    """The Ids Security Hub took: sent in a call that succeeded and not in its FailedFindings."""
 
     @property
     def not_enabled(self) -> bool:
         return self.error is not None and self.error.code == NOT_SUBSCRIBED
+
+
+@dataclass(frozen=True)
+class UpdateAnswer:
+    """What one account-region's Security Hub did with a BatchUpdateFindings of Workflow."""
+
+    sent: int
+    processed: int = 0
+    unprocessed: tuple[Rejected, ...] = ()
+    """UnprocessedFindings: each finding Security Hub did not update, with its error."""
+    error: AwsError | None = None
+    """A call failed as a whole (after botocore's retries); its findings and those after it
+    were not updated."""
 
 
 def securityhub_client(session: Session, region: str, settings: Settings) -> Any:
@@ -954,7 +975,8 @@ def make_security_hub(region: str, limits: ClientLimits | None = None) -> Securi
 
 
 class SecurityHub:
-    """One account-region's Security Hub: BatchImportFindings, paced to its quota."""
+    """One account-region's Security Hub: BatchImportFindings and BatchUpdateFindings, each
+    paced to its quota."""
 
     def __init__(
         self,
@@ -973,17 +995,22 @@ class SecurityHub:
         as a whole (not enabled, denied), since the next would fail alike."""
         imported = 0
         rejected: list[Rejected] = []
+        landed: set[str] = set()
         for start in range(0, len(findings), IMPORT_BATCH):
             batch = [dict(f) for f in findings[start : start + IMPORT_BATCH]]
             try:
                 answer = self._door.call("BatchImportFindings", Findings=batch)
             except CallFailed as exc:
-                return ImportAnswer(len(findings), imported, tuple(rejected), exc.error)
+                return ImportAnswer(
+                    len(findings), imported, tuple(rejected), exc.error, frozenset(landed)
+                )
             except Cancelled:
                 error = _interrupted(IMPORT_ACTION, "not sent")
-                return ImportAnswer(len(findings), imported, tuple(rejected), error)
+                return ImportAnswer(
+                    len(findings), imported, tuple(rejected), error, frozenset(landed)
+                )
             imported += int(answer.get("SuccessCount", 0))
-            rejected += [
+            refused = [
                 Rejected(
                     str(f.get("Id", "")),
                     str(f.get("ErrorCode", "")),
@@ -991,7 +1018,40 @@ class SecurityHub:
                 )
                 for f in answer.get("FailedFindings", [])
             ]
-        return ImportAnswer(len(findings), imported, tuple(rejected))
+            rejected += refused
+            landed |= {str(f["Id"]) for f in batch} - {r.id for r in refused}
+        return ImportAnswer(len(findings), imported, tuple(rejected), landed=frozenset(landed))
+
+    def set_workflow(
+        self, identifiers: Sequence[Mapping[str, str]], status: str = RESOLVED
+    ) -> UpdateAnswer:
+        """Set the Workflow.Status of existing findings ({Id, ProductArn} each), at most
+        UPDATE_BATCH a call: BatchImportFindings takes Workflow only when it creates a finding,
+        so a finding that turns PASSED is closed here. Stops at the first call that fails as a
+        whole, as the import does."""
+        processed = 0
+        unprocessed: list[Rejected] = []
+        for start in range(0, len(identifiers), UPDATE_BATCH):
+            batch = [dict(i) for i in identifiers[start : start + UPDATE_BATCH]]
+            try:
+                answer = self._door.call(
+                    "BatchUpdateFindings", FindingIdentifiers=batch, Workflow={"Status": status}
+                )
+            except CallFailed as exc:
+                return UpdateAnswer(len(identifiers), processed, tuple(unprocessed), exc.error)
+            except Cancelled:
+                error = _interrupted(UPDATE_ACTION, "not updated")
+                return UpdateAnswer(len(identifiers), processed, tuple(unprocessed), error)
+            processed += len(answer.get("ProcessedFindings", []))
+            unprocessed += [
+                Rejected(
+                    str(f.get("FindingIdentifier", {}).get("Id", "")),
+                    str(f.get("ErrorCode", "")),
+                    str(f.get("ErrorMessage", "")),
+                )
+                for f in answer.get("UnprocessedFindings", [])
+            ]
+        return UpdateAnswer(len(identifiers), processed, tuple(unprocessed))
 
 
 def discovery_error(error: AwsError) -> SetupError:
@@ -1138,6 +1198,12 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].Id"),
     ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorCode"),
     ResponseField("securityhub", "BatchImportFindings", "FailedFindings[].ErrorMessage"),
+    ResponseField("securityhub", "BatchUpdateFindings", "ProcessedFindings"),
+    ResponseField(
+        "securityhub", "BatchUpdateFindings", "UnprocessedFindings[].FindingIdentifier.Id"
+    ),
+    ResponseField("securityhub", "BatchUpdateFindings", "UnprocessedFindings[].ErrorCode"),
+    ResponseField("securityhub", "BatchUpdateFindings", "UnprocessedFindings[].ErrorMessage"),
 )
 
 ERROR_KEYS = ("Error", "Code", "Message")
@@ -1157,8 +1223,11 @@ __all__ = [
     "IMPORT_BATCH",
     "NOT_SUBSCRIBED",
     "RECOVERY_PERIOD_BOTOCORE",
+    "RESOLVED",
     "RESPONSE_FIELDS",
     "SECURITY_HUB_RATES",
+    "UPDATE_ACTION",
+    "UPDATE_BATCH",
     "Account",
     "AccountCredentials",
     "CallFailed",
@@ -1177,6 +1246,7 @@ __all__ = [
     "Settings",
     "SetupError",
     "SharedClients",
+    "UpdateAnswer",
     "discovery_error",
     "dynamodb_client",
     "dynamodb_regions",

@@ -189,6 +189,14 @@ def product_arn(partition: str, region: str, account: str) -> str:
     return f"arn:{partition}:securityhub:{region}:{account}:product/{account}/default"
 
 
+def identifier(f: Finding) -> dict[str, str]:
+    """The finding's key in Security Hub ({Id, ProductArn}), as BatchUpdateFindings names it;
+    ValueError for a finding that is not `importable`."""
+    if f.account is None or f.region is None:
+        raise ValueError(f"{f.table}: no account or region to import its finding into")
+    return {"Id": f.id, "ProductArn": product_arn(f.partition, f.region, f.account)}
+
+
 def asff(f: Finding) -> dict[str, Any]:
     """The finding as Security Hub's BatchImportFindings takes it; ValueError for a finding that
     is not `importable` (no account or region to import it into)."""
@@ -250,6 +258,8 @@ def asff(f: Finding) -> dict[str, Any]:
         "Resources": [resource],
         # SecurityControlId is Security Hub's own controls' field: the AWS twin goes beside it.
         "Compliance": {"Status": compliance, "RelatedRequirements": [_fsbp(f.control)]},
+        # Taken only when this import creates the finding; on an update Security Hub keeps its
+        # own Workflow, so --security-hub sets a passed one RESOLVED with BatchUpdateFindings.
         "Workflow": {"Status": "RESOLVED" if f.passed else "NEW"},
         "RecordState": "ACTIVE",
     }
@@ -559,6 +569,7 @@ __all__ = [
     "asff",
     "finding",
     "guard_asff",
+    "identifier",
     "junit_xml",
     "ocsf",
     "ocsf_json",

@@ -132,7 +132,8 @@ class TableResult:
 
 @dataclass(frozen=True)
 class HubRejection:
-    """One finding an account-region's Security Hub refused (FailedFindings), by table."""
+    """One finding an account-region's Security Hub refused (FailedFindings) or did not update
+    (UnprocessedFindings), by table."""
 
     table: str
     control: str
@@ -153,10 +154,20 @@ class HubImport:
     """A call that failed as a whole; the findings it carried and those after it were not sent."""
     not_enabled: bool = False
     """Security Hub is not enabled there: said once for the region, not a failure of the run."""
+    to_resolve: int = 0
+    """Passed findings imported, whose Workflow BatchUpdateFindings was asked to set RESOLVED."""
+    resolved: int = 0
+    unresolved: tuple[HubRejection, ...] = ()
+    """UnprocessedFindings: each passed finding whose Workflow Security Hub did not update."""
+    resolve_error: AwsError | None = None
+    """A BatchUpdateFindings call that failed as a whole; its findings and those after it keep
+    the Workflow they had."""
 
     @property
     def failed(self) -> bool:
-        return bool(self.rejected) or (self.error is not None and not self.not_enabled)
+        if self.rejected or self.unresolved or self.resolve_error is not None:
+            return True
+        return self.error is not None and not self.not_enabled
 
 
 @dataclass(frozen=True)

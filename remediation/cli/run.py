@@ -6,7 +6,7 @@ report. boto3 is imported only here, once the arguments are good.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,11 +30,12 @@ from remediation.core import AwsError, Change, Outcome, TableRef, TableState
 from remediation.pulumi_state import ManagedTable
 
 if TYPE_CHECKING:
-    from remediation.aws import SecurityHub
+    from remediation.aws import Rejected, SecurityHub
     from remediation.fleet import Fleet, Row, Scope, Target
 
 IMPORT_WORKERS = 8
-"""Account-regions imported at once; each paces its own BatchImportFindings quota."""
+"""Account-regions imported at once; each paces its own BatchImportFindings and
+BatchUpdateFindings quotas."""
 
 ShowPlan = Callable[[Report], None]
 """Called once with the judged report, before the prompt: a streaming format shows the plan."""
@@ -232,24 +233,39 @@ def _import_findings(targets: Fleet, facts: _Facts) -> None:
     def send(hub: SecurityHub, pairs: list[tuple[TableResult, findings.Finding]]) -> HubImport:
         answer = hub.import_findings([findings.asff(verdict) for _, verdict in pairs])
         by_id = {verdict.id: (table, verdict) for table, verdict in pairs}
-        rejected = tuple(
-            HubRejection(
-                by_id[r.id][0].name if r.id in by_id else r.id,
-                by_id[r.id][1].control.id if r.id in by_id else "",
-                r.code,
-                r.message,
+
+        def named(refused: Iterable[Rejected]) -> tuple[HubRejection, ...]:
+            return tuple(
+                HubRejection(
+                    by_id[r.id][0].name if r.id in by_id else r.id,
+                    by_id[r.id][1].control.id if r.id in by_id else "",
+                    r.code,
+                    r.message,
+                )
+                for r in refused
             )
-            for r in answer.rejected
-        )
+
+        # Security Hub keeps an existing finding's Workflow on import: a passed one that was
+        # NEW is closed with BatchUpdateFindings. A region without Security Hub landed nothing.
+        passed = [
+            findings.identifier(verdict)
+            for _, verdict in pairs
+            if verdict.passed and verdict.id in answer.landed
+        ]
+        update = hub.set_workflow(passed) if passed else None
         first = pairs[0][1]
         return HubImport(
             account=first.account,
             region=first.region or "",
             sent=answer.sent,
             imported=answer.imported,
-            rejected=rejected,
+            rejected=named(answer.rejected),
             error=answer.error,
             not_enabled=answer.not_enabled,
+            to_resolve=len(passed),
+            resolved=update.processed if update else 0,
+            unresolved=named(update.unprocessed) if update else (),
+            resolve_error=update.error if update else None,
         )
 
     with ThreadPoolExecutor(max_workers=max(1, min(IMPORT_WORKERS, len(hubs)))) as pool:

@@ -7,7 +7,7 @@ import json
 from typing import IO, Any
 
 from remediation import core
-from remediation.cli.report import HubImport, Report, TableResult, TargetResult
+from remediation.cli.report import HubImport, HubRejection, Report, TableResult, TargetResult
 from remediation.controls import DELETION_PROTECTION, PITR
 from remediation.core import AwsError
 
@@ -47,11 +47,15 @@ def _hub(hub: HubImport) -> dict[str, Any]:
         "sent": hub.sent,
         "imported": hub.imported,
         "error": str(hub.error) if hub.error else None,
-        "rejected": [
-            {"table": r.table, "control": r.control, "code": r.code, "message": r.message}
-            for r in hub.rejected
-        ],
+        "rejected": [_refusal(r) for r in hub.rejected],
+        "resolved": hub.resolved,
+        "resolve_error": str(hub.resolve_error) if hub.resolve_error else None,
+        "unresolved": [_refusal(r) for r in hub.unresolved],
     }
+
+
+def _refusal(r: HubRejection) -> dict[str, Any]:
+    return {"table": r.table, "control": r.control, "code": r.code, "message": r.message}
 
 
 def _target(report: Report, target: TargetResult) -> dict[str, Any]:

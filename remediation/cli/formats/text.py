@@ -339,14 +339,19 @@ def _targets(report: Report, say: _Lines) -> None:
 
 
 def _security_hub(report: Report, say: _Lines) -> None:
-    """--security-hub: findings imported, a region without Security Hub said once, and each
-    finding refused named by its table and control."""
+    """--security-hub: findings imported and passed ones set RESOLVED, a region without Security
+    Hub said once, and each finding refused or not set RESOLVED named by its table and control."""
     hubs = report.security_hub
     if not hubs:
         return
     imported = sum(hub.imported for hub in hubs)
     reached = sum(not hub.not_enabled for hub in hubs)
-    say(f"Security Hub: {imported} findings imported in {reached} of {len(hubs)} account-regions.")
+    resolved = sum(hub.resolved for hub in hubs)
+    closed = f", {resolved} passed ones set to RESOLVED" if resolved else ""
+    say(
+        f"Security Hub: {imported} findings imported in {reached} of {len(hubs)} "
+        f"account-regions{closed}."
+    )
     for hub in hubs:
         where = f"{hub.account or '-'} {hub.region}"
         if hub.not_enabled:
@@ -361,6 +366,17 @@ def _security_hub(report: Report, say: _Lines) -> None:
             say(
                 f"✗ {where} {rejected.table}: finding {rejected.control} refused: "
                 f"{rejected.code}: {rejected.message}"
+            )
+        if hub.resolve_error is not None:
+            left = hub.to_resolve - hub.resolved - len(hub.unresolved)
+            say(
+                f"✗ {where}: {left} passed findings not set to RESOLVED (they keep their "
+                f"workflow status): {hub.resolve_error}"
+            )
+        for unresolved in hub.unresolved:
+            say(
+                f"✗ {where} {unresolved.table}: finding {unresolved.control} passed but not set "
+                f"to RESOLVED: {unresolved.code}: {unresolved.message}"
             )
     say()
 
