@@ -16,6 +16,11 @@ Whatever no rule answers is forwarded to the backend byte for byte.
         proxy.expire_assumed_credentials(after=2.0)  # AssumeRole's keys die 2 s after issue
         ...run the CLI with aws_env(proxy.url)...
         assert proxy.calls("DescribeTable", "sentinel-a") == 1
+
+Security Hub (REST-JSON) is counted and faulted like the others, and two of AWS's rules that moto
+lacks stand in front of moto's store: BatchImportFindings of an existing finding keeps its stored
+Workflow, and BatchUpdateFindings (which moto does not implement) is applied to moto's store and
+answered in AWS's shape. See `FaultProxy._keep_workflow` and `FaultProxy._update_findings`.
 """
 
 from __future__ import annotations
@@ -189,10 +194,28 @@ REST_ERRORS: Final[dict[str, ErrorShape]] = {
             status=429,
             message_key="Message",
         ),
+        # IAM's denial, as Security Hub's front door answers it (403; {operation} is
+        # securityhub:<Operation>).
+        ErrorShape(
+            "AccessDeniedException",
+            "com.amazonaws.securityhub",
+            f"User: arn:aws:iam::{ACCOUNT_ID}:user/x is not authorized to perform: {{operation}} "
+            "because no identity-based policy allows the {operation} action",
+            status=403,
+            message_key="Message",
+        ),
     )
 }
-_REST_OPERATIONS: Final = {"/findings/import": "securityhub:BatchImportFindings"}
-"""REST-JSON calls counted and faulted like STS's: path -> operation."""
+_IMPORT_FINDINGS: Final = "securityhub:BatchImportFindings"
+_UPDATE_FINDINGS: Final = "securityhub:BatchUpdateFindings"
+_REST_OPERATIONS: Final = {
+    ("POST", "/findings/import"): _IMPORT_FINDINGS,
+    ("PATCH", "/findings/batchupdate"): _UPDATE_FINDINGS,
+}
+"""REST-JSON calls counted and faulted like STS's: (method, path) -> operation."""
+_LEFT_PASSED: Final = frozenset({"FAILED", "WARNING", "NOT_AVAILABLE"})
+"""Compliance statuses that, after PASSED, make Security Hub reopen a NOTIFIED or RESOLVED
+finding."""
 
 
 def web_page(status: int) -> ErrorShape:
@@ -666,10 +689,10 @@ class FaultProxy:
                 message = {}
             queue = message.get("QueueUrl") if isinstance(message, dict) else None
             return self._other(operation, queue, message, method, path, headers, body)
-        if method == "POST" and not target and urlsplit(path).path in _REST_OPERATIONS:
-            # Security Hub speaks REST-JSON: the path names the operation.
-            operation = _REST_OPERATIONS[urlsplit(path).path]
-            return self._other(operation, None, {}, method, path, headers, body)
+        rest = _REST_OPERATIONS.get((method, urlsplit(path).path))
+        if not target and rest is not None:
+            # Security Hub speaks REST-JSON: the method and path name the operation.
+            return self._other(rest, None, {}, method, path, headers, body)
         if method == "POST" and not target:
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
             action = form.get("Action", "")
@@ -733,7 +756,8 @@ class FaultProxy:
         headers: list[tuple[str, str]],
         body: bytes,
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        """An STS, Organizations, SNS or SQS call: counted, faulted by rule, else forwarded."""
+        """An STS, Organizations, SNS, SQS or Security Hub call: counted, faulted by rule, else
+        forwarded (Security Hub's findings through AWS's rules moto lacks)."""
         decision = self._decide(operation, key, _region(headers))
         self._run_hooks(decision.hooks, Call(operation, key, document, self.backend_url))
         if decision.fault is not None:
@@ -743,9 +767,14 @@ class FaultProxy:
             kind = decision.fault.content_type or kind
             response = [("Content-Type", kind), ("x-amzn-RequestId", uuid.uuid4().hex)]
             return decision.fault.status, "Error", response, fault_body
-        status, reason, response_headers, content = self._forward_or_502(
-            method, path, headers, body
-        )
+        if operation == _UPDATE_FINDINGS:
+            status, reason, response_headers, content = self._update_findings(headers, body)
+        else:
+            if operation == _IMPORT_FINDINGS:
+                body = self._keep_workflow(headers, body)
+            status, reason, response_headers, content = self._forward_or_502(
+                method, path, headers, body
+            )
         rewritten = False
         if operation == "sts:AssumeRole" and status == 200:
             content = self._issued(content)
@@ -755,6 +784,100 @@ class FaultProxy:
             rewritten = True
         self._record(CallRecord(operation, key, FORWARDED, status, rewritten))
         return status, reason, response_headers, content
+
+    # ---- Security Hub: AWS's rules that moto's store lacks --------------------------------
+
+    def _stored_findings(self, headers: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        """Every finding moto holds for the caller's account and region (the call's own
+        signature picks them), by Id, read with GetFindings page by page."""
+        found: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        while True:
+            request = {"MaxResults": 100, **({"NextToken": token} if token else {})}
+            status, _, _, content = self._forward(
+                "POST", "/findings", headers, json.dumps(request).encode()
+            )
+            if status != 200:
+                raise RuntimeError(f"fault proxy: GetFindings answered {status}: {content!r}")
+            page = json.loads(content)
+            found.update({f["Id"]: f for f in page.get("Findings", [])})
+            token = page.get("NextToken")
+            if not token:
+                return found
+
+    def _keep_workflow(self, headers: list[tuple[str, str]], body: bytes) -> bytes:
+        """Stands in for AWS's rule on BatchImportFindings: Workflow is taken only when a
+        finding is created. For an Id Security Hub already holds, the stored Workflow stays
+        (a finding provider changes it with BatchUpdateFindings), except that Security Hub
+        itself reopens a NOTIFIED or RESOLVED finding (NEW) when its Compliance.Status leaves
+        PASSED or its RecordState goes from ARCHIVED to ACTIVE. moto overwrites the finding
+        whole, Workflow included; the request is rewritten so that moto keeps it."""
+        try:
+            document = json.loads(body or b"{}")
+        except ValueError:
+            return body
+        sent = document.get("Findings") if isinstance(document, dict) else None
+        if not isinstance(sent, list) or not sent:
+            return body
+        stored = self._stored_findings(headers)
+        for finding in sent:
+            old = stored.get(str(finding.get("Id"))) if isinstance(finding, dict) else None
+            if old is None:
+                continue  # created by this import: its own Workflow is taken
+            workflow = dict(old.get("Workflow") or {"Status": "NEW"})
+            was = (old.get("Compliance") or {}).get("Status")
+            now = (finding.get("Compliance") or {}).get("Status")
+            reopened = (was == "PASSED" and now in _LEFT_PASSED) or (
+                old.get("RecordState") == "ARCHIVED" and finding.get("RecordState") == "ACTIVE"
+            )
+            if reopened and workflow.get("Status") in ("NOTIFIED", "RESOLVED"):
+                workflow["Status"] = "NEW"
+            finding["Workflow"] = workflow
+        return json.dumps(document).encode()
+
+    def _update_findings(
+        self, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        """Stands in for AWS's BatchUpdateFindings, which moto does not implement: each
+        FindingIdentifier {Id, ProductArn} that moto holds is re-imported with only its
+        Workflow changed (straight to moto, past `_keep_workflow`; UpdatedAt untouched, as
+        AWS leaves it), and the answer is AWS's: ProcessedFindings and UnprocessedFindings
+        (FindingNotFound for one it does not hold, DuplicatedFindingIdentifier for one named
+        twice). Only Workflow is modelled: another field is refused (InvalidInputException)."""
+        request = json.loads(body or b"{}")
+        others = sorted(set(request) - {"FindingIdentifiers", "Workflow"})
+        if others:
+            message = f"fault proxy: BatchUpdateFindings of {', '.join(others)} is not modelled"
+            refusal = {"__type": "InvalidInputException", "Message": message}
+            return 400, "Bad Request", _rest_headers(), json.dumps(refusal).encode()
+        stored = self._stored_findings(headers)
+        processed: list[dict[str, str]] = []
+        unprocessed: list[dict[str, Any]] = []
+        changed: dict[str, dict[str, Any]] = {}
+        named = Counter(i.get("Id") for i in request.get("FindingIdentifiers", []))
+        for identifier in request.get("FindingIdentifiers", []):
+            old = stored.get(str(identifier.get("Id")))
+            if named[identifier.get("Id")] > 1:
+                code, message = "DuplicatedFindingIdentifier", "Finding Identifier is duplicated"
+            elif old is None or old.get("ProductArn") != identifier.get("ProductArn"):
+                code, message = "FindingNotFound", "Finding Not Found"
+            else:
+                workflow = {**(old.get("Workflow") or {}), **request.get("Workflow", {})}
+                changed[old["Id"]] = {**old, "Workflow": workflow}
+                processed.append(identifier)
+                continue
+            unprocessed.append(
+                {"FindingIdentifier": identifier, "ErrorCode": code, "ErrorMessage": message}
+            )
+        if changed:
+            again = json.dumps({"Findings": list(changed.values())}).encode()
+            status, reason, answer_headers, content = self._forward(
+                "POST", "/findings/import", headers, again
+            )
+            if status != 200:
+                return status, reason, answer_headers, content
+        answer = {"ProcessedFindings": processed, "UnprocessedFindings": unprocessed}
+        return 200, "OK", _rest_headers(), json.dumps(answer).encode()
 
     def _expired(self, headers: list[tuple[str, str]]) -> str | None:
         """The session token of a call signed with assumed credentials past their life."""
@@ -831,6 +954,11 @@ def _service(headers: list[tuple[str, str]]) -> str:
 
 def _table_arn(region: str, table: str | None) -> str:
     return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{table or '*'}"
+
+
+def _rest_headers() -> list[tuple[str, str]]:
+    """A REST-JSON answer's headers (Security Hub's), with the request id AWS always sends."""
+    return [("Content-Type", "application/json"), ("x-amzn-RequestId", str(uuid.uuid4()))]
 
 
 def _crc32(content: bytes) -> str:
@@ -919,7 +1047,7 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(content)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

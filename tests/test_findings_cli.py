@@ -3,6 +3,8 @@
 Security Hub's state is read back with GetFindings from moto's Security Hub; what moto never
 answers (a region without Security Hub, a refused finding, throttling) is injected by the fault
 proxy in front of it, so botocore's parser and retries see it as they would see AWS's answer.
+The proxy also stands in for AWS's rules moto lacks: an import keeps a stored finding's Workflow,
+and BatchUpdateFindings (absent from moto) changes it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from remediation import aws
 from remediation.cli import ExitStatus
 from tests.cli_process import UNPACED, run_cli
 from tests.conftest import TableFactory, create_table, protection
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import REST_ERRORS, FaultProxy
 from tests.servers import REGION, MotoServer, assumed_client, aws_env
 
 ACCOUNT = "123456789012"
@@ -154,29 +156,119 @@ def test_junit_of_a_run_that_could_not_start_is_an_error_not_an_empty_pass(
 # -- --security-hub ------------------------------------------------------------------------------
 
 
+def workflows(url: str) -> dict[str, tuple[str, str]]:
+    """(Compliance.Status, Workflow.Status) of every finding moto's Security Hub holds, by Id."""
+    return {
+        i: (f["Compliance"]["Status"], f["Workflow"]["Status"])
+        for i, f in hub_findings(url).items()
+    }
+
+
 def test_security_hub_gets_one_finding_per_table_and_control_and_a_later_run_updates_them(
     server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
 ) -> None:
+    # The proxy keeps a stored finding's Workflow on import, as AWS does: only the
+    # BatchUpdateFindings this run sends can close a finding created NEW.
     security_hub(server.url).enable_security_hub()
     server_table("sentinel-a")
     first = harden(fault_proxy.url, "--check", "--security-hub")
     assert first.returncode == ExitStatus.FAILED  # unprotected, as --check says
     assert "Security Hub: 2 findings imported in 1 of 1 account-regions." in first.stdout
-    found = hub_findings(server.url)
-    assert {i: f["Compliance"]["Status"] for i, f in found.items()} == {
-        finding_id("sentinel-a", DP): "FAILED",
-        finding_id("sentinel-a", PITR): "FAILED",
+    assert workflows(server.url) == {
+        finding_id("sentinel-a", DP): ("FAILED", "NEW"),
+        finding_id("sentinel-a", PITR): ("FAILED", "NEW"),
     }
     product = f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
-    assert {f["ProductArn"] for f in found.values()} == {product}
+    assert {f["ProductArn"] for f in hub_findings(server.url).values()} == {product}
+    assert fault_proxy.calls("securityhub:BatchUpdateFindings") == 0  # nothing passed
 
     second = harden(fault_proxy.url, "--force", "--security-hub")
     assert second.returncode == ExitStatus.OK, second.stderr
-    found = hub_findings(server.url)
-    assert len(found) == 2  # the same findings, updated: no new ones
-    assert {f["Compliance"]["Status"] for f in found.values()} == {"PASSED"}
-    assert {f["Workflow"]["Status"] for f in found.values()} == {"RESOLVED"}
+    assert (
+        "Security Hub: 2 findings imported in 1 of 1 account-regions, 2 passed ones set to "
+        "RESOLVED." in second.stdout
+    )
+    # The same findings, updated (no new ones), and closed.
+    assert workflows(server.url) == {
+        finding_id("sentinel-a", DP): ("PASSED", "RESOLVED"),
+        finding_id("sentinel-a", PITR): ("PASSED", "RESOLVED"),
+    }
     assert fault_proxy.calls("securityhub:BatchImportFindings") == 2
+    assert fault_proxy.calls("securityhub:BatchUpdateFindings") == 1
+
+
+def test_without_batch_update_findings_a_fixed_finding_stays_new_and_the_run_fails(
+    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy, server_client: Any
+) -> None:
+    security_hub(server.url).enable_security_hub()
+    server_table("sentinel-a")
+    assert harden(fault_proxy.url, "--check", "--security-hub").returncode == ExitStatus.FAILED
+    denied = REST_ERRORS["AccessDeniedException"]
+    fault_proxy.fail("securityhub:BatchUpdateFindings", denied, times=None)
+    result = harden(fault_proxy.url, "--force", "--security-hub")
+    assert result.returncode == ExitStatus.FAILED, result.stdout + result.stderr
+    assert protection(server_client, "sentinel-a") == (True, True)  # the hardening itself held
+    # Imported PASSED, yet still NEW: what AWS shows when the update never lands.
+    assert workflows(server.url) == {
+        finding_id("sentinel-a", DP): ("PASSED", "NEW"),
+        finding_id("sentinel-a", PITR): ("PASSED", "NEW"),
+    }
+    assert (
+        f"✗ {ACCOUNT} {REGION}: 2 passed findings not set to RESOLVED (they keep their workflow "
+        "status): AccessDeniedException on securityhub:BatchUpdateFindings: User: " in result.stdout
+    )
+    document = harden(fault_proxy.url, "--check", "--security-hub", "--json").json()
+    [hub] = document["security_hub"]
+    assert (hub["status"], hub["imported"], hub["resolved"]) == ("failed", 2, 0)
+    assert hub["resolve_error"].startswith("AccessDeniedException on securityhub:BatchUpdate")
+
+    fault_proxy.clear_faults()
+    again = harden(fault_proxy.url, "--check", "--security-hub")
+    assert again.returncode == ExitStatus.OK, again.stdout  # protected, and now closed
+    assert set(workflows(server.url).values()) == {("PASSED", "RESOLVED")}
+
+
+def test_a_finding_security_hub_does_not_update_is_named_by_table_and_fails_the_run(
+    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    security_hub(server.url).enable_security_hub()
+    server_table("sentinel-a", deletion_protection=True, pitr=True)
+    server_table("sentinel-b", deletion_protection=True, pitr=True)
+    busy = finding_id("sentinel-b", PITR)
+
+    def unprocessed(answer: dict[str, Any]) -> None:
+        [kept] = [i for i in answer["ProcessedFindings"] if i["Id"] == busy]
+        answer["ProcessedFindings"].remove(kept)
+        answer["UnprocessedFindings"] = [
+            {
+                "FindingIdentifier": kept,
+                "ErrorCode": "ConcurrentUpdateError",
+                "ErrorMessage": "Concurrent finding updates detected",
+            }
+        ]
+
+    fault_proxy.rewrite_answer("securityhub:BatchUpdateFindings", unprocessed)
+    result = harden(fault_proxy.url, "--check", "--security-hub", "--json")
+    assert result.returncode == ExitStatus.FAILED, result.stderr
+    [hub] = result.json()["security_hub"]
+    assert (hub["status"], hub["imported"], hub["resolved"]) == ("failed", 4, 3)
+    assert hub["unresolved"] == [
+        {
+            "table": "sentinel-b",
+            "control": PITR,
+            "code": "ConcurrentUpdateError",
+            "message": "Concurrent finding updates detected",
+        }
+    ]
+    text = harden(fault_proxy.url, "--check", "--security-hub")  # the rewrite answered once
+    assert text.returncode == ExitStatus.OK, text.stdout
+    fault_proxy.rewrite_answer("securityhub:BatchUpdateFindings", unprocessed)
+    text = harden(fault_proxy.url, "--check", "--security-hub")
+    assert text.returncode == ExitStatus.FAILED
+    assert (
+        f"✗ {ACCOUNT} {REGION} sentinel-b: finding {PITR} passed but not set to RESOLVED: "
+        "ConcurrentUpdateError: Concurrent finding updates detected" in text.stdout.splitlines()
+    )
 
 
 def test_security_hub_takes_at_most_100_findings_a_call(
@@ -188,9 +280,11 @@ def test_security_hub_takes_at_most_100_findings_a_call(
     result = harden(fault_proxy.url, "--check", "--security-hub", "--format", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     assert fault_proxy.calls("securityhub:BatchImportFindings") == 2  # 100 + 2
+    assert fault_proxy.calls("securityhub:BatchUpdateFindings") == 2  # every one passed
     assert len(hub_findings(server.url)) == 102
     [hub] = result.json()["security_hub"]
     assert (hub["status"], hub["sent"], hub["imported"]) == ("imported", 102, 102)
+    assert hub["resolved"] == 102
 
 
 def test_a_region_without_security_hub_is_said_once_and_does_not_fail_the_hardening(
@@ -209,6 +303,7 @@ def test_a_region_without_security_hub_is_said_once_and_does_not_fail_the_harden
     ]
     assert result.stdout.strip().splitlines()[-1].startswith("Summary: ")  # still the last line
     assert fault_proxy.calls("securityhub:BatchImportFindings") == 1
+    assert fault_proxy.calls("securityhub:BatchUpdateFindings") == 0  # nothing landed there
 
 
 def test_a_finding_security_hub_refuses_is_named_by_table_and_fails_the_run(
@@ -256,7 +351,8 @@ def test_throttled_imports_are_retried_until_they_land(
 
 def test_the_import_is_paced_to_security_hubs_quota() -> None:
     assert aws.SECURITY_HUB_RATES["BatchImportFindings"] < 10  # AWS: 10 a second, bursts of 30
-    assert aws.IMPORT_BATCH == 100
+    assert aws.SECURITY_HUB_RATES["BatchUpdateFindings"] < 10  # the same quota
+    assert aws.IMPORT_BATCH == aws.UPDATE_BATCH == 100
 
 
 @pytest.mark.parametrize("flag", ["--dry-run"])

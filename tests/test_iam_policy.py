@@ -92,8 +92,8 @@ def test_check_calls_no_write_action_even_where_every_protection_is_missing(
 SECURITY_HUB_POLICY = ROOT / "docs" / "iam-policy-security-hub.json"
 
 
-def test_the_security_hub_statement_lists_exactly_the_import_action() -> None:
-    assert allowed(SECURITY_HUB_POLICY) == {aws.IMPORT_ACTION: {"*"}}
+def test_the_security_hub_statement_lists_exactly_the_import_and_update_actions() -> None:
+    assert allowed(SECURITY_HUB_POLICY) == {aws.IMPORT_ACTION: {"*"}, aws.UPDATE_ACTION: {"*"}}
 
 
 @pytest.mark.parametrize("flags", [["--force"], ["--check"]], ids=["harden", "check"])
@@ -101,6 +101,7 @@ def test_a_security_hub_run_calls_only_what_the_policy_and_its_statement_allow(
     flags: list[str], server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
 ) -> None:
     server_table("sentinel-a")
+    server_table("sentinel-b", deletion_protection=True, pitr=True)  # passed: closed too
     server_table("other")
     result = run_cli(["harden", *flags, "--security-hub", *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode == (0 if flags == ["--force"] else 1), result.stderr
