@@ -10,11 +10,12 @@ import urllib.request
 import zlib
 from typing import Any, Literal
 
+import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tests.fault_proxy import ERRORS, FORWARDED, Call, FaultProxy
+from tests.fault_proxy import ERRORS, FORWARDED, REST_ERRORS, Call, FaultProxy
 from tests.fixtures_proxy import fault_proxy  # noqa: F401 - the fixture under test
 from tests.servers import REGION, MotoServer, dynamodb_client
 
@@ -437,3 +438,138 @@ def test_after_the_block_the_proxy_refuses_connections(moto: MotoServer) -> None
 def test_the_backend_must_be_on_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         FaultProxy("http://dynamodb.us-east-1.amazonaws.com:443")
+
+
+# -- Security Hub: AWS's rules that moto lacks --------------------------------------------------
+
+PRODUCT = f"arn:aws:securityhub:{REGION}:123456789012:product/123456789012/default"
+
+
+def hub_client(url: str) -> Any:
+    return boto3.client(
+        "securityhub",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+
+
+def asff(finding_id: str, compliance: str, workflow: str, updated: str) -> dict[str, Any]:
+    """A finding BatchImportFindings accepts (botocore validates it on the way out)."""
+    return {
+        "SchemaVersion": "2018-10-08",
+        "Id": finding_id,
+        "ProductArn": PRODUCT,
+        "GeneratorId": "sentinel-harden/test",
+        "AwsAccountId": "123456789012",
+        "Types": ["Software and Configuration Checks"],
+        "CreatedAt": "2026-01-01T00:00:00.000Z",
+        "UpdatedAt": updated,
+        "Severity": {"Label": "HIGH"},
+        "Title": "t",
+        "Description": "d",
+        "Resources": [{"Type": "AwsDynamoDbTable", "Id": f"arn:aws:dynamodb:::table/{finding_id}"}],
+        "Compliance": {"Status": compliance},
+        "Workflow": {"Status": workflow},
+        "RecordState": "ACTIVE",
+    }
+
+
+def stored(url: str) -> dict[str, dict[str, Any]]:
+    """What moto itself holds, read past the proxy."""
+    return {f["Id"]: f for f in hub_client(url).get_findings()["Findings"]}
+
+
+@pytest.fixture
+def hub(moto: MotoServer) -> MotoServer:
+    moto.reset()
+    hub_client(moto.url).enable_security_hub()
+    return moto
+
+
+def test_an_import_keeps_a_stored_findings_workflow_and_a_new_one_takes_its_own(
+    hub: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    proxied = hub_client(fault_proxy.url)
+    proxied.batch_import_findings(Findings=[asff("a", "FAILED", "NEW", "2026-01-01T00:00:00.000Z")])
+    later = [
+        asff("a", "PASSED", "RESOLVED", "2026-01-02T00:00:00.000Z"),
+        asff("b", "PASSED", "RESOLVED", "2026-01-02T00:00:00.000Z"),
+    ]
+    answer = proxied.batch_import_findings(Findings=later)
+    assert answer["SuccessCount"] == 2
+    found = stored(hub.url)
+    # AWS takes Workflow on creation only: "a" was created NEW and stays so; the rest updates.
+    assert found["a"]["Workflow"] == {"Status": "NEW"}
+    assert (found["a"]["Compliance"]["Status"], found["a"]["UpdatedAt"]) == (
+        "PASSED",
+        "2026-01-02T00:00:00.000Z",
+    )
+    assert found["b"]["Workflow"] == {"Status": "RESOLVED"}
+    assert fault_proxy.calls("securityhub:BatchImportFindings") == 2  # its own reads uncounted
+
+
+def test_security_hub_reopens_a_resolved_finding_whose_compliance_leaves_passed(
+    hub: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    proxied = hub_client(fault_proxy.url)
+    stamp = "2026-01-01T00:00:00.000Z"
+    proxied.batch_import_findings(Findings=[asff("a", "PASSED", "RESOLVED", stamp)])
+    proxied.batch_import_findings(Findings=[asff("a", "PASSED", "NEW", stamp)])
+    assert stored(hub.url)["a"]["Workflow"] == {"Status": "RESOLVED"}  # kept
+    proxied.batch_import_findings(Findings=[asff("a", "FAILED", "RESOLVED", stamp)])
+    assert stored(hub.url)["a"]["Workflow"] == {"Status": "NEW"}  # reopened, as AWS does
+
+
+def test_batch_update_findings_changes_only_the_workflow_and_answers_as_aws(
+    hub: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    proxied = hub_client(fault_proxy.url)
+    proxied.batch_import_findings(Findings=[asff("a", "PASSED", "NEW", "2026-01-01T00:00:00.000Z")])
+    before = stored(hub.url)["a"]
+    answer = proxied.batch_update_findings(  # botocore parses it with AWS's output shape
+        FindingIdentifiers=[
+            {"Id": "a", "ProductArn": PRODUCT},
+            {"Id": "missing", "ProductArn": PRODUCT},
+        ],
+        Workflow={"Status": "RESOLVED"},
+    )
+    assert answer["ProcessedFindings"] == [{"Id": "a", "ProductArn": PRODUCT}]
+    assert answer["UnprocessedFindings"] == [
+        {
+            "FindingIdentifier": {"Id": "missing", "ProductArn": PRODUCT},
+            "ErrorCode": "FindingNotFound",
+            "ErrorMessage": "Finding Not Found",
+        }
+    ]
+    after = stored(hub.url)["a"]
+    assert after["Workflow"] == {"Status": "RESOLVED"}
+    assert {**after, "Workflow": before["Workflow"]} == before  # nothing else, not UpdatedAt
+    assert "missing" not in stored(hub.url)  # an update never creates a finding
+    # A later import keeps what the update set.
+    proxied.batch_import_findings(Findings=[asff("a", "PASSED", "NEW", "2026-01-03T00:00:00.000Z")])
+    assert stored(hub.url)["a"]["Workflow"] == {"Status": "RESOLVED"}
+
+
+def test_batch_update_findings_is_counted_and_faulted_like_any_call(
+    hub: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    proxied = hub_client(fault_proxy.url)
+    proxied.batch_import_findings(Findings=[asff("a", "PASSED", "NEW", "2026-01-01T00:00:00.000Z")])
+    fault_proxy.fail("securityhub:BatchUpdateFindings", REST_ERRORS["AccessDeniedException"])
+    with pytest.raises(ClientError) as denied:
+        proxied.batch_update_findings(
+            FindingIdentifiers=[{"Id": "a", "ProductArn": PRODUCT}],
+            Workflow={"Status": "RESOLVED"},
+        )
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "securityhub:BatchUpdateFindings" in denied.value.response["Error"]["Message"]
+    assert stored(hub.url)["a"]["Workflow"] == {"Status": "NEW"}  # never reached moto
+    assert fault_proxy.faulted("securityhub:BatchUpdateFindings") == 1
