@@ -203,7 +203,8 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         action="store_true",
         help=(
             "import one ASFF finding per table and control into each account-region's "
-            "Security Hub (BatchImportFindings); a region without Security Hub is reported"
+            "Security Hub (BatchImportFindings), then set the passed ones RESOLVED "
+            "(BatchUpdateFindings); a region without Security Hub is reported"
         ),
     )
     harden.add_argument("--aws-profile", metavar="PROFILE", help="AWS profile for credentials")
