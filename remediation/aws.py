@@ -914,6 +914,11 @@ UPDATE_BATCH = 100
 """BatchUpdateFindings' maximum FindingIdentifiers per call."""
 IMPORT_ACTION = "securityhub:BatchImportFindings"
 UPDATE_ACTION = "securityhub:BatchUpdateFindings"
+
+UPDATE_RETRIED = frozenset({"ConcurrentUpdateError", "FindingNotFound"})
+"""UnprocessedFindings codes a finding imported moments ago may get (AWS applies an import
+asynchronously): tried again, after a backoff, before they are reported."""
+UPDATE_ATTEMPTS = 4
 RESOLVED = "RESOLVED"
 
 NOT_SUBSCRIBED = "InvalidAccessException"
@@ -1033,24 +1038,42 @@ class SecurityHub:
         unprocessed: list[Rejected] = []
         for start in range(0, len(identifiers), UPDATE_BATCH):
             batch = [dict(i) for i in identifiers[start : start + UPDATE_BATCH]]
-            try:
-                answer = self._door.call(
-                    "BatchUpdateFindings", FindingIdentifiers=batch, Workflow={"Status": status}
-                )
-            except CallFailed as exc:
-                return UpdateAnswer(len(identifiers), processed, tuple(unprocessed), exc.error)
-            except Cancelled:
-                error = _interrupted(UPDATE_ACTION, "not updated")
-                return UpdateAnswer(len(identifiers), processed, tuple(unprocessed), error)
-            processed += len(answer.get("ProcessedFindings", []))
-            unprocessed += [
-                Rejected(
-                    str(f.get("FindingIdentifier", {}).get("Id", "")),
-                    str(f.get("ErrorCode", "")),
-                    str(f.get("ErrorMessage", "")),
-                )
-                for f in answer.get("UnprocessedFindings", [])
-            ]
+            for attempt in range(UPDATE_ATTEMPTS):
+                try:
+                    answer = self._door.call(
+                        "BatchUpdateFindings",
+                        FindingIdentifiers=batch,
+                        Workflow={"Status": status},
+                    )
+                except CallFailed as exc:
+                    return UpdateAnswer(len(identifiers), processed, tuple(unprocessed), exc.error)
+                except Cancelled:
+                    error = _interrupted(UPDATE_ACTION, "not updated")
+                    return UpdateAnswer(len(identifiers), processed, tuple(unprocessed), error)
+                processed += len(answer.get("ProcessedFindings", []))
+                left = [
+                    (
+                        f.get("FindingIdentifier", {}),
+                        Rejected(
+                            str(f.get("FindingIdentifier", {}).get("Id", "")),
+                            str(f.get("ErrorCode", "")),
+                            str(f.get("ErrorMessage", "")),
+                        ),
+                    )
+                    for f in answer.get("UnprocessedFindings", [])
+                ]
+                # A finding imported moments ago may not be updatable yet: try those again.
+                again = [i for i, r in left if r.code in UPDATE_RETRIED]
+                if not again or attempt == UPDATE_ATTEMPTS - 1:
+                    unprocessed += [r for _, r in left]
+                    break
+                unprocessed += [r for _, r in left if r.code not in UPDATE_RETRIED]
+                batch = [dict(i) for i in again]
+                try:
+                    self._door.sleep(_backoff(attempt))
+                except Cancelled:
+                    error = _interrupted(UPDATE_ACTION, "not updated")
+                    return UpdateAnswer(len(identifiers), processed, tuple(unprocessed), error)
         return UpdateAnswer(len(identifiers), processed, tuple(unprocessed))
 
 
@@ -1227,7 +1250,9 @@ __all__ = [
     "RESPONSE_FIELDS",
     "SECURITY_HUB_RATES",
     "UPDATE_ACTION",
+    "UPDATE_ATTEMPTS",
     "UPDATE_BATCH",
+    "UPDATE_RETRIED",
     "Account",
     "AccountCredentials",
     "CallFailed",
