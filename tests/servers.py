@@ -34,12 +34,13 @@ def dynamodb_client(url: str, config: Any = None) -> Any:
 _KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def assumed_client(url: str, role_arn: str, region: str = REGION) -> Any:
-    """A DynamoDB client acting in the role's account, through a real STS AssumeRole."""
+def assumed_client(url: str, role_arn: str, region: str = REGION, service: str = "dynamodb") -> Any:
+    """A client (DynamoDB by default) acting in the role's account, through a real STS
+    AssumeRole."""
     sts = boto3.client("sts", endpoint_url=url, region_name=region, **_KEYS)
     found = sts.assume_role(RoleArn=role_arn, RoleSessionName="arrange")["Credentials"]
     return boto3.client(
-        "dynamodb",
+        service,
         endpoint_url=url,
         region_name=region,
         aws_access_key_id=found["AccessKeyId"],

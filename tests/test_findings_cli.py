@@ -42,26 +42,6 @@ def security_hub(url: str) -> Any:
     )
 
 
-def assumed_security_hub(url: str, role_arn: str) -> Any:
-    """Security Hub as the role's account sees it, through a real STS AssumeRole."""
-    sts = boto3.client(
-        "sts",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    found = sts.assume_role(RoleArn=role_arn, RoleSessionName="read")["Credentials"]
-    return boto3.client(
-        "securityhub",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=found["AccessKeyId"],
-        aws_secret_access_key=found["SecretAccessKey"],
-        aws_session_token=found["SessionToken"],
-    )
-
-
 def hub_findings(url: str) -> dict[str, dict[str, Any]]:
     """Every finding in moto's Security Hub, by Id, every page."""
     found: dict[str, dict[str, Any]] = {}
@@ -395,7 +375,9 @@ def test_each_accounts_findings_go_to_its_own_security_hub_with_its_own_credenti
         (a, "imported") for a in members
     }
     for account in members:
-        hub = assumed_security_hub(server.url, f"arn:aws:iam::{account}:role/SentinelHarden")
+        hub = assumed_client(
+            server.url, f"arn:aws:iam::{account}:role/SentinelHarden", service="securityhub"
+        )
         found = hub.get_findings()["Findings"]
         assert {f["AwsAccountId"] for f in found} == {account}
         assert len(found) == 2
