@@ -296,19 +296,6 @@ def _read_problems(state: TableState) -> list[str]:
     return [f"{c.noun} unknown: {state.reading(c).error}" for c in ALL if state.reading(c).error]
 
 
-def _once(
-    noun: str, in_rows: Sequence[str | None], in_targets: Sequence[str | None], shown: bool
-) -> str:
-    """The heading's word on a column: how many values when it is shown, the one value (said
-    once) when it is dropped, how many the run covered when no table was found."""
-    values = (
-        sorted({v or "-" for v in in_rows}) if in_rows else sorted({v or "-" for v in in_targets})
-    )
-    if shown or len(values) != 1:
-        return f"{len(values)} {noun}s"
-    return f"{noun} {values[0]}"
-
-
 def _table_cell(table: TableResult) -> str:
     if table.replica_of is None:
         return table.name
