@@ -142,7 +142,8 @@ def _scope(options: Options) -> Scope:
     session = aws.make_session(aws.Settings(profile=options.profile))
     if aws.session_region(session) is not None:
         return scope  # the configured region rules; an ARN elsewhere is refused by check_refs
-    unknown = [r for r in named if r not in aws.known_regions()]
+    known = aws.known_regions()
+    unknown = [r for r in named if r not in known]
     if unknown:  # said before any call, as for --region: never a table row blaming the network
         raise aws.SetupError(
             f"{unknown[0]!r} is not a region AWS knows (or not one this botocore knows yet): "
@@ -168,7 +169,8 @@ def _name_unknown_regions(message: str, regions: Sequence[str]) -> str:
     """A setup error in a region AWS does not know says so first: that is the likely cause."""
     from remediation import aws
 
-    unknown = [r for r in regions if r not in aws.known_regions()]
+    known = aws.known_regions()
+    unknown = [r for r in regions if r not in known]
     if not unknown:
         return message
     names = ", ".join(repr(r) for r in unknown)
