@@ -26,6 +26,7 @@ from remediation.cli.report import (
     TableResult,
     TargetResult,
 )
+from remediation.cli.words import count
 from remediation.core import AwsError, Change, Outcome, TableRef, TableState
 from remediation.pulumi_state import ManagedTable
 
@@ -157,8 +158,7 @@ def _nothing_checked(facts: _Facts) -> str:
         what = f"every table found is excluded by --exclude ({len(facts.excluded)})"
     else:
         if facts.fleet is not None and not facts.fleet.scope.single:
-            reached = len(facts.fleet.ok_targets())
-            place = f"{reached} account-region{'' if reached == 1 else 's'}"
+            place = count(len(facts.fleet.ok_targets()), "account-region")
         else:
             place = ", ".join(facts.regions)
         what = f"no table matches prefix {facts.options.selection.prefix!r} in {place}"
@@ -274,8 +274,7 @@ def _import_findings(targets: Fleet, facts: _Facts) -> None:
         facts.security_hub = list(pool.map(lambda item: send(*item), hubs))
 
 
-def _confirm(console: Console, options: Options, count: int) -> bool:
-    noun = "table" if count == 1 else "tables"
+def _confirm(console: Console, options: Options, tables: int) -> bool:
     # The question goes where the person is: stdout when it is their terminal, else stderr
     # (stdout may be JSON, a pipe to tee, or a file).
     on_terminal = options.terminal_format == "text" and isatty(console.stdout)
@@ -286,7 +285,7 @@ def _confirm(console: Console, options: Options, count: int) -> bool:
             file=console.stderr,
         )
         return False
-    print(f"Harden {count} {noun}? [y/N] ", end="", file=prompt_to, flush=True)
+    print(f"Harden {count(tables)}? [y/N] ", end="", file=prompt_to, flush=True)
     answer = console.stdin.readline()
     if not answer:
         print("", file=prompt_to)
