@@ -211,13 +211,18 @@ def _table_pitr_arg(days: int | None) -> str:
     )
 
 
-def _native_pitr_arg(days: int | None) -> str:
-    extra = "" if days is None else f", recovery_period_in_days={days}"
-    return (
-        "point_in_time_recovery_specification="
-        "aws_native.dynamodb.TablePointInTimeRecoverySpecificationArgs("
-        f"point_in_time_recovery_enabled=True{extra})"
-    )
+def _native_pitr_arg(resource: str) -> Callable[[int | None], str]:
+    """The PITR argument of an aws-native `resource` (Table, or a GlobalTable's replica)."""
+
+    def arg(days: int | None) -> str:
+        extra = "" if days is None else f", recovery_period_in_days={days}"
+        return (
+            "point_in_time_recovery_specification="
+            f"aws_native.dynamodb.{resource}PointInTimeRecoverySpecificationArgs("
+            f"point_in_time_recovery_enabled=True{extra})"
+        )
+
+    return arg
 
 
 def _table_shape(logical_name: str) -> _Shape:
@@ -267,16 +272,7 @@ def _native_shape(logical_name: str) -> _Shape:
         days_key="recoveryPeriodInDays",
         code=lambda arg: f'aws_native.dynamodb.Table("{logical_name}", ..., {arg})',
         deletion_arg=DELETION_PROTECTION.pulumi_fix,
-        pitr_arg=_native_pitr_arg,
-    )
-
-
-def _native_replica_pitr_arg(days: int | None) -> str:
-    extra = "" if days is None else f", recovery_period_in_days={days}"
-    return (
-        "point_in_time_recovery_specification="
-        "aws_native.dynamodb.GlobalTablePointInTimeRecoverySpecificationArgs("
-        f"point_in_time_recovery_enabled=True{extra})"
+        pitr_arg=_native_pitr_arg("Table"),
     )
 
 
@@ -293,8 +289,8 @@ def _native_replica_shape(logical_name: str, region: str) -> _Shape:
             f'aws_native.dynamodb.GlobalTableReplicaSpecificationArgs(region="{region}", ..., '
             f"{arg})])"
         ),
-        deletion_arg="deletion_protection_enabled=True",
-        pitr_arg=_native_replica_pitr_arg,
+        deletion_arg=DELETION_PROTECTION.pulumi_fix,
+        pitr_arg=_native_pitr_arg("GlobalTable"),
     )
 
 
