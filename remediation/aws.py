@@ -267,12 +267,17 @@ def _config(settings: Settings, **extra: Any) -> Config:
     return settings.limits.config(max_pool_connections=settings.workers + 2, **extra)
 
 
-def _client(session: Session, service: str, region: str | None, settings: Settings) -> Any:
-    """A client of `service` in `region` with the session's credentials. Raises SetupError."""
+def _client(
+    session: Session, service: str, region: str | None, settings: Settings, **extra: Any
+) -> Any:
+    """A client of `service` in `region` with the session's credentials (`extra`: more of its
+    Config). Raises SetupError."""
     url = endpoint_url(service, settings.endpoint_url)
     make: Any = session.client  # typed per literal service name; ours vary
     try:
-        return make(service, region_name=region, endpoint_url=url, config=_config(settings))
+        return make(
+            service, region_name=region, endpoint_url=url, config=_config(settings, **extra)
+        )
     except NoRegionError:
         raise SetupError("no AWS region: pass --region or set AWS_REGION") from None
     except ValueError as exc:  # botocore rejects a malformed endpoint URL this way
@@ -367,15 +372,15 @@ class SharedClients:
         with self._lock:
             client = self._clients.get((service, region))
             if client is None:
-                url = endpoint_url(service, self._settings.endpoint_url)
                 # The account comes from each call's credentials, so never from the client's:
                 # DynamoDB's account-based endpoints would name the caller's account.
-                config = _config(self._settings, account_id_endpoint_mode="disabled")
-                make: Any = self._session.client
-                try:
-                    client = make(service, region_name=region, endpoint_url=url, config=config)
-                except ValueError as exc:
-                    raise SetupError(f"invalid endpoint URL {url!r}: {exc}") from None
+                client = _client(
+                    self._session,
+                    service,
+                    region,
+                    self._settings,
+                    account_id_endpoint_mode="disabled",
+                )
                 events = client.meta.events
                 events.register(f"provide-client-params.{service}", _take_credentials)
                 events.register(f"before-sign.{service}", _sign_with_account)
