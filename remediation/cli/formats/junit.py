@@ -19,9 +19,7 @@ def render(report: Report, stream: IO[str]) -> None:
 def run_errors(report: Report) -> list[str]:
     """What kept the run from checking tables: its setup error, each account-region that
     failed, an interruption."""
-    errors = [
-        f"{t.account or '-'} {t.region}: {t.reason}" for t in report.targets if t.status == "failed"
-    ]
+    errors = [f"{t.account or '-'} {t.region}: {t.reason}" for t in report.failed_targets]
     if report.error is not None:
         errors.insert(0, report.error)
     if report.interrupted:
