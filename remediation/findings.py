@@ -107,7 +107,7 @@ def finding(
         arn=arn,
         control=control,
         status=status,
-        detail=_detail(after, control, status, changed, error, requirement),
+        detail=_capital(_sentence(after, control, status, changed, error, requirement)),
         before=core.state_json(before, requirement) if readable else None,
         after=core.state_json(after, requirement) if readable else None,
         changed=changed,
@@ -138,17 +138,6 @@ def _status(
         return "unknown"
     only = Requirement((control,), requirement.min_recovery_days if control is PITR else None)
     return "fail" if core.missing(after, only) else "pass"
-
-
-def _detail(
-    after: TableState,
-    control: Control,
-    status: Status,
-    changed: bool,
-    error: AwsError | None,
-    requirement: Requirement,
-) -> str:
-    return _capital(_sentence(after, control, status, changed, error, requirement))
 
 
 def _capital(text: str) -> str:
