@@ -1,4 +1,4 @@
-"""The two controls as data: every human sentence and IAM action about a control lives here."""
+"""The controls as data: every human sentence and IAM action about a control lives here."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ class Control:
     """The control as a finding's title: what holds when it passes."""
     severity: str
     """How bad a table without it is, in Security Hub's labels (LOW, MEDIUM, HIGH, CRITICAL)."""
-    aws_control: str
-    """The same check among AWS Foundational Security Best Practices (Security Hub's own)."""
+    aws_control: str | None
+    """The same check among AWS Foundational Security Best Practices (Security Hub's own), or
+    None where FSBP has none."""
 
 
 DELETION_PROTECTION = Control(
@@ -77,6 +78,36 @@ PITR = Control(
     severity="MEDIUM",
     aws_control="DynamoDB.2",
 )
+
+GUARDRAIL = Control(
+    id="dynamodb-guardrail",
+    label="Guardrail",
+    noun="the guardrail",
+    description=(
+        "Sentinel DynamoDB tables must carry the guardrail: a resource policy (or an "
+        "organization's resource control policy) that denies DeleteTable, "
+        "UpdateContinuousBackups and, in strict mode, UpdateTable to every principal but the "
+        "break-glass and named roles, so that no one else can delete a table or weaken it "
+        "before the guard can repair it."
+    ),
+    remediation=(
+        "Run `python -m remediation harden --guardrail --break-glass-role ARN` (a table resource "
+        "policy, merged by Sid into any existing one), or attach the RCP that "
+        "`python -m remediation guardrail --rcp` prints to the organization's root."
+    ),
+    pulumi_fix=(
+        "aws.dynamodb.ResourcePolicy(resource_arn=table.arn, policy=guardrail.table_policy(...))"
+    ),
+    docs_url="https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/access-control-resource-based.html",
+    read_action="dynamodb:GetResourcePolicy",
+    write_action="dynamodb:PutResourcePolicy",
+    title="Sentinel DynamoDB table is guarded by a break-glass-only deny policy",
+    # Without it, anyone with UpdateTable and DeleteTable drops the table within one second,
+    # before the runtime guard can re-protect it.
+    severity="HIGH",
+    aws_control=None,
+)
+"""Not in ALL: the guardrail is asked for (`--guardrail`, stack config), never implied."""
 
 ALL: tuple[Control, ...] = (DELETION_PROTECTION, PITR)
 

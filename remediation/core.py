@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
+from remediation.controls import ALL, DELETION_PROTECTION, GUARDRAIL, PITR, Control
 
 DEFAULT_PREFIX = "sentinel-"
 
@@ -89,12 +89,16 @@ class TableState:
     """A global table's other replicas, by region: each is a table of its own to protect."""
     replicas: tuple[Replica, ...] = ()
     """The same replicas with their account and status, as DescribeTable lists them."""
+    guardrail: Reading = UNREAD
+    """Whether the table's resource policy carries the guardrail (read only under --guardrail)."""
 
     def reading(self, control: Control) -> Reading:
         if control is DELETION_PROTECTION:
             return self.deletion_protection
         if control is PITR:
             return self.pitr
+        if control is GUARDRAIL:
+            return self.guardrail
         raise KeyError(control.id)
 
     def with_reading(self, control: Control, reading: Reading) -> TableState:
@@ -102,6 +106,8 @@ class TableState:
             return replace(self, deletion_protection=reading)
         if control is PITR:
             return replace(self, pitr=reading)
+        if control is GUARDRAIL:
+            return replace(self, guardrail=reading)
         raise KeyError(control.id)
 
 
