@@ -57,6 +57,9 @@ class Request:
     scps and rcps are the organization's levels from the root down to the account, each a tuple
     of the policies attached there; empty means the account is in no organization. The library
     adds RCPFullAWSAccess at every RCP level itself; SCP levels need FullAWSAccess given.
+    The library gives the account root no implicit rights: model root with an allow-all identity
+    policy, as IAM treats it. Context keys the action cannot carry come back in
+    `Decision.ignored_context_keys` (global keys such as aws:PrincipalArn always apply).
     """
 
     principal: str
