@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint demo preview bench pack-dist clean pulumi-cli
+.PHONY: test lint demo preview bench pack-dist clean pulumi-cli test-tools
 
 $(BIN)/python:
 	@echo "make: creating $(VENV) with $$($(PYTHON) --version) (once; 'make clean' rebuilds it)"
@@ -23,7 +23,38 @@ lint: $(BIN)/python
 pulumi-cli:
 	@tools/pulumi/ensure.sh
 
-test: lint pulumi-cli
+# The real evaluators the tests judge with, each from a package registry (tests/evaluator_tools.py):
+# IAM decisions (npm @cloud-copilot/iam-simulate, iam-policy; pinned in tests/node/package-lock.json),
+# EventBridge patterns (Maven Central's Event Ruler; pinned in tests/eventruler/pom.xml), the OCSF
+# 1.5.0 schema (PyPI pydantic-ocsf, the dev extra) and the xUnit plugin's junit-10.xsd (shipped in
+# pytest's sdist on PyPI). Each step is skipped when its output is newer than its inputs.
+NODE_TOOLS := tests/node/node_modules/.package-lock.json
+RULER_JAR := tests/eventruler/target/eventruler-cli.jar
+JUNIT_XSD := tests/.evaluators/junit-10.xsd
+JUNIT_XSD_FROM := pytest==9.2.0
+JUNIT_XSD_MEMBER := pytest-9.2.0/testing/example_scripts/junit-10.xsd
+JUNIT_XSD_SHA256 := a1a816f58d1bf95ebabf371994df0b9246dee66ea9572fbec4f9296f1b2c0ff6
+
+test-tools: $(BIN)/python $(NODE_TOOLS) $(RULER_JAR) $(JUNIT_XSD)
+	@$(BIN)/python -c 'import lxml, ocsf.v1_5_0.events' 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet -e '.[pulumi,dev]'
+
+$(NODE_TOOLS): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(RULER_JAR): tests/eventruler/pom.xml $(wildcard tests/eventruler/src/main/java/*/*/*.java)
+	cd tests/eventruler && mvn -B -q package
+
+$(JUNIT_XSD): $(BIN)/python
+	rm -rf tests/.evaluators/sdist && mkdir -p tests/.evaluators/sdist
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: -d tests/.evaluators/sdist '$(JUNIT_XSD_FROM)'
+	tar -xzf tests/.evaluators/sdist/*.tar.gz -O $(JUNIT_XSD_MEMBER) > $@.part
+	echo '$(JUNIT_XSD_SHA256)  $@.part' | sha256sum --check --quiet
+	mv $@.part $@
+	rm -rf tests/.evaluators/sdist
+
+test: lint pulumi-cli test-tools
 	$(BIN)/python -m pytest
 
 # The CLI on a local moto_server, then what the policy pack reports in a preview and fixes in an up.
