@@ -10,7 +10,6 @@ import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
@@ -31,24 +30,6 @@ KNOWN_OPERATIONS = (
     "UpdateTable",
     "UpdateContinuousBackups",
 )
-
-
-class ExitStatus(IntEnum):
-    OK = 0
-    """Every selected table is protected (hardened now, or already), or a dry run."""
-    FAILED = 1
-    """One or more tables could not be read or hardened (the others were done), or an account or
-    region could not be reached; under --check, one or more lack a protection or could not be
-    read."""
-    CANCELLED = 2
-    """Declined at the prompt, or no terminal to ask on and no --force: nothing changed."""
-    USAGE = 3
-    """Bad flags or input (table name or ARN, prefix, rate, Pulumi state): nothing was called."""
-    AWS_SETUP = 4
-    """AWS could not be used at all: credentials, profile, region, endpoint, ListTables, an
-    answer that is not AWS's; or --check selected no table (without --allow-empty)."""
-    INTERRUPTED = 130
-    """Ctrl-C: no new calls were started; what was done is reported."""
 
 
 class UsageError(Exception):
@@ -491,7 +472,6 @@ def _parse_rates(values: Sequence[str]) -> dict[str, float]:
 __all__ = [
     "KNOWN_OPERATIONS",
     "MODULE_PROG",
-    "ExitStatus",
     "Options",
     "UsageError",
     "build_parser",
