@@ -368,56 +368,14 @@ def ocsf(f: Finding, version: str = "") -> Any:
         DetectionFinding,
         DetectionFindingTypeID,
     )
-    from py_ocsf_models.events.findings.finding import ActivityID, FindingInformation
-    from py_ocsf_models.objects.account import Account, TypeID
-    from py_ocsf_models.objects.check import Check
-    from py_ocsf_models.objects.cloud import Cloud
-    from py_ocsf_models.objects.compliance import Compliance
-    from py_ocsf_models.objects.compliance_status import StatusID as ComplianceStatusID
-    from py_ocsf_models.objects.metadata import Metadata
-    from py_ocsf_models.objects.product import Product
+    from py_ocsf_models.events.findings.finding import ActivityID
     from py_ocsf_models.objects.remediation import Remediation
-    from py_ocsf_models.objects.resource_details import ResourceDetails
 
-    compliance_id = {
-        "pass": ComplianceStatusID.Pass,
-        "fail": ComplianceStatusID.Fail,
-        "unknown": ComplianceStatusID.Fail,  # unknown counts as missing
-        "error": ComplianceStatusID.Fail,
-    }[f.status]
     severity = (
         SeverityID.Informational if f.passed else getattr(SeverityID, f.control.severity.title())
     )
     status = StatusID.Resolved if f.passed else StatusID.New
     millis = int(f.observed_at.timestamp() * 1000)
-    data: dict[str, object] = {"after": f.after}
-    if f.changed:
-        data["before"] = f.before
-    compliance = Compliance(
-        control=f.control.id,
-        desc=f.control.description,
-        requirements=[_fsbp(f.control)],
-        status_id=compliance_id,
-        checks=[
-            Check(
-                uid=f.control.id,
-                name=f.control.title,
-                desc=f.control.description,
-                status=compliance_id.name,
-                status_id=compliance_id,
-            )
-        ],
-    )
-    unmapped: dict[str, object] = {
-        "compliance": compliance.model_dump(mode="json", exclude_none=True),
-        "changed": f.changed,
-    }
-    if f.error is not None:
-        unmapped["error"] = {
-            "action": f.error.action,
-            "code": f.error.code,
-            "message": f.error.message,
-        }
     return DetectionFinding(
         activity_id=ActivityID.Create,
         activity_name=ActivityID.Create.name,
@@ -432,40 +390,113 @@ def ocsf(f: Finding, version: str = "") -> Any:
         status=status.name,
         status_code=f.status.upper(),
         status_detail=f.detail,
-        finding_info=FindingInformation(
-            uid=f.id,
-            title=f.control.title,
-            desc=f.control.description,
-            created_time=millis,
-            created_time_dt=f.observed_at,
-            types=[CHECK_TYPE],
-        ),
+        finding_info=_ocsf_finding_info(f, millis),
         remediation=Remediation(desc=f.control.remediation, references=[f.control.docs_url]),
-        resources=[
-            ResourceDetails(
-                uid=f.arn,
-                name=f.table,
-                type=RESOURCE_TYPE,
-                region=f.region,
-                cloud_partition=f.partition,
-                data=data,
+        resources=[_ocsf_resource(f)],
+        cloud=_ocsf_cloud(f),
+        metadata=_ocsf_metadata(f, version),
+        unmapped=_ocsf_unmapped(f),
+    )
+
+
+def _ocsf_compliance(f: Finding) -> Any:
+    """The control the finding is about, and whether it holds, as an OCSF Compliance object."""
+    from py_ocsf_models.objects.check import Check
+    from py_ocsf_models.objects.compliance import Compliance
+    from py_ocsf_models.objects.compliance_status import StatusID as ComplianceStatusID
+
+    compliance_id = {
+        "pass": ComplianceStatusID.Pass,
+        "fail": ComplianceStatusID.Fail,
+        "unknown": ComplianceStatusID.Fail,  # unknown counts as missing
+        "error": ComplianceStatusID.Fail,
+    }[f.status]
+    return Compliance(
+        control=f.control.id,
+        desc=f.control.description,
+        requirements=[_fsbp(f.control)],
+        status_id=compliance_id,
+        checks=[
+            Check(
+                uid=f.control.id,
+                name=f.control.title,
+                desc=f.control.description,
+                status=compliance_id.name,
+                status_id=compliance_id,
             )
         ],
-        cloud=Cloud(
-            provider="aws",
-            region=f.region,
-            account=Account(
-                uid=f.account, name=f.account, type_id=TypeID.AWS_Account, type="AWS Account"
-            )
-            if f.account
-            else None,
-        ),
-        metadata=Metadata(
-            event_code=f.control.id,
-            product=Product(**OCSF_PRODUCT, version=version or None),
-            profiles=["cloud", "datetime"],
-        ),
-        unmapped=unmapped,
+    )
+
+
+def _ocsf_unmapped(f: Finding) -> dict[str, object]:
+    """What a Detection Finding has no field for: the compliance, the change, the error."""
+    compliance = _ocsf_compliance(f)
+    unmapped: dict[str, object] = {
+        "compliance": compliance.model_dump(mode="json", exclude_none=True),
+        "changed": f.changed,
+    }
+    if f.error is not None:
+        unmapped["error"] = {
+            "action": f.error.action,
+            "code": f.error.code,
+            "message": f.error.message,
+        }
+    return unmapped
+
+
+def _ocsf_finding_info(f: Finding, millis: int) -> Any:
+    from py_ocsf_models.events.findings.finding import FindingInformation
+
+    return FindingInformation(
+        uid=f.id,
+        title=f.control.title,
+        desc=f.control.description,
+        created_time=millis,
+        created_time_dt=f.observed_at,
+        types=[CHECK_TYPE],
+    )
+
+
+def _ocsf_resource(f: Finding) -> Any:
+    """The table, with its protection after the run (and before it, when the run changed it)."""
+    from py_ocsf_models.objects.resource_details import ResourceDetails
+
+    data: dict[str, object] = {"after": f.after}
+    if f.changed:
+        data["before"] = f.before
+    return ResourceDetails(
+        uid=f.arn,
+        name=f.table,
+        type=RESOURCE_TYPE,
+        region=f.region,
+        cloud_partition=f.partition,
+        data=data,
+    )
+
+
+def _ocsf_cloud(f: Finding) -> Any:
+    from py_ocsf_models.objects.account import Account, TypeID
+    from py_ocsf_models.objects.cloud import Cloud
+
+    return Cloud(
+        provider="aws",
+        region=f.region,
+        account=Account(
+            uid=f.account, name=f.account, type_id=TypeID.AWS_Account, type="AWS Account"
+        )
+        if f.account
+        else None,
+    )
+
+
+def _ocsf_metadata(f: Finding, version: str) -> Any:
+    from py_ocsf_models.objects.metadata import Metadata
+    from py_ocsf_models.objects.product import Product
+
+    return Metadata(
+        event_code=f.control.id,
+        product=Product(**OCSF_PRODUCT, version=version or None),
+        profiles=["cloud", "datetime"],
     )
 
 

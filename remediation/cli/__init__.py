@@ -1,6 +1,7 @@
 """`python -m remediation harden` and the `sentinel-harden` script.
 
-- `args`: argv -> frozen `Options`, the `ExitStatus` codes, `UsageError`.
+- `args`: argv -> frozen `Options`, `UsageError`.
+- `status`: the `ExitStatus` codes, named by the parser, the report and the entry points.
 - `run`: the run, top-down (select, read, judge, confirm, act), building one `report.Report`.
 - `report`: that immutable report; counts and the exit status are derived from it.
 - `formats`: one module per output format, each `render(report, stream)`, loaded when asked.
@@ -13,7 +14,6 @@ module of the same name is `remediation.cli.run` (import from it with `from ... 
 from remediation.cli.args import (
     KNOWN_OPERATIONS,
     MODULE_PROG,
-    ExitStatus,
     Options,
     UsageError,
     build_parser,
@@ -21,6 +21,7 @@ from remediation.cli.args import (
 )
 from remediation.cli.main import main, run, run_module
 from remediation.cli.report import Report
+from remediation.cli.status import ExitStatus
 
 __all__ = [
     "KNOWN_OPERATIONS",

@@ -10,7 +10,6 @@ import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
@@ -31,24 +30,6 @@ KNOWN_OPERATIONS = (
     "UpdateTable",
     "UpdateContinuousBackups",
 )
-
-
-class ExitStatus(IntEnum):
-    OK = 0
-    """Every selected table is protected (hardened now, or already), or a dry run."""
-    FAILED = 1
-    """One or more tables could not be read or hardened (the others were done), or an account or
-    region could not be reached; under --check, one or more lack a protection or could not be
-    read."""
-    CANCELLED = 2
-    """Declined at the prompt, or no terminal to ask on and no --force: nothing changed."""
-    USAGE = 3
-    """Bad flags or input (table name or ARN, prefix, rate, Pulumi state): nothing was called."""
-    AWS_SETUP = 4
-    """AWS could not be used at all: credentials, profile, region, endpoint, ListTables, an
-    answer that is not AWS's; or --check selected no table (without --allow-empty)."""
-    INTERRUPTED = 130
-    """Ctrl-C: no new calls were started; what was done is reported."""
 
 
 class UsageError(Exception):
@@ -102,6 +83,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 
 def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
+    """Every flag of the harden command, in the order `--help` lists them."""
+    _add_selection_arguments(harden)
+    _add_requirement_arguments(harden)
+    _add_mode_arguments(harden)
+    _add_pulumi_arguments(harden)
+    _add_report_arguments(harden)
+    _add_region_arguments(harden)
+    _add_account_arguments(harden)
+    _add_connection_arguments(harden)
+
+
+def _add_selection_arguments(harden: argparse.ArgumentParser) -> None:
+    """Which tables: by name or ARN, or discovered by prefix, less the excluded."""
     harden.add_argument(
         "--table",
         action="append",
@@ -129,6 +123,10 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         action="store_true",
         help="accept an empty --prefix, which selects every table in the account and region",
     )
+
+
+def _add_requirement_arguments(harden: argparse.ArgumentParser) -> None:
+    """Which protections, and how many days PITR must keep."""
     harden.add_argument(
         "--no-pitr", action="store_true", help="only enable deletion protection; leave PITR alone"
     )
@@ -142,6 +140,10 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
             "never lowered (default: any period)"
         ),
     )
+
+
+def _add_mode_arguments(harden: argparse.ArgumentParser) -> None:
+    """Whether to ask, change or only check."""
     harden.add_argument("--force", "-f", action="store_true", help="do not ask for confirmation")
     harden.add_argument(
         "--dry-run", action="store_true", help="show status and the plan, change nothing"
@@ -162,6 +164,10 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
             "without it, a check that checked nothing exits 4"
         ),
     )
+
+
+def _add_pulumi_arguments(harden: argparse.ArgumentParser) -> None:
+    """The tables Pulumi manages, read from its state."""
     harden.add_argument(
         "--pulumi-state",
         action="append",
@@ -180,6 +186,10 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
             "--refresh` of a program that sets a protection off reverts it)"
         ),
     )
+
+
+def _add_report_arguments(harden: argparse.ArgumentParser) -> None:
+    """Where the report goes, in which format, and Security Hub."""
     harden.add_argument(
         "--format",
         choices=sorted(formats.FORMATS),
@@ -207,6 +217,10 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
             "(BatchUpdateFindings); a region without Security Hub is reported"
         ),
     )
+
+
+def _add_region_arguments(harden: argparse.ArgumentParser) -> None:
+    """The credentials and the regions."""
     harden.add_argument("--aws-profile", metavar="PROFILE", help="AWS profile for credentials")
     harden.add_argument(
         "--region",
@@ -222,6 +236,10 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
             "listed as skipped)"
         ),
     )
+
+
+def _add_account_arguments(harden: argparse.ArgumentParser) -> None:
+    """The accounts: assumed roles, or an AWS Organization."""
     harden.add_argument(
         "--role-arn",
         action="append",
@@ -268,6 +286,10 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --role-arn or --organization: also harden the caller's own account",
     )
+
+
+def _add_connection_arguments(harden: argparse.ArgumentParser) -> None:
+    """The endpoint, concurrency, pace and patience of the calls."""
     harden.add_argument(
         "--endpoint-url",
         metavar="URL",
@@ -355,71 +377,14 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
     """Parse and validate argv (`harden ...`, or with `prog` the harden command's own flags);
     raise UsageError with one line on any bad input."""
     args = build_parser(prog).parse_args(list(argv))
-    refs: list[TableRef] = []
-    seen: set[str] = set()
-    for text in args.table:
-        try:
-            ref = core.parse_table_ref(text)
-        except core.InvalidTableRef as exc:
-            raise UsageError(str(exc)) from None
-        if ref.name in seen:
-            raise UsageError(f"table {ref.name!r} is named twice")
-        seen.add(ref.name)
-        refs.append(ref)
-    if not args.prefix and not args.allow_all_tables and not refs:
-        raise UsageError(
-            "an empty --prefix selects every table in the account; "
-            "pass --allow-all-tables if that is what you mean"
-        )
-    if args.workers is not None and not 1 <= args.workers <= 500:
-        raise UsageError(f"--workers must be 1 to 500, got {args.workers}")
-    if args.wait_timeout is not None and args.wait_timeout < 0:
-        raise UsageError(f"--wait-timeout must not be negative, got {args.wait_timeout}")
-    if "" in args.exclude:
-        raise UsageError("--exclude needs a glob such as 'sentinel-scratch-*', got ''")
-    if args.check and (args.force or args.dry_run):
-        raise UsageError("--check never changes anything: it takes neither --force nor --dry-run")
-    if args.security_hub and args.dry_run:
-        raise UsageError(
-            "--dry-run changes nothing, and importing findings into Security Hub is a change: "
-            "use --check --security-hub to import what a read-only run found"
-        )
-    if args.json and args.format not in (None, "json"):
-        raise UsageError(f"--json is --format json: it cannot go with --format {args.format}")
-    report_format = "json" if args.json else (args.format or formats.DEFAULT)
-    output = _output(args.output) if args.output is not None else None
-    if report_format == "ocsf" and importlib.util.find_spec("py_ocsf_models") is None:
-        raise UsageError(
-            "--format ocsf needs py-ocsf-models: pip install 'sentinel-dynamodb-hardening[ocsf]'"
-        )
+    refs = _table_refs(args.table)
+    _check_flags(args, refs)
+    report_format, output = _report_destination(args)
     if args.allow_empty and not args.check:
         raise UsageError("--allow-empty is about --check: a run that hardens nothing exits 0")
-    if args.include_managed and not args.pulumi_state:
-        raise UsageError("--include-managed needs --pulumi-state to say which tables are managed")
-    try:
-        managed = pulumi_state.load(args.pulumi_state)
-    except pulumi_state.PulumiStateError as exc:
-        raise UsageError(f"--pulumi-state {exc}") from None
+    managed = _managed(args)
     requirement = _requirement(args.no_pitr, args.min_recovery_days)
-    twice = sorted({r for r in args.region if args.region.count(r) > 1})
-    if twice:
-        raise UsageError(f"a region is named twice: {', '.join(twice)}")
-    from remediation.fleet import InvalidScope, Scope  # boto3: only once --help is past
-
-    try:
-        scope = Scope(
-            regions=tuple(args.region),
-            all_regions=args.all_regions,
-            role_arns=tuple(args.role_arn),
-            organization=args.organization,
-            role_name=args.role_name,
-            external_id=args.external_id,
-            include_caller=args.include_caller_account,
-            exclude_accounts=tuple(args.exclude_account),
-            fail_on_scp_deny=args.fail_on_scp_deny,
-        )
-    except InvalidScope as exc:
-        raise UsageError(str(exc)) from None
+    scope = _scope(args)
     return Options(
         refs=tuple(refs),
         selection=core.Selection(args.prefix, tuple(args.exclude)),
@@ -440,6 +405,90 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         security_hub=args.security_hub,
         allow_empty=args.allow_empty,
     )
+
+
+def _table_refs(texts: Sequence[str]) -> list[TableRef]:
+    """--table, each parsed as a name or ARN, none named twice."""
+    refs: list[TableRef] = []
+    seen: set[str] = set()
+    for text in texts:
+        try:
+            ref = core.parse_table_ref(text)
+        except core.InvalidTableRef as exc:
+            raise UsageError(str(exc)) from None
+        if ref.name in seen:
+            raise UsageError(f"table {ref.name!r} is named twice")
+        seen.add(ref.name)
+        refs.append(ref)
+    return refs
+
+
+def _check_flags(args: argparse.Namespace, refs: Sequence[TableRef]) -> None:
+    """Flags out of range, or that contradict each other."""
+    if not args.prefix and not args.allow_all_tables and not refs:
+        raise UsageError(
+            "an empty --prefix selects every table in the account; "
+            "pass --allow-all-tables if that is what you mean"
+        )
+    if args.workers is not None and not 1 <= args.workers <= 500:
+        raise UsageError(f"--workers must be 1 to 500, got {args.workers}")
+    if args.wait_timeout is not None and args.wait_timeout < 0:
+        raise UsageError(f"--wait-timeout must not be negative, got {args.wait_timeout}")
+    if "" in args.exclude:
+        raise UsageError("--exclude needs a glob such as 'sentinel-scratch-*', got ''")
+    if args.check and (args.force or args.dry_run):
+        raise UsageError("--check never changes anything: it takes neither --force nor --dry-run")
+    if args.security_hub and args.dry_run:
+        raise UsageError(
+            "--dry-run changes nothing, and importing findings into Security Hub is a change: "
+            "use --check --security-hub to import what a read-only run found"
+        )
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json is --format json: it cannot go with --format {args.format}")
+
+
+def _report_destination(args: argparse.Namespace) -> tuple[str, Path | None]:
+    """The report's format and the --output file it goes to, if any."""
+    report_format = "json" if args.json else (args.format or formats.DEFAULT)
+    output = _output(args.output) if args.output is not None else None
+    if report_format == "ocsf" and importlib.util.find_spec("py_ocsf_models") is None:
+        raise UsageError(
+            "--format ocsf needs py-ocsf-models: pip install 'sentinel-dynamodb-hardening[ocsf]'"
+        )
+    return report_format, output
+
+
+def _managed(args: argparse.Namespace) -> ManagedTables:
+    """What the --pulumi-state stacks manage, read before any AWS call."""
+    if args.include_managed and not args.pulumi_state:
+        raise UsageError("--include-managed needs --pulumi-state to say which tables are managed")
+    try:
+        return pulumi_state.load(args.pulumi_state)
+    except pulumi_state.PulumiStateError as exc:
+        raise UsageError(f"--pulumi-state {exc}") from None
+
+
+def _scope(args: argparse.Namespace) -> Scope:
+    """The accounts and regions to harden in."""
+    twice = sorted({r for r in args.region if args.region.count(r) > 1})
+    if twice:
+        raise UsageError(f"a region is named twice: {', '.join(twice)}")
+    from remediation.fleet import InvalidScope, Scope  # boto3: only once --help is past
+
+    try:
+        return Scope(
+            regions=tuple(args.region),
+            all_regions=args.all_regions,
+            role_arns=tuple(args.role_arn),
+            organization=args.organization,
+            role_name=args.role_name,
+            external_id=args.external_id,
+            include_caller=args.include_caller_account,
+            exclude_accounts=tuple(args.exclude_account),
+            fail_on_scp_deny=args.fail_on_scp_deny,
+        )
+    except InvalidScope as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _output(text: str) -> Path:
@@ -491,7 +540,6 @@ def _parse_rates(values: Sequence[str]) -> dict[str, float]:
 __all__ = [
     "KNOWN_OPERATIONS",
     "MODULE_PROG",
-    "ExitStatus",
     "Options",
     "UsageError",
     "build_parser",

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from remediation.cli import formats
-from remediation.cli.args import ExitStatus, UsageError, build_parser, help_hint, parse_options
+from remediation.cli.args import UsageError, build_parser, help_hint, parse_options
 from remediation.cli.progress import final_line
 from remediation.cli.report import Report
+from remediation.cli.status import ExitStatus
 from remediation.core import Requirement
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from remediation import core
-from remediation.cli.args import ExitStatus
+from remediation.cli.status import ExitStatus
 from remediation.controls import Control
 from remediation.core import AwsError, Change, Outcome, Requirement, TableState
 from remediation.pulumi_state import ManagedTable

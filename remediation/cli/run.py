@@ -26,6 +26,7 @@ from remediation.cli.report import (
     TableResult,
     TargetResult,
 )
+from remediation.cli.status import ExitStatus
 from remediation.cli.words import count
 from remediation.core import AwsError, Change, Outcome, TableRef, TableState
 from remediation.pulumi_state import ManagedTable
@@ -341,8 +342,6 @@ class _Facts:
         self.usage_error = usage
 
     def freeze(self) -> Report:
-        from remediation.cli.args import ExitStatus
-
         opts = self.options
         writes = {row.key for row, _ in self.changes}
         tables = tuple(self._table(row, writes) for row in self.rows)
