@@ -1,4 +1,4 @@
-"""SNS and SQS: the guard's alerts and its re-checks."""
+"""SNS and SQS: the guard's alerts and its re-checks, each client made by the one factory."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from remediation.aws.errors import CallFailed, _aws_error
-from remediation.aws.session import ClientLimits, endpoint_url
+from remediation.aws.session import ClientLimits, Settings, _client
 from remediation.core import AwsError
 
 
@@ -16,16 +16,19 @@ def make_sns_client(
     region: str, endpoint: str | None = None, limits: ClientLimits | None = None
 ) -> Any:
     """An SNS client in `region` (the alert topic's), retried like the DynamoDB client, at
-    `endpoint` (--endpoint-url) unless AWS_ENDPOINT_URL_SNS says otherwise."""
-    config = (limits or ClientLimits()).config()
-    return boto3.session.Session(region_name=region).client(
-        "sns", config=config, endpoint_url=endpoint_url("sns", endpoint)
+    `endpoint` (--endpoint-url) unless AWS_ENDPOINT_URL_SNS says otherwise. Raises SetupError."""
+    session = boto3.session.Session(region_name=region)
+    settings = Settings(
+        region=region, endpoint_url=endpoint, workers=1, limits=limits or ClientLimits()
     )
+    return _client(session, "sns", region, settings)
 
 
 def make_sqs_client(limits: ClientLimits | None = None) -> Any:
-    """An SQS client in the session's region (the Lambda's own, where its queues are)."""
-    return boto3.session.Session().client("sqs", config=(limits or ClientLimits()).config())
+    """An SQS client in the session's region (the Lambda's own, where its queues are). Raises
+    SetupError."""
+    settings = Settings(workers=1, limits=limits or ClientLimits())
+    return _client(boto3.session.Session(), "sqs", None, settings)
 
 
 def send_message(client: Any, queue_url: str, body: str, delay_seconds: int) -> str:

@@ -191,6 +191,7 @@ _ENV_NAMES: Mapping[str, str] = {
     "organizations": "ORGANIZATIONS",
     "ec2": "EC2",
     "sns": "SNS",
+    "sqs": "SQS",
     "securityhub": "SECURITYHUB",
 }
 """boto3's name for each service in AWS_ENDPOINT_URL_<SERVICE> (its service id, upper case)."""
