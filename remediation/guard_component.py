@@ -21,7 +21,21 @@ from remediation import guard
 from remediation.aws import DEFAULT_RATES, IMPORT_ACTION
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-GUARD_MODULES = ("__init__", "aws", "controls", "core", "findings", "guard")
+GUARD_MODULES = (
+    "__init__",
+    "aws/__init__",
+    "aws/dynamodb",
+    "aws/errors",
+    "aws/identity",
+    "aws/notify",
+    "aws/pacing",
+    "aws/securityhub",
+    "aws/session",
+    "controls",
+    "core",
+    "findings",
+    "guard",
+)
 """The files `import remediation.guard` loads: the Lambda's code, and nothing else (no Pulumi)."""
 
 RUNTIME = "python3.13"

@@ -2,7 +2,7 @@
 reads exists there, and none read first is retired or deprecated (issue 13, item 14).
 
 The fields are `remediation.aws.RESPONSE_FIELDS`, declared beside the code that reads them; an AST
-pass over `remediation/aws.py` (the only module that talks to boto3, checked below) holds the code
+pass over `remediation/aws/` (the only package that talks to boto3, checked below) holds the code
 to that declaration: every response key it reads is declared, and a field declared only as a
 fallback (Organizations' retired `Account.Status`) is read only after the field it stands in for.
 """
@@ -23,8 +23,9 @@ import pytest
 from remediation import aws
 from remediation.aws import ERROR_KEYS, RESPONSE_FIELDS, ResponseField
 
-REMEDIATION = Path(aws.__file__).resolve().parent
-AWS_MODULE = Path(aws.__file__).resolve()
+AWS_PACKAGE = Path(aws.__file__).resolve().parent
+REMEDIATION = AWS_PACKAGE.parent
+AWS_MODULES = sorted(AWS_PACKAGE.glob("*.py"))
 RETIRED = re.compile(r"\b(retire[ds]?|retirement|deprecat\w*)\b", re.IGNORECASE)
 RESPONSE_KEY = re.compile(r"[A-Z][A-Za-z0-9]*")
 """AWS's answers use PascalCase keys; Pulumi properties, CloudTrail events and our JSON do not."""
@@ -200,7 +201,10 @@ BOTOCORE_METADATA = frozenset({"ResponseMetadata", "HTTPHeaders", "HTTPStatusCod
 def test_every_response_key_the_code_reads_is_declared() -> None:
     known = declared_keys() | BOTOCORE_METADATA
     undeclared = [
-        f"aws.py:{r.line}: {r.key}" for r in key_reads(AWS_MODULE.read_text()) if r.key not in known
+        f"aws/{module.name}:{r.line}: {r.key}"
+        for module in AWS_MODULES
+        for r in key_reads(module.read_text())
+        if r.key not in known
     ]
     assert not undeclared, "declare these in remediation.aws.RESPONSE_FIELDS: " + "; ".join(
         undeclared
@@ -208,7 +212,8 @@ def test_every_response_key_the_code_reads_is_declared() -> None:
 
 
 def test_a_retired_field_is_read_only_where_the_current_one_is_absent() -> None:
-    assert fallback_violations(AWS_MODULE.read_text()) == []
+    for module in AWS_MODULES:
+        assert fallback_violations(module.read_text()) == [], module.name
 
 
 @pytest.mark.parametrize(
@@ -256,4 +261,5 @@ def test_only_aws_py_talks_to_boto3_so_only_it_reads_answers() -> None:
             for name in _runtime_imports(ast.parse(path.read_text()))
         )
     )
-    assert talkers == ["aws.py"]
+    assert talkers, "no module talks to boto3"
+    assert all(Path(talker).parent == Path("aws") for talker in talkers), talkers
