@@ -30,7 +30,8 @@ def plan(venv_ready: bool) -> str:
         pulumi = f"the real Pulumi CLI {version_of(cli)} ({cli})"
         return (
             f"make demo: {venv}the harden CLI on a local moto_server (seconds), then "
-            f"`pulumi preview` and `pulumi up` with the policy pack on {pulumi}."
+            f"`pulumi preview` and `pulumi up` with the policy pack on {pulumi}: "
+            "under a minute in all."
         )
     go = "" if shutil.which("go") else " (it needs Go, which is not on PATH)"
     return (
