@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     if cli is not None:
         return _real(cli, "--up" in args, out)
     out.write(f"({why})\n")
+    if "--up" in args:
+        out.write(
+            "(`pulumi up` runs only on the real CLI: `make pulumi-cli` builds it, "
+            "then run this again)\n"
+        )
     resources = sorted(capture_program(transforms=[unprotect]), key=lambda r: r.name)
     out.write(
         "Sample program: __main__.py with protection stripped "

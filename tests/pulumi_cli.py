@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.servers import aws_env
-
 ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "policy_pack"
 BUILT = ROOT / "tools" / "pulumi" / "bin" / "pulumi"
@@ -104,6 +102,10 @@ class Workspace:
             (self.project / name).symlink_to(source / name)
         (self.project / ".venv").symlink_to(ROOT / ".venv")
         self._install_plugins()
+        # Imported here so that `locate` and `engine_line` need only the standard library
+        # (`make demo` says which engine it will use before .venv exists).
+        from tests.servers import aws_env
+
         env = aws_env(aws_url, REGION)
         env.update(
             PATH=os.pathsep.join([str(cli.parent), str(ROOT / ".venv" / "bin"), env["PATH"]]),
