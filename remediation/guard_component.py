@@ -10,7 +10,7 @@ region where the call was made. For more regions, one TableGuard per regional pr
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,20 @@ import pulumi_aws as aws
 
 from remediation import guard
 from remediation.aws import DEFAULT_RATES, IMPORT_ACTION
+from remediation.guard_events import event_pattern
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-GUARD_MODULES = ("__init__", "aws", "controls", "core", "findings", "guard")
+GUARD_MODULES = (
+    "__init__",
+    "aws",
+    "controls",
+    "core",
+    "findings",
+    "guard",
+    "guard_config",
+    "guard_events",
+    "guard_recheck",
+)
 """The files `import remediation.guard` loads: the Lambda's code, and nothing else (no Pulumi)."""
 
 RUNTIME = "python3.13"
@@ -34,49 +45,6 @@ RECHECK_VISIBILITY_FACTOR = 6
 """AWS's advice for a queue feeding Lambda: a visibility timeout of six times the function's, so a
 batch throttled by the reserved concurrency is retried before it counts as received again."""
 RECHECK_MAX_RECEIVES = 5  # AWS's advice: at least 5, so throttling alone sends nothing to the DLQ
-
-
-def event_pattern(prefix: str, min_recovery_days: int | None = None) -> dict[str, Any]:
-    """Exactly the CloudTrail events that may leave a `prefix` table unprotected, and deletions,
-    refused or not; a call that failed is matched only when it is a DeleteTable refused by
-    protection. The guard's own calls are left out by the handler, not here: `anything-but` on
-    the session issuer would also drop every caller without one (an IAM user, root)."""
-    named = [{"prefix": prefix}, {"wildcard": f"arn:aws*:dynamodb:*:*:table/{prefix}*"}]
-    succeeded = {"errorCode": [{"exists": False}]}
-
-    def branch(events: Sequence[str], request: Mapping[str, Any]) -> dict[str, Any]:
-        return {"eventName": list(events), "requestParameters": dict(request), **succeeded}
-
-    pitr = "pointInTimeRecoverySpecification"
-    branches = [
-        branch(["CreateTable"], {"tableName": named}),
-        branch(["UpdateTable"], {"tableName": named, "deletionProtectionEnabled": [False]}),
-        branch(
-            ["UpdateTable"],
-            {"tableName": named, "replicaUpdates": {"create": {"regionName": [{"exists": True}]}}},
-        ),
-        branch(
-            ["UpdateContinuousBackups"],
-            {"tableName": named, pitr: {"pointInTimeRecoveryEnabled": [False]}},
-        ),
-        branch(["RestoreTableToPointInTime", "RestoreTableFromBackup"], {"targetTableName": named}),
-        branch(["ImportTable"], {"tableCreationParameters": {"tableName": named}}),
-        branch(["DeleteTable"], {"tableName": named}),
-        {
-            "eventName": ["DeleteTable"],
-            "requestParameters": {"tableName": named},
-            "errorCode": [guard.DELETION_BLOCKED_CODE],
-            "errorMessage": [{"wildcard": f"*{guard.DELETION_BLOCKED_TEXT}*"}],
-        },
-    ]
-    if min_recovery_days is not None:
-        shorter = {"recoveryPeriodInDays": [{"numeric": ["<", min_recovery_days]}]}
-        branches.insert(4, branch(["UpdateContinuousBackups"], {"tableName": named, pitr: shorter}))
-    return {
-        "source": [guard.EVENT_SOURCE],
-        "detail-type": [guard.DETAIL_TYPE],
-        "detail": {"eventSource": ["dynamodb.amazonaws.com"], "$or": branches},
-    }
 
 
 RECHECK_POLLING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
