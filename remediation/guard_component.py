@@ -177,7 +177,41 @@ class TableGuard(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
+        table_arn = pulumi.Output.concat(
+            "arn:", partition.partition, ":dynamodb:*:", identity.account_id, ":table/", prefix, "*"
+        )
+        self._queues(name, timeout_seconds, reserved_concurrency, child)
+        self.alert_topic = aws.sns.Topic(f"{name}-alerts", opts=child) if alerts else None
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", retention_in_days=log_retention_days, opts=child
+        )
+        topic_arn = self.alert_topic.arn if self.alert_topic else None
+        self._role(name, table_arn, topic_arn, security_hub, child)
+        variables = self._variables(
+            prefix, exclude, min_recovery_days, security_hub, reserved_concurrency, topic_arn
+        )
+        self._function(name, variables, timeout_seconds, reserved_concurrency, child)
+        self._rule(name, prefix, min_recovery_days, child)
+        self._alarm(name, child)
+        self.register_outputs(
+            {
+                "function_name": self.function.name,
+                "rule_name": self.rule.name,
+                "dead_letter_queue_url": self.dead_letter_queue.url,
+                "dead_letter_alarm_name": self.dead_letter_alarm.name,
+                "recheck_queue_url": self.recheck_queue.url,
+                "alert_topic_arn": topic_arn,
+            }
+        )
 
+    def _queues(
+        self,
+        name: str,
+        timeout_seconds: int,
+        reserved_concurrency: int | None,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """The dead-letter queue, and the re-check queue that feeds the function."""
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-dlq",
             message_retention_seconds=DLQ_RETENTION_SECONDS,
@@ -198,10 +232,16 @@ class TableGuard(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.alert_topic = aws.sns.Topic(f"{name}-alerts", opts=child) if alerts else None
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", retention_in_days=log_retention_days, opts=child
-        )
+
+    def _role(
+        self,
+        name: str,
+        table_arn: pulumi.Output[str],
+        topic_arn: pulumi.Output[str] | None,
+        security_hub: bool,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """The function's role, and its policy: exactly what the handler calls."""
         self.role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=json.dumps(
@@ -218,10 +258,6 @@ class TableGuard(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        table_arn = pulumi.Output.concat(
-            "arn:", partition.partition, ":dynamodb:*:", identity.account_id, ":table/", prefix, "*"
-        )
-        topic_arn = self.alert_topic.arn if self.alert_topic else None
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
@@ -245,6 +281,17 @@ class TableGuard(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+    def _variables(
+        self,
+        prefix: str,
+        exclude: Sequence[str],
+        min_recovery_days: int | None,
+        security_hub: bool,
+        reserved_concurrency: int | None,
+        topic_arn: pulumi.Output[str] | None,
+    ) -> dict[str, pulumi.Input[str]]:
+        """The handler's environment (`remediation.guard_config.GuardConfig.from_env`)."""
         variables: dict[str, pulumi.Input[str]] = {
             "SENTINEL_PREFIX": prefix,
             # Without a reservation nothing bounds the instances: each paces as if alone, and
@@ -261,6 +308,17 @@ class TableGuard(pulumi.ComponentResource):
             variables["SENTINEL_ALERT_TOPIC_ARN"] = topic_arn
         if security_hub:
             variables["SENTINEL_SECURITY_HUB"] = "true"
+        return variables
+
+    def _function(
+        self,
+        name: str,
+        variables: dict[str, pulumi.Input[str]],
+        timeout_seconds: int,
+        reserved_concurrency: int | None,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """The Lambda function, its retries, and the re-check queue feeding it."""
         self.function = aws.lambda_.Function(
             f"{name}-function",
             runtime=RUNTIME,
@@ -295,6 +353,11 @@ class TableGuard(pulumi.ComponentResource):
             batch_size=1,
             opts=child,
         )
+
+    def _rule(
+        self, name: str, prefix: str, min_recovery_days: int | None, child: pulumi.ResourceOptions
+    ) -> None:
+        """The EventBridge rule, its permission to invoke the function, and its dead letters."""
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
             description=f"CloudTrail calls that may leave a {prefix}* DynamoDB table unprotected",
@@ -343,6 +406,8 @@ class TableGuard(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permission]),
         )
+
+    def _alarm(self, name: str, child: pulumi.ResourceOptions) -> None:
         # Whether or not anyone is notified, the alarm's state says a table was left unprotected.
         self.dead_letter_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-dead-letters",
@@ -358,16 +423,6 @@ class TableGuard(pulumi.ComponentResource):
             treat_missing_data="notBreaching",
             alarm_actions=[self.alert_topic.arn] if self.alert_topic else [],
             opts=child,
-        )
-        self.register_outputs(
-            {
-                "function_name": self.function.name,
-                "rule_name": self.rule.name,
-                "dead_letter_queue_url": self.dead_letter_queue.url,
-                "dead_letter_alarm_name": self.dead_letter_alarm.name,
-                "recheck_queue_url": self.recheck_queue.url,
-                "alert_topic_arn": topic_arn,
-            }
         )
 
 
