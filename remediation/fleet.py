@@ -12,15 +12,11 @@ and region. Nothing here judges a table: that is `core`. See docs/organizations.
 
 from __future__ import annotations
 
-import re
 import threading
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from remediation import aws, core
+from remediation import aws, pool
 from remediation.controls import Control
 from remediation.core import (
     AwsError,
@@ -31,11 +27,25 @@ from remediation.core import (
     TableRef,
     TableState,
 )
-
-if TYPE_CHECKING:
-    from boto3.session import Session
-else:
-    Session = Any
+from remediation.targets import (
+    ACCESS_DENIED,
+    ALL_ACCOUNT_REGIONS,
+    CALLER_LEFT_OUT,
+    FOLLOWED_REPLICA,
+    REFUSED,
+    ROLE_ARN,
+    SCP_DENY,
+    UNKNOWN_TO_BOTOCORE,
+    InvalidScope,
+    Member,
+    Row,
+    Scope,
+    Target,
+    TargetKey,
+    nowhere,
+    reaches,
+    scp_denied,
+)
 
 SESSION_NAME = "sentinel-harden"
 """RoleSessionName of every assumption: CloudTrail in the member account shows who came."""
@@ -50,18 +60,6 @@ REGIONS_ACTION = "ec2:DescribeRegions"
 """Only for --all-regions: each account's enabled regions, asked with its own credentials."""
 
 
-UNKNOWN_TO_BOTOCORE = (
-    "region enabled for this account, but the installed botocore lists no DynamoDB there: "
-    "not checked (upgrade boto3 to check it)"
-)
-"""Why an --all-regions run lists a region the account has enabled and botocore does not know."""
-
-CALLER_LEFT_OUT = (
-    "the caller's own account (--include-caller-account hardens it with the caller's credentials)"
-)
-"""Why an organization run lists the caller's account as skipped."""
-
-
 def caller_actions(organization: bool) -> tuple[str, ...]:
     """The IAM actions the caller needs to reach the member accounts of a fleet run."""
     return (ASSUME_ACTION, LIST_ACCOUNTS_ACTION) if organization else (ASSUME_ACTION,)
@@ -70,223 +68,6 @@ def caller_actions(organization: bool) -> tuple[str, ...]:
 def account_actions(all_regions: bool) -> tuple[str, ...]:
     """The IAM actions, beyond the DynamoDB ones, each account's role needs."""
     return (REGIONS_ACTION,) if all_regions else ()
-
-
-REFUSED = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
-"""What AWS answers to credentials it does not accept: invalid ones, or valid ones in a region
-not enabled for the account (or, from STS's global endpoint, in an opt-in region). Never taken
-as "not enabled": which regions are enabled comes from the account itself."""
-
-ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
-SCP_DENY = "explicit deny in a service control policy"
-"""In AWS's access-denied message when a service control policy denies the call."""
-
-
-def scp_denied(error: AwsError) -> bool:
-    """AWS's answer to a call a service control policy explicitly denies (a region the
-    organization has closed, say): access denied, naming the SCP."""
-    return error.code in ACCESS_DENIED and SCP_DENY in error.message
-
-
-_ACCOUNT = re.compile(r"\d{12}")
-
-FOLLOWED_REPLICA = frozenset({"ACTIVE", "UPDATING", "CREATING"})
-"""Replica statuses that are a table to protect. CREATING is read like any table still being
-created: a write waits for it (--wait-timeout); every other status is reported, not written."""
-_ROLE_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/[\w+=,.@-]+(?:/[\w+=,.@-]+)*"
-)
-_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
-
-TargetKey = tuple[str | None, str]
-"""(account, region). The account is None for the caller's own when no run needs its id."""
-
-Status = Literal["ok", "failed", "skipped", "denied"]
-ALL_ACCOUNT_REGIONS = core.ACCOUNT_WIDE
-"""The region of an account-wide entry when the account's regions are not known (a role that
-cannot be assumed under --all-regions, an account skipped for its state)."""
-
-
-class InvalidScope(ValueError):
-    """Flags that do not make a fleet: a malformed role ARN, --role-name alone, and the like."""
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which accounts and regions a run covers, as the user asked; checked, never called."""
-
-    regions: tuple[str, ...] = ()
-    all_regions: bool = False
-    role_arns: tuple[str, ...] = ()
-    organization: bool = False
-    role_name: str | None = None
-    external_id: str | None = None
-    include_caller: bool = False
-    exclude_accounts: tuple[str, ...] = ()
-    fail_on_scp_deny: bool = False
-    """An account-region a service control policy denies fails the run (default: reported)."""
-
-    def __post_init__(self) -> None:
-        if self.all_regions and self.regions:
-            raise InvalidScope("--all-regions and --region exclude each other: pass one")
-        for region in self.regions:
-            if not _REGION.fullmatch(region):
-                raise InvalidScope(f"not an AWS region: {region!r} (expected e.g. eu-west-1)")
-        if len(set(self.regions)) != len(self.regions):
-            raise InvalidScope("a region is named twice")
-        accounts: set[str] = set()
-        for arn in self.role_arns:
-            match = _ROLE_ARN.fullmatch(arn)
-            if match is None:
-                raise InvalidScope(
-                    f"not an IAM role ARN: {arn!r} (expected arn:aws:iam::ACCOUNT:role/NAME)"
-                )
-            if match["account"] in accounts:
-                raise InvalidScope(f"account {match['account']} is named twice by --role-arn")
-            accounts.add(match["account"])
-        if self.role_name is not None and not self.organization:
-            raise InvalidScope("--role-name needs --organization (or pass --role-arn per account)")
-        if self.organization and self.role_name is None:
-            raise InvalidScope("--organization needs --role-name: the role to assume in each")
-        if self.role_name is not None and not _ROLE_NAME.fullmatch(self.role_name):
-            raise InvalidScope(f"not an IAM role name: {self.role_name!r}")
-        if self.external_id is not None and not _EXTERNAL_ID.fullmatch(self.external_id):
-            raise InvalidScope(
-                "--external-id takes 2 to 1224 characters of A-Z a-z 0-9 and +=,.@:/-"
-            )
-        if self.external_id is not None and not self.assumes:
-            raise InvalidScope("--external-id needs --role-arn or --organization")
-        if self.include_caller and not self.assumes:
-            raise InvalidScope("--include-caller-account needs --role-arn or --organization")
-        for account in self.exclude_accounts:
-            if not _ACCOUNT.fullmatch(account):
-                raise InvalidScope(
-                    f"--exclude-account takes a 12-digit account id, got {account!r}"
-                )
-            if account in accounts:
-                raise InvalidScope(f"account {account} is both named by --role-arn and excluded")
-        if self.exclude_accounts and not self.assumes:
-            raise InvalidScope("--exclude-account needs --organization or --role-arn")
-        if len(set(self.exclude_accounts)) != len(self.exclude_accounts):
-            raise InvalidScope("an account is excluded twice")
-
-    @property
-    def assumes(self) -> bool:
-        return bool(self.role_arns) or self.organization
-
-    @property
-    def single(self) -> bool:
-        """Today's run: the caller's account, one region; its output and exit codes unchanged."""
-        return not self.assumes and not self.all_regions and len(self.regions) <= 1
-
-
-@dataclass
-class Target:
-    """One account-region: its own Hardener, and how it went."""
-
-    account: str | None
-    region: str
-    hardener: aws.Hardener | None
-    for_replicas: bool = False
-    """Not selected: reached only to protect a global table's replica."""
-    status: Status = "ok"
-    error: AwsError | None = None
-    note: str = ""
-    """Why a target is skipped without an error (an account's state, --exclude-account)."""
-    listed: int = 0
-    """Table names ListTables gave before it failed part-way."""
-    denial_fails: bool = False
-    """--fail-on-scp-deny: a denied target fails the run."""
-
-    @property
-    def key(self) -> TargetKey:
-        return (self.account, self.region)
-
-    @property
-    def fails(self) -> bool:
-        """Whether this target makes the run a failure (exit 1)."""
-        return self.status == "failed" or (self.status == "denied" and self.denial_fails)
-
-    def fail(self, error: AwsError, *, part_way: bool = False) -> None:
-        """The target could not be (fully) covered. Part-way (ListTables failed after a page),
-        its hardener stays: the tables listed before are read and hardened as planned."""
-        if not part_way:
-            self.hardener = None
-        self.error = error
-        self.status = "denied" if scp_denied(error) and not part_way else "failed"
-
-    def skip(self, note: str) -> None:
-        self.hardener = None
-        self.status = "skipped"
-        self.note = note
-
-    @property
-    def reason(self) -> str:
-        error = self.error
-        if error is None:
-            return self.note
-        if self.listed:
-            return (
-                f"ListTables failed after {self.listed} table names ({error}); the tables "
-                "listed before are read and hardened, the rest of this account-region is "
-                "unchecked"
-            )
-        if self.status == "denied":
-            return f"denied by a service control policy ({error})"
-        if error.code in REFUSED:
-            return (
-                f"credentials refused ({error}): invalid, or the region is not enabled for "
-                "this account"
-            )
-        return str(error)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One table of the run, where it lives, and (for a replica) which table led to it."""
-
-    target: TargetKey
-    account: str | None
-    region: str | None
-    state: TableState
-    replica_of: str | None = None
-    """ARN of the table whose DescribeTable listed this one as its replica, when reached so."""
-
-    @property
-    def key(self) -> tuple[str | None, str | None, str]:
-        return (self.target[0], self.region, self.state.name)
-
-    @property
-    def sort_key(self) -> tuple[str, str, str]:
-        return (self.account or "", self.region or "", self.state.name)
-
-
-@dataclass
-class _Task:
-    lane: TargetKey
-    work: Callable[[], Any]
-    then: Callable[[Any], Iterable[_Task]]
-    """Runs on the calling thread with the result; returns follow-up tasks."""
-    urgent: bool = False
-    counted: bool = True
-
-
-@dataclass
-class _Tally:
-    done: int = 0
-    total: int = 0
-
-
-@dataclass
-class _Member:
-    """An account the run acts in: how it is reached, and its credentials once it is."""
-
-    account: str | None
-    role_arn: str | None
-    """None: the caller's own credentials."""
-    credentials: aws.AccountCredentials | None = None
 
 
 class Fleet:
@@ -308,7 +89,7 @@ class Fleet:
         else:
             raise aws.SetupError("no AWS region: pass --region or set AWS_REGION")
         self.targets: dict[TargetKey, Target] = {}
-        self._members: dict[str | None, _Member] = {}
+        self._members: dict[str | None, Member] = {}
         self._clients = aws.SharedClients(self._session, settings)
         self._identity: aws.Identity | None = None
         self._lock = threading.Lock()
@@ -357,7 +138,7 @@ class Fleet:
                 caller = identity.caller_account()
             except aws.CallFailed as exc:
                 raise aws.SetupError(f"cannot tell the caller's account: {exc.error}") from None
-        roles = {_ROLE_ARN.fullmatch(arn)["account"]: arn for arn in scope.role_arns}  # type: ignore[index]
+        roles = {ROLE_ARN.fullmatch(arn)["account"]: arn for arn in scope.role_arns}  # type: ignore[index]
         excluded = set(scope.exclude_accounts)
         if scope.organization:
             roles.update(self._organization(identity, caller, excluded))
@@ -366,12 +147,12 @@ class Fleet:
             if caller in excluded:
                 self._skip_account(caller, "excluded by --exclude-account")
             else:
-                self._members[caller] = _Member(caller, None)
+                self._members[caller] = Member(caller, None)
         for account, arn in sorted(roles.items()):
             if account in excluded:
                 self._skip_account(account, "excluded by --exclude-account")
             else:
-                self._members[account] = _Member(account, arn)
+                self._members[account] = Member(account, arn)
         if not self._members:
             skipped = ", ".join(f"{t.account} ({t.note})" for t in self.targets.values())
             raise aws.SetupError(
@@ -426,7 +207,7 @@ class Fleet:
         target.skip(note)
         self.targets[target.key] = target
 
-    def _reach(self, member: _Member) -> tuple[aws.AccountCredentials, dict[str, bool] | None]:
+    def _reach(self, member: Member) -> tuple[aws.AccountCredentials, dict[str, bool] | None]:
         """On the pool: the account's credentials (its role assumed now, refreshed from now
         on) and, under --all-regions, its regions and whether each is enabled."""
         identity = self._identity
@@ -439,7 +220,7 @@ class Fleet:
         return credentials, regions
 
     def _reached(
-        self, member: _Member, answer: tuple[aws.AccountCredentials, dict[str, bool] | None]
+        self, member: Member, answer: tuple[aws.AccountCredentials, dict[str, bool] | None]
     ) -> list[str]:
         """The account is reached: its targets, in the regions it has enabled."""
         credentials, enabled = answer
@@ -465,7 +246,7 @@ class Fleet:
             self._target(member.account, region)
         return regions
 
-    def _unreached(self, member: _Member, error: AwsError) -> None:
+    def _unreached(self, member: Member, error: AwsError) -> None:
         """The role cannot be assumed (or the regions listed): every target of the account."""
         regions = (ALL_ACCOUNT_REGIONS,) if self.scope.all_regions else self.regions
         for region in regions:
@@ -533,172 +314,9 @@ class Fleet:
             if selection.excludes(ref.name):
                 left_out.append((ref.account, ref.region, ref.name))
         refs = [ref for ref in refs if not selection.excludes(ref.name)]
-        states: dict[tuple[TargetKey, str], TableState] = {}
-        sources: dict[tuple[TargetKey, str], set[TargetKey]] = {}
-        tally = _Tally()
-
-        def read_task(target: Target, name: str) -> _Task:
-            tally.total += 1
-            hardener = target.hardener
-            assert hardener is not None
-            return _Task(
-                target.key, lambda: hardener.read(name, controls), lambda s: got(target, s)
-            )
-
-        def got(target: Target, state: TableState) -> list[_Task]:
-            states[(target.key, state.name)] = state
-            own = _arn_account(state.arn)
-            follow = []
-            for replica in state.replicas:
-                # Followed by its ReplicaArn's account and region, not by region alone.
-                account = target.account if replica.account in (None, own) else replica.account
-                follow += follow_replica(target, state, replica, account)
-            return follow
-
-        def follow_replica(
-            origin: Target, state: TableState, replica: Replica, account: str | None
-        ) -> list[_Task]:
-            key = ((account, replica.region), state.name)
-            member = self._members.get(account)
-            selected = replica.region in self.regions and (self.scope.single or member is not None)
-            if replica.status not in FOLLOWED_REPLICA and key not in states:
-                # Not a table to write (being deleted, archived, its key inaccessible, never
-                # created): reported with its status, never read or written.
-                claimed.add(key)
-                sources.setdefault(key, set()).add(origin.key)
-                status = replica.status or "missing"
-                states[key] = TableState(
-                    state.name,
-                    arn=replica.arn,
-                    status=replica.status,
-                    error=AwsError(
-                        "dynamodb:DescribeTable",
-                        "ReplicaNotWritable",
-                        f"ReplicaStatus {status} in {state.arn}'s description: reported, "
-                        "neither read nor written",
-                    ),
-                )
-                return []
-            if selected:
-                return []  # a selected account-region: its own discovery reads it
-            if not self.scope.single and member is None:
-                self._unreached_replica(account, replica.region, state.name)
-                return []
-            if member is not None and member.credentials is None:
-                # Its account is being reached: follow once it is (or never, if it fails).
-                waiting.setdefault(account, []).append(
-                    lambda: follow_replica(origin, state, replica, account)
-                )
-                return []
-            sources.setdefault(key, set()).add(origin.key)
-            if key in states or key in claimed:
-                return []
-            claimed.add(key)
-            found = self._target(account, replica.region, for_replicas=True)
-            return [read_task(found, state.name)] if found.hardener is not None else []
-
-        waiting: dict[str | None, list[Callable[[], list[_Task]]]] = {}
-
-        claimed: set[tuple[TargetKey, str]] = set()
-        wanted = {ref.name for ref in refs}
-
-        def pick(target: Target, page: Sequence[str]) -> list[str]:
-            if not refs:
-                chosen, dropped = selection.partition(page)
-                left_out.extend((target.account, target.region, name) for name in dropped)
-                return chosen
-            return [
-                name
-                for name in page
-                if name in wanted and any(_reaches(target, r) for r in refs if r.name == name)
-            ]
-
-        def page_task(target: Target, start: str | None) -> _Task:
-            hardener = target.hardener
-            assert hardener is not None
-            return _Task(
-                target.key,
-                lambda: _attempt(lambda: hardener.page(start)),
-                page_from(target, start),
-                urgent=True,
-                counted=False,
-            )
-
-        def page_from(target: Target, start: str | None) -> Callable[[Any], list[_Task]]:
-            return lambda answer: paged(target, start, answer)
-
-        def paged(
-            target: Target, asked: str | None, answer: tuple[list[str], str | None] | AwsError
-        ) -> list[_Task]:
-            if isinstance(answer, AwsError):
-                if self.scope.single and asked is None:
-                    raise aws.discovery_error(answer)
-                # Part-way, what was listed is read and hardened: the target still fails, so
-                # the run does too, and the rest of the account-region is said to be unchecked.
-                target.fail(answer, part_way=asked is not None)
-                return []
-            names, start = answer
-            target.listed += len(names)
-            follow = []
-            for name in pick(target, names):
-                key = (target.key, name)
-                if key not in claimed:
-                    claimed.add(key)
-                    follow.append(read_task(target, name))
-            if start:
-                follow.append(page_task(target, start))
-            return follow
-
-        def reach_task(member: _Member) -> _Task:
-            return _Task(
-                (member.account, ALL_ACCOUNT_REGIONS),
-                lambda: _attempt(lambda: self._reach(member)),
-                lambda answer: reached(member, answer),
-                urgent=True,
-                counted=False,
-            )
-
-        def reached(member: _Member, answer: Any) -> list[_Task]:
-            parked = waiting.pop(member.account, [])
-            if isinstance(answer, AwsError):
-                self._unreached(member, answer)  # its replicas fail with the account
-                return []
-            regions = self._reached(member, answer)
-            pages = [page_task(self.targets[(member.account, region)], None) for region in regions]
-            return pages + [task for resume in parked for task in resume()]
-
-        initial: list[_Task] = []
-        if self.scope.single:
-            for target in list(self.targets.values()):
-                if refs:
-                    # Today's one-target run reads the named tables directly: no ListTables.
-                    for ref in refs:
-                        claimed.add((target.key, ref.name))
-                        initial.append(read_task(target, ref.name))
-                else:
-                    initial.append(page_task(target, None))
-        else:
-            # Each account is reached (its role assumed) when the pool first gets to it, so a
-            # Ctrl-C stops the assumptions not yet started.
-            initial = [reach_task(member) for member in self._members.values()]
-        self._run(initial, tally, progress)
-
-        rows = []
-        for (key, name), state in states.items():
-            replica_of = None
-            found = sources.get((key, name))
-            if found:
-                origin = min(found, key=lambda k: (k[1] not in self.regions, k[0] or "", k[1]))
-                origin_state = states.get((origin, name))
-                replica_of = origin_state.arn if origin_state else None
-            account = key[0] or _arn_account(state.arn)
-            rows.append(Row(key, account, key[1], state, replica_of))
-        if refs and not self.scope.single:
-            found_names = {row.state.name for row in rows}
-            for ref in refs:
-                if ref.name not in found_names:
-                    rows.append(_nowhere(ref, len(self.ok_targets())))
-        return sorted(rows, key=lambda r: r.sort_key)
+        reading = _Reading(self, selection, refs, controls, left_out)
+        pool.run(reading.first(), reading.tally, progress, self.settings.workers, self._cancel)
+        return reading.rows()
 
     def ok_targets(self) -> list[Target]:
         return [t for t in self.targets.values() if t.status == "ok"]
@@ -713,7 +331,7 @@ class Fleet:
     ) -> None:
         """Apply every change in its own target; each outcome lands in `outcomes` as it ends,
         so an interrupted run still has what finished."""
-        tally = _Tally()
+        tally = pool.Tally()
         tasks = []
         for row, change in changes:
             hardener = self.targets[row.target].hardener
@@ -721,88 +339,217 @@ class Fleet:
                 raise aws.SetupError(f"account-region {row.target} has no client for its rows")
             tally.total += 1
             tasks.append(
-                _Task(
+                pool.Task(
                     row.target,
                     _bind(hardener.apply, row.state, change),
                     _store(outcomes, row.key),
                 )
             )
-        self._run(tasks, tally, progress)
+        pool.run(tasks, tally, progress, self.settings.workers, self._cancel)
 
     # -- the shared pool -----------------------------------------------------------------------
 
-    def _run(
-        self, initial: Iterable[_Task], tally: _Tally, progress: aws.ProgressCallback | None
+
+class _Reading:
+    """One `Fleet.read`, in stages run on the shared pool: reach each account (its role
+    assumed), discover each target's tables (ListTables pages), read each table, and follow
+    its replicas into their own account and region. Each (account, region, table) is read
+    once; `rows` is what came of it."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        selection: Selection,
+        refs: Sequence[TableRef],
+        controls: Sequence[Control],
+        left_out: list[tuple[str | None, str | None, str]],
     ) -> None:
-        """Run tasks on one bounded pool, at most `workers` at a time, handing the next free
-        worker to the next target in turn (discovery pages first): a target waiting on its own
-        pacer never holds every worker while other targets have work.
+        self.fleet = fleet
+        self.selection = selection
+        self.refs = refs
+        self.controls = controls
+        self.left_out = left_out
+        self.states: dict[tuple[TargetKey, str], TableState] = {}
+        self.sources: dict[tuple[TargetKey, str], set[TargetKey]] = {}
+        self.tally = pool.Tally()
+        self.waiting: dict[str | None, list[Callable[[], list[pool.Task]]]] = {}
+        self.claimed: set[tuple[TargetKey, str]] = set()
+        self.wanted = {ref.name for ref in refs}
 
-        On KeyboardInterrupt (or any error): cancel (no new calls), wait for calls in flight,
-        keep what they finished, and re-raise.
-        """
-        lanes: OrderedDict[TargetKey, deque[_Task]] = OrderedDict()
-        urgent: deque[_Task] = deque()
-        running: dict[Future[Any], _Task] = {}
+    def first(self) -> list[pool.Task]:
+        """The tasks the run starts with: reach every account, or (today's one-target run)
+        discover its tables, or read the named ones."""
+        fleet = self.fleet
+        initial: list[pool.Task] = []
+        if fleet.scope.single:
+            for target in list(fleet.targets.values()):
+                if self.refs:
+                    # Today's one-target run reads the named tables directly: no ListTables.
+                    for ref in self.refs:
+                        self.claimed.add((target.key, ref.name))
+                        initial.append(self.read(target, ref.name))
+                else:
+                    initial.append(self.discover(target, None))
+        else:
+            # Each account is reached (its role assumed) when the pool first gets to it, so a
+            # Ctrl-C stops the assumptions not yet started.
+            initial = [self.reach(member) for member in fleet._members.values()]
+        return initial
 
-        def add(task: _Task) -> None:
-            (urgent if task.urgent else lanes.setdefault(task.lane, deque())).append(task)
+    # -- reach: an account's credentials, and its regions ----------------------------------
 
-        def take() -> _Task | None:
-            if urgent:
-                return urgent.popleft()
-            while lanes:
-                lane, queue = next(iter(lanes.items()))
-                if not queue:
-                    del lanes[lane]
-                    continue
-                lanes.move_to_end(lane)
-                return queue.popleft()
-            return None
+    def reach(self, member: Member) -> pool.Task:
+        return pool.Task(
+            (member.account, ALL_ACCOUNT_REGIONS),
+            lambda: pool.attempt(lambda: self.fleet._reach(member)),
+            lambda answer: self._reached(member, answer),
+            urgent=True,
+            counted=False,
+        )
 
-        def finish(future: Future[Any], task: _Task) -> None:
-            follow = list(task.then(future.result()))
-            if task.counted:
-                tally.done += 1
-            # An account just reached is discovered before the next role is assumed: its
-            # urgent follow-ups go ahead of the reaches still queued, in their own order.
-            urgent.extendleft(reversed([t for t in follow if t.urgent]))
-            for next_task in follow:
-                if not next_task.urgent:
-                    add(next_task)
-            if task.counted and progress:
-                progress(tally.done, tally.total)
+    def _reached(self, member: Member, answer: Any) -> list[pool.Task]:
+        fleet = self.fleet
+        parked = self.waiting.pop(member.account, [])
+        if isinstance(answer, AwsError):
+            fleet._unreached(member, answer)  # its replicas fail with the account
+            return []
+        regions = fleet._reached(member, answer)
+        pages = [self.discover(fleet.targets[(member.account, region)], None) for region in regions]
+        return pages + [task for resume in parked for task in resume()]
 
-        pool = ThreadPoolExecutor(max_workers=self.settings.workers)
-        try:
-            for first in initial:
-                add(first)
-            while True:
-                while len(running) < self.settings.workers:
-                    task = take()
-                    if task is None:
-                        break
-                    running[pool.submit(task.work)] = task
-                if not running:
-                    break
-                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    finish(future, running.pop(future))
-        except BaseException:
-            self._cancel.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            for future, task in running.items():
-                if not future.cancelled() and future.exception() is None:
-                    task.then(future.result())
-            raise
-        pool.shutdown(wait=True)
+    # -- discover: a target's tables, page by page -----------------------------------------
 
+    def discover(self, target: Target, start: str | None) -> pool.Task:
+        hardener = target.hardener
+        assert hardener is not None
+        return pool.Task(
+            target.key,
+            lambda: pool.attempt(lambda: hardener.page(start)),
+            lambda answer: self._paged(target, start, answer),
+            urgent=True,
+            counted=False,
+        )
 
-def _attempt(fn: Callable[[], Any]) -> Any:
-    try:
-        return fn()
-    except aws.CallFailed as exc:
-        return exc.error
+    def _paged(
+        self, target: Target, asked: str | None, answer: tuple[list[str], str | None] | AwsError
+    ) -> list[pool.Task]:
+        if isinstance(answer, AwsError):
+            if self.fleet.scope.single and asked is None:
+                raise aws.discovery_error(answer)
+            # Part-way, what was listed is read and hardened: the target still fails, so
+            # the run does too, and the rest of the account-region is said to be unchecked.
+            target.fail(answer, part_way=asked is not None)
+            return []
+        names, start = answer
+        target.listed += len(names)
+        follow = []
+        for name in self._pick(target, names):
+            key = (target.key, name)
+            if key not in self.claimed:
+                self.claimed.add(key)
+                follow.append(self.read(target, name))
+        if start:
+            follow.append(self.discover(target, start))
+        return follow
+
+    def _pick(self, target: Target, page: Sequence[str]) -> list[str]:
+        refs = self.refs
+        if not refs:
+            chosen, dropped = self.selection.partition(page)
+            self.left_out.extend((target.account, target.region, name) for name in dropped)
+            return chosen
+        return [
+            name
+            for name in page
+            if name in self.wanted and any(reaches(target, r) for r in refs if r.name == name)
+        ]
+
+    # -- read: a table, then its replicas --------------------------------------------------
+
+    def read(self, target: Target, name: str) -> pool.Task:
+        self.tally.total += 1
+        hardener = target.hardener
+        assert hardener is not None
+        controls = self.controls
+        return pool.Task(
+            target.key, lambda: hardener.read(name, controls), lambda s: self._got(target, s)
+        )
+
+    def _got(self, target: Target, state: TableState) -> list[pool.Task]:
+        self.states[(target.key, state.name)] = state
+        own = _arn_account(state.arn)
+        follow = []
+        for replica in state.replicas:
+            # Followed by its ReplicaArn's account and region, not by region alone.
+            account = target.account if replica.account in (None, own) else replica.account
+            follow += self._follow_replica(target, state, replica, account)
+        return follow
+
+    def _follow_replica(
+        self, origin: Target, state: TableState, replica: Replica, account: str | None
+    ) -> list[pool.Task]:
+        fleet, states, sources, claimed = self.fleet, self.states, self.sources, self.claimed
+        key = ((account, replica.region), state.name)
+        member = fleet._members.get(account)
+        selected = replica.region in fleet.regions and (fleet.scope.single or member is not None)
+        if replica.status not in FOLLOWED_REPLICA and key not in states:
+            # Not a table to write (being deleted, archived, its key inaccessible, never
+            # created): reported with its status, never read or written.
+            claimed.add(key)
+            sources.setdefault(key, set()).add(origin.key)
+            status = replica.status or "missing"
+            states[key] = TableState(
+                state.name,
+                arn=replica.arn,
+                status=replica.status,
+                error=AwsError(
+                    "dynamodb:DescribeTable",
+                    "ReplicaNotWritable",
+                    f"ReplicaStatus {status} in {state.arn}'s description: reported, "
+                    "neither read nor written",
+                ),
+            )
+            return []
+        if selected:
+            return []  # a selected account-region: its own discovery reads it
+        if not fleet.scope.single and member is None:
+            fleet._unreached_replica(account, replica.region, state.name)
+            return []
+        if member is not None and member.credentials is None:
+            # Its account is being reached: follow once it is (or never, if it fails).
+            self.waiting.setdefault(account, []).append(
+                lambda: self._follow_replica(origin, state, replica, account)
+            )
+            return []
+        sources.setdefault(key, set()).add(origin.key)
+        if key in states or key in claimed:
+            return []
+        claimed.add(key)
+        found = fleet._target(account, replica.region, for_replicas=True)
+        return [self.read(found, state.name)] if found.hardener is not None else []
+
+    # -- what came of it -------------------------------------------------------------------
+
+    def rows(self) -> list[Row]:
+        """Every table read, with the table that led to it when it is a replica; a --table found
+        in no account-region of a fleet run is a row of its own. Sorted."""
+        fleet, states = self.fleet, self.states
+        rows = []
+        for (key, name), state in states.items():
+            replica_of = None
+            found = self.sources.get((key, name))
+            if found:
+                origin = min(found, key=lambda k: (k[1] not in fleet.regions, k[0] or "", k[1]))
+                origin_state = states.get((origin, name))
+                replica_of = origin_state.arn if origin_state else None
+            account = key[0] or _arn_account(state.arn)
+            rows.append(Row(key, account, key[1], state, replica_of))
+        if self.refs and not fleet.scope.single:
+            found_names = {row.state.name for row in rows}
+            for ref in self.refs:
+                if ref.name not in found_names:
+                    rows.append(nowhere(ref, len(fleet.ok_targets())))
+        return sorted(rows, key=lambda r: r.sort_key)
 
 
 def _bind(fn: Callable[[TableState, Change], Outcome], state: TableState, change: Change) -> Any:
@@ -812,36 +559,17 @@ def _bind(fn: Callable[[TableState, Change], Outcome], state: TableState, change
 def _store(
     outcomes: dict[tuple[str | None, str | None, str], Outcome],
     key: tuple[str | None, str | None, str],
-) -> Callable[[Outcome], list[_Task]]:
-    def store(outcome: Outcome) -> list[_Task]:
+) -> Callable[[Outcome], list[pool.Task]]:
+    def store(outcome: Outcome) -> list[pool.Task]:
         outcomes[key] = outcome
         return []
 
     return store
 
 
-def _reaches(target: Target, ref: TableRef) -> bool:
-    """Whether a --table names a table of this target: a bare name everywhere, an ARN in its
-    own region and account."""
-    if ref.region is not None and ref.region != target.region:
-        return False
-    return ref.account is None or target.account is None or ref.account == target.account
-
-
 def _arn_account(arn: str | None) -> str | None:
     parts = (arn or "").split(":")
     return parts[4] if len(parts) > 5 else None
-
-
-def _nowhere(ref: TableRef, targets: int) -> Row:
-    error = AwsError(
-        "dynamodb:ListTables",
-        "TableNotFound",
-        f"no table {ref.name} in any of the {targets} account-regions this run reached",
-    )
-    return Row(
-        (ref.account, ref.region or ""), ref.account, ref.region, TableState(ref.name, error=error)
-    )
 
 
 __all__ = [

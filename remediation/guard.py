@@ -28,16 +28,37 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from remediation import aws, controls, core, findings
 from remediation.controls import ALL
-from remediation.core import AwsError, Outcome, Requirement, Selection
-
-EVENT_SOURCE = "aws.dynamodb"
-DETAIL_TYPE = "AWS API Call via CloudTrail"
+from remediation.core import AwsError, Outcome
+from remediation.guard_config import ConfigError, GuardConfig
+from remediation.guard_events import (
+    DELETION_BLOCKED_CODE,
+    DELETION_BLOCKED_TEXT,
+    DETAIL_TYPE,
+    EVENT_NAMES,
+    EVENT_SOURCE,
+    LOOKUPS,
+    NEW_TABLE_EVENTS,
+    Malformed,
+    Target,
+    Trigger,
+    event_id,
+    named_table,
+    parse,
+    targets,
+)
+from remediation.guard_recheck import (
+    NOT_FOUND_HORIZON_SECONDS,
+    RECHECK_ACTION,
+    RECHECK_HORIZON_SECONDS,
+    Recheck,
+    sqs_bodies,
+)
 
 IAM_ACTIONS = tuple(a for a in controls.iam_actions(ALL) if a != controls.DISCOVERY_ACTION)
 """The DynamoDB actions the handler calls: each control's read and write, never ListTables."""
@@ -55,33 +76,8 @@ INLINE_WAIT_SECONDS = 30.0
 """The longest a busy table (UPDATING, ResourceInUse) is waited for in the function; past it, the
 table is re-checked later through the queue. A table CREATING is never waited for inline."""
 
-RECHECK_HORIZON_SECONDS = 24 * 3600
-"""How long a table not ready is re-checked: restores and imports of large tables take hours."""
-
-NOT_FOUND_HORIZON_SECONDS = 15 * 60
-"""How long a table a CreateTable, Restore* or ImportTable just made may be missing from
-DescribeTable (eventually consistent) before it counts as gone; a new replica gets the full
-horizon, since it appears in its region only as its creation goes on."""
-
-RECHECK_FIRST_DELAY = 5
-SQS_MAX_DELAY = 900
-"""SQS's maximum DelaySeconds: re-checks start 5 s apart and double up to 15 minutes."""
-
-NEW_TABLE_EVENTS = frozenset(
-    {"CreateTable", "RestoreTableToPointInTime", "RestoreTableFromBackup", "ImportTable"}
-)
-"""Calls after which DescribeTable may not find the table yet (eventual consistency)."""
-
 BUSY_CODES = frozenset({"ResourceInUseException", "ContinuousBackupsUnavailableException"})
 """A write refused because the table is busy: worth another try later."""
-
-RECHECK_ACTION = "sqs:SendMessage"
-"""The one non-DynamoDB action the handler calls besides sns:Publish (only with alerts)."""
-
-DELETION_BLOCKED_CODE = "ValidationException"
-DELETION_BLOCKED_TEXT = "protected against deletion"
-"""How DynamoDB refuses DeleteTable on a protected table: ValidationException, "Resource cannot be
-deleted as it is currently protected against deletion. Disable deletion protection first." """
 
 GONE_CODES = frozenset({"ResourceNotFoundException", "TableNotFoundException"})
 
@@ -92,326 +88,8 @@ class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-class ConfigError(ValueError):
-    """The environment does not configure a usable guard: every event fails until it is fixed."""
-
-
 class GuardError(Exception):
     """A Sentinel table is left unprotected: Lambda retries, then the DLQ keeps the event."""
-
-
-class Malformed(ValueError):
-    """The event is not a CloudTrail API call the guard can read; logged and dropped."""
-
-
-# -- configuration ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GuardConfig:
-    selection: Selection = field(default_factory=Selection)
-    requirement: Requirement = field(default_factory=Requirement)
-    alert_topic_arn: str | None = None
-    rates: tuple[tuple[str, float], ...] = tuple(aws.DEFAULT_RATES.items())
-    recheck_queue_url: str | None = None
-    own_role_arn: str | None = None
-    security_hub: bool = False
-    """Import each re-protection into the region's Security Hub as an ASFF finding."""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> GuardConfig:
-        prefix = env.get("SENTINEL_PREFIX", core.DEFAULT_PREFIX)
-        if not prefix:
-            raise ConfigError("SENTINEL_PREFIX must not be empty: never guard all tables")
-        exclude = tuple(p.strip() for p in env.get("SENTINEL_EXCLUDE", "").split(",") if p.strip())
-        days_text = env.get("SENTINEL_MIN_RECOVERY_DAYS", "").strip()
-        try:
-            days = int(days_text) if days_text else None
-            requirement = Requirement(ALL, days)
-        except ValueError as exc:
-            raise ConfigError(f"SENTINEL_MIN_RECOVERY_DAYS: {exc}") from None
-        topic = env.get("SENTINEL_ALERT_TOPIC_ARN", "").strip() or None
-        if topic is not None and not topic.startswith("arn:"):
-            raise ConfigError(f"SENTINEL_ALERT_TOPIC_ARN is not an ARN: {topic!r}")
-        rates = dict(aws.DEFAULT_RATES)
-        rates.update(_parse_rates(env.get("SENTINEL_RATES", "")))
-        queue = env.get("SENTINEL_RECHECK_QUEUE_URL", "").strip() or None
-        if queue is not None and not queue.startswith(("https://", "http://")):
-            raise ConfigError(f"SENTINEL_RECHECK_QUEUE_URL is not a queue URL: {queue!r}")
-        role = env.get("SENTINEL_GUARD_ROLE_ARN", "").strip() or None
-        if role is not None and not role.startswith("arn:"):
-            raise ConfigError(f"SENTINEL_GUARD_ROLE_ARN is not an ARN: {role!r}")
-        hub = env.get("SENTINEL_SECURITY_HUB", "").strip().lower()
-        if hub not in ("", "true", "false"):
-            raise ConfigError(f"SENTINEL_SECURITY_HUB is true or false, got {hub!r}")
-        return cls(
-            Selection(prefix, exclude),
-            requirement,
-            topic,
-            tuple(sorted(rates.items())),
-            queue,
-            role,
-            security_hub=hub == "true",
-        )
-
-
-def _parse_rates(text: str) -> dict[str, float]:
-    rates: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        operation, _, number = item.partition("=")
-        try:
-            rate = float(number)
-        except ValueError:
-            rate = 0.0
-        if not operation or not rate > 0:
-            raise ConfigError(f"SENTINEL_RATES takes OPERATION=PER_SECOND,..., got {item!r}")
-        rates[operation.strip()] = rate
-    return rates
-
-
-# -- event -> targets: one small lookup per event name ----------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """A table the call may have left unprotected, in the region where it lives."""
-
-    region: str
-    table: str
-    replica: bool = False
-    """A replica the call created in another region: it may not be visible there yet."""
-    foreign: bool = False
-    """Named by an ARN of another account: never this guard's to touch."""
-    new: bool = False
-    """Just made by the call (create, restore, import): DescribeTable may not see it yet."""
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """What the guard takes from one event; everything else in it is ignored."""
-
-    event_name: str
-    event_id: str | None
-    who: str | None
-    role: str | None
-    """The role whose session made the call (`sessionContext.sessionIssuer.arn`), if any."""
-    region: str
-    account: str | None
-    error_code: str | None
-    error_message: str | None
-    request: Mapping[str, Any]
-    event_time: str | None = None
-    """When the call was made (CloudTrail's eventTime): when the table was weakened."""
-
-
-Lookup = Callable[[Trigger], list[tuple[str | None, str, bool]]]
-"""(region or None for the event's, table name or ARN, is a new replica) per table to guard."""
-
-
-def _table_name(key: str) -> Lookup:
-    def lookup(trigger: Trigger) -> list[tuple[str | None, str, bool]]:
-        return [(None, _required_str(trigger.request, key), False)]
-
-    return lookup
-
-
-def _update_table(trigger: Trigger) -> list[tuple[str | None, str, bool]]:
-    name = _required_str(trigger.request, "tableName")
-    found: list[tuple[str | None, str, bool]] = []
-    if trigger.request.get("deletionProtectionEnabled") is False:
-        found.append((None, name, False))
-    updates = trigger.request.get("replicaUpdates") or []
-    if not isinstance(updates, list):
-        raise Malformed("requestParameters.replicaUpdates is not a list")
-    for update in updates:
-        create = update.get("create") if isinstance(update, dict) else None
-        if isinstance(create, dict):
-            found.append((_required_str(create, "regionName"), name, True))
-    return found
-
-
-def _import_table(trigger: Trigger) -> list[tuple[str | None, str, bool]]:
-    params = trigger.request.get("tableCreationParameters")
-    if not isinstance(params, dict):
-        raise Malformed("requestParameters.tableCreationParameters is missing")
-    return [(None, _required_str(params, "tableName"), False)]
-
-
-LOOKUPS: Mapping[str, Lookup] = {
-    "CreateTable": _table_name("tableName"),
-    "UpdateTable": _update_table,
-    "UpdateContinuousBackups": _table_name("tableName"),
-    "RestoreTableToPointInTime": _table_name("targetTableName"),
-    "RestoreTableFromBackup": _table_name("targetTableName"),
-    "ImportTable": _import_table,
-}
-"""Event name -> the tables it concerns. DeleteTable is only reported: `deleted` or
-`deletion_blocked`."""
-EVENT_NAMES = (*LOOKUPS, "DeleteTable")
-
-
-def parse(event: object) -> Trigger:
-    """The trigger in an EventBridge CloudTrail event; raises Malformed."""
-    if not isinstance(event, dict):
-        raise Malformed("the event is not a JSON object")
-    if event.get("source") != EVENT_SOURCE or event.get("detail-type") != DETAIL_TYPE:
-        raise Malformed(f"not a {DETAIL_TYPE} event from {EVENT_SOURCE}")
-    detail = event.get("detail")
-    if not isinstance(detail, dict):
-        raise Malformed("the event has no detail object")
-    name = detail.get("eventName")
-    if not isinstance(name, str) or not name:
-        raise Malformed("detail.eventName is missing")
-    region = detail.get("awsRegion") or event.get("region")
-    if not isinstance(region, str) or not region:
-        raise Malformed("neither detail.awsRegion nor region names a region")
-    request = detail.get("requestParameters")
-    identity = detail.get("userIdentity")
-    who = identity.get("arn") or identity.get("invokedBy") if isinstance(identity, dict) else None
-    account = detail.get("recipientAccountId") or event.get("account")
-    return Trigger(
-        event_name=name,
-        event_id=_optional_str(detail.get("eventID")),
-        who=_optional_str(who),
-        role=_session_issuer(identity),
-        region=region,
-        account=_optional_str(account),
-        error_code=_optional_str(detail.get("errorCode")),
-        error_message=_optional_str(detail.get("errorMessage")),
-        request=request if isinstance(request, dict) else {},
-        event_time=_optional_str(detail.get("eventTime") or event.get("time")),
-    )
-
-
-def targets(trigger: Trigger) -> list[Target]:
-    """The (region, table) pairs to guard; raises Malformed when a name is missing or invalid.
-
-    A table named by ARN is guarded in the ARN's region; another account's ARN is marked foreign.
-    A DeleteTable names the table deleted (or refused).
-    """
-    lookup = _table_name("tableName") if trigger.event_name == "DeleteTable" else None
-    lookup = lookup or LOOKUPS.get(trigger.event_name)
-    if lookup is None:
-        return []
-    new = trigger.event_name in NEW_TABLE_EVENTS
-    found: list[Target] = []
-    for region, text, replica in lookup(trigger):
-        try:
-            ref = core.parse_table_ref(text)
-        except core.InvalidTableRef as exc:
-            raise Malformed(str(exc)) from None
-        foreign = (
-            ref.account is not None and bool(trigger.account) and ref.account != trigger.account
-        )
-        target = Target(region or ref.region or trigger.region, ref.name, replica, foreign, new)
-        if target not in found:
-            found.append(target)
-    return found
-
-
-def _required_str(mapping: Mapping[str, Any], key: str) -> str:
-    value = mapping.get(key)
-    if not isinstance(value, str) or not value:
-        raise Malformed(f"requestParameters.{key} is missing")
-    return value
-
-
-def _optional_str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _session_issuer(identity: object) -> str | None:
-    context = identity.get("sessionContext") if isinstance(identity, dict) else None
-    issuer = context.get("sessionIssuer") if isinstance(context, dict) else None
-    return _optional_str(issuer.get("arn")) if isinstance(issuer, dict) else None
-
-
-# -- re-checks: a table not ready yet comes back through the SQS delay queue --------------------
-
-
-@dataclass(frozen=True)
-class Recheck:
-    """One look at a table, from an event or from a re-check message; what the message carries."""
-
-    target: Target
-    event: str
-    event_id: str | None
-    who: str | None
-    since: float
-    """Epoch seconds of the first look: the horizons count from it."""
-    attempt: int = 0
-    """Re-checks made before this one."""
-    event_time: str | None = None
-    """The event's own time (CloudTrail's eventTime), carried for the Security Hub finding."""
-
-    def next(self) -> Recheck:
-        return replace(self, attempt=self.attempt + 1)
-
-    def delay(self) -> int:
-        """Seconds before this re-check: 5, 10, 20, ... up to SQS's 900 (the first look: 0)."""
-        if self.attempt == 0:
-            return 0
-        return int(min(SQS_MAX_DELAY, RECHECK_FIRST_DELAY * 2 ** min(self.attempt - 1, 10)))
-
-    def body(self) -> str:
-        target = {
-            "region": self.target.region,
-            "table": self.target.table,
-            "replica": self.target.replica,
-            "new": self.target.new,
-        }
-        fields = {
-            "event": self.event,
-            "event_id": self.event_id,
-            "who": self.who,
-            "since": self.since,
-            "attempt": self.attempt,
-            "event_time": self.event_time,
-        }
-        return json.dumps({"guard": "sentinel-dynamodb", "recheck": target | fields})
-
-    @classmethod
-    def from_body(cls, text: object) -> Recheck:
-        """The re-check in an SQS message body; raises Malformed."""
-        try:
-            document = json.loads(text) if isinstance(text, str) else None
-        except ValueError:
-            document = None
-        found = document.get("recheck") if isinstance(document, dict) else None
-        if not isinstance(found, dict):
-            raise Malformed("the SQS message is not a guard re-check")
-        since, attempt = found.get("since"), found.get("attempt")
-        if not isinstance(since, int | float) or not isinstance(attempt, int) or attempt < 0:
-            raise Malformed("the re-check has no valid since or attempt")
-        try:
-            ref = core.parse_table_ref(_required_str(found, "table"))
-        except core.InvalidTableRef as exc:
-            raise Malformed(str(exc)) from None
-        target = Target(
-            _required_str(found, "region"),
-            ref.name,
-            replica=found.get("replica") is True,
-            new=found.get("new") is True,
-        )
-        return cls(
-            target,
-            _required_str(found, "event"),
-            _optional_str(found.get("event_id")),
-            _optional_str(found.get("who")),
-            float(since),
-            attempt,
-            _optional_str(found.get("event_time")),
-        )
-
-
-def _sqs_bodies(event: object) -> list[object] | None:
-    """The bodies of an SQS event's records, or None when the event is not from SQS."""
-    records = event.get("Records") if isinstance(event, dict) else None
-    if not isinstance(records, list) or not records:
-        return None
-    if not all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
-        return None
-    return [r.get("body") for r in records]
 
 
 # -- the guard ----------------------------------------------------------------------------------
@@ -443,18 +121,18 @@ class Guard:
         # Every call of every client, retries and timeouts included, fits in one share of the time
         # left; clients are kept per limits, which stay the same from one invocation to the next.
         limits = aws.ClientLimits.within(_budget(context) / CALL_SHARES)
-        bodies = _sqs_bodies(event)
+        bodies = sqs_bodies(event)
         if bodies is not None:
             return self._rechecks(bodies, context, limits)
         try:
             trigger = parse(event)
             found = targets(trigger)
         except Malformed as exc:
-            return [self._log({"decision": "malformed", "reason": str(exc)}, _event_id(event))]
+            return [self._log({"decision": "malformed", "reason": str(exc)}, event_id(event))]
         base = {"who": trigger.who, "event": trigger.event_name}
         if self.config.own_role_arn is not None and trigger.role == self.config.own_role_arn:
             # Whatever the rule matches, the guard's own writes never feed it back: no loop.
-            own = {"region": trigger.region, "table": _named_table(trigger)}
+            own = {"region": trigger.region, "table": named_table(trigger)}
             ignored = {"decision": "ignored", "reason": "the guard's own call"}
             return [self._log(base | own | ignored, trigger.event_id)]
         if trigger.error_code is not None:
@@ -702,7 +380,7 @@ def _budget(context: LambdaContext) -> float:
 
 def _without_call(trigger: Trigger) -> dict[str, Any]:
     """The decision for a failed call: a refused DeleteTable, or a call that changed nothing."""
-    table = _named_table(trigger)
+    table = named_table(trigger)
     message = trigger.error_message or ""
     record: dict[str, Any] = {"region": trigger.region, "table": table}
     if (
@@ -713,14 +391,6 @@ def _without_call(trigger: Trigger) -> dict[str, Any]:
         return record | {"decision": "deletion_blocked", "error_code": trigger.error_code}
     reason = f"the call failed ({trigger.error_code}): it changed nothing"
     return record | {"decision": "ignored", "reason": reason, "error_code": trigger.error_code}
-
-
-def _named_table(trigger: Trigger) -> str | None:
-    for key in ("tableName", "targetTableName"):
-        value = trigger.request.get(key)
-        if isinstance(value, str):
-            return value
-    return None
 
 
 def _when(text: str | None) -> datetime | None:
@@ -739,11 +409,6 @@ def _gone(outcome: Outcome) -> bool:
 
 def _error_json(error: AwsError) -> dict[str, str]:
     return {"action": error.action, "code": error.code, "message": error.message}
-
-
-def _event_id(event: object) -> str | None:
-    detail = event.get("detail") if isinstance(event, dict) else None
-    return _optional_str(detail.get("eventID")) if isinstance(detail, dict) else None
 
 
 _guards: dict[tuple[GuardConfig, str | None], Guard] = {}
@@ -766,6 +431,8 @@ def handler(event: object, context: LambdaContext) -> dict[str, Any]:
 
 
 __all__ = [
+    "DELETION_BLOCKED_CODE",
+    "DELETION_BLOCKED_TEXT",
     "DETAIL_TYPE",
     "EVENT_NAMES",
     "EVENT_SOURCE",

@@ -10,7 +10,7 @@ region where the call was made. For more regions, one TableGuard per regional pr
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 from remediation import guard
 from remediation.aws import DEFAULT_RATES, IMPORT_ACTION
+from remediation.guard_events import event_pattern
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUARD_MODULES = (
@@ -35,6 +36,9 @@ GUARD_MODULES = (
     "core",
     "findings",
     "guard",
+    "guard_config",
+    "guard_events",
+    "guard_recheck",
 )
 """The files `import remediation.guard` loads: the Lambda's code, and nothing else (no Pulumi)."""
 
@@ -48,49 +52,6 @@ RECHECK_VISIBILITY_FACTOR = 6
 """AWS's advice for a queue feeding Lambda: a visibility timeout of six times the function's, so a
 batch throttled by the reserved concurrency is retried before it counts as received again."""
 RECHECK_MAX_RECEIVES = 5  # AWS's advice: at least 5, so throttling alone sends nothing to the DLQ
-
-
-def event_pattern(prefix: str, min_recovery_days: int | None = None) -> dict[str, Any]:
-    """Exactly the CloudTrail events that may leave a `prefix` table unprotected, and deletions,
-    refused or not; a call that failed is matched only when it is a DeleteTable refused by
-    protection. The guard's own calls are left out by the handler, not here: `anything-but` on
-    the session issuer would also drop every caller without one (an IAM user, root)."""
-    named = [{"prefix": prefix}, {"wildcard": f"arn:aws*:dynamodb:*:*:table/{prefix}*"}]
-    succeeded = {"errorCode": [{"exists": False}]}
-
-    def branch(events: Sequence[str], request: Mapping[str, Any]) -> dict[str, Any]:
-        return {"eventName": list(events), "requestParameters": dict(request), **succeeded}
-
-    pitr = "pointInTimeRecoverySpecification"
-    branches = [
-        branch(["CreateTable"], {"tableName": named}),
-        branch(["UpdateTable"], {"tableName": named, "deletionProtectionEnabled": [False]}),
-        branch(
-            ["UpdateTable"],
-            {"tableName": named, "replicaUpdates": {"create": {"regionName": [{"exists": True}]}}},
-        ),
-        branch(
-            ["UpdateContinuousBackups"],
-            {"tableName": named, pitr: {"pointInTimeRecoveryEnabled": [False]}},
-        ),
-        branch(["RestoreTableToPointInTime", "RestoreTableFromBackup"], {"targetTableName": named}),
-        branch(["ImportTable"], {"tableCreationParameters": {"tableName": named}}),
-        branch(["DeleteTable"], {"tableName": named}),
-        {
-            "eventName": ["DeleteTable"],
-            "requestParameters": {"tableName": named},
-            "errorCode": [guard.DELETION_BLOCKED_CODE],
-            "errorMessage": [{"wildcard": f"*{guard.DELETION_BLOCKED_TEXT}*"}],
-        },
-    ]
-    if min_recovery_days is not None:
-        shorter = {"recoveryPeriodInDays": [{"numeric": ["<", min_recovery_days]}]}
-        branches.insert(4, branch(["UpdateContinuousBackups"], {"tableName": named, pitr: shorter}))
-    return {
-        "source": [guard.EVENT_SOURCE],
-        "detail-type": [guard.DETAIL_TYPE],
-        "detail": {"eventSource": ["dynamodb.amazonaws.com"], "$or": branches},
-    }
 
 
 RECHECK_POLLING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
@@ -223,7 +184,41 @@ class TableGuard(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
+        table_arn = pulumi.Output.concat(
+            "arn:", partition.partition, ":dynamodb:*:", identity.account_id, ":table/", prefix, "*"
+        )
+        self._queues(name, timeout_seconds, reserved_concurrency, child)
+        self.alert_topic = aws.sns.Topic(f"{name}-alerts", opts=child) if alerts else None
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", retention_in_days=log_retention_days, opts=child
+        )
+        topic_arn = self.alert_topic.arn if self.alert_topic else None
+        self._role(name, table_arn, topic_arn, security_hub, child)
+        variables = self._variables(
+            prefix, exclude, min_recovery_days, security_hub, reserved_concurrency, topic_arn
+        )
+        self._function(name, variables, timeout_seconds, reserved_concurrency, child)
+        self._rule(name, prefix, min_recovery_days, child)
+        self._alarm(name, child)
+        self.register_outputs(
+            {
+                "function_name": self.function.name,
+                "rule_name": self.rule.name,
+                "dead_letter_queue_url": self.dead_letter_queue.url,
+                "dead_letter_alarm_name": self.dead_letter_alarm.name,
+                "recheck_queue_url": self.recheck_queue.url,
+                "alert_topic_arn": topic_arn,
+            }
+        )
 
+    def _queues(
+        self,
+        name: str,
+        timeout_seconds: int,
+        reserved_concurrency: int | None,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """The dead-letter queue, and the re-check queue that feeds the function."""
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-dlq",
             message_retention_seconds=DLQ_RETENTION_SECONDS,
@@ -244,10 +239,16 @@ class TableGuard(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.alert_topic = aws.sns.Topic(f"{name}-alerts", opts=child) if alerts else None
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", retention_in_days=log_retention_days, opts=child
-        )
+
+    def _role(
+        self,
+        name: str,
+        table_arn: pulumi.Output[str],
+        topic_arn: pulumi.Output[str] | None,
+        security_hub: bool,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """The function's role, and its policy: exactly what the handler calls."""
         self.role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=json.dumps(
@@ -264,10 +265,6 @@ class TableGuard(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        table_arn = pulumi.Output.concat(
-            "arn:", partition.partition, ":dynamodb:*:", identity.account_id, ":table/", prefix, "*"
-        )
-        topic_arn = self.alert_topic.arn if self.alert_topic else None
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
@@ -291,6 +288,17 @@ class TableGuard(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+    def _variables(
+        self,
+        prefix: str,
+        exclude: Sequence[str],
+        min_recovery_days: int | None,
+        security_hub: bool,
+        reserved_concurrency: int | None,
+        topic_arn: pulumi.Output[str] | None,
+    ) -> dict[str, pulumi.Input[str]]:
+        """The handler's environment (`remediation.guard_config.GuardConfig.from_env`)."""
         variables: dict[str, pulumi.Input[str]] = {
             "SENTINEL_PREFIX": prefix,
             # Without a reservation nothing bounds the instances: each paces as if alone, and
@@ -307,6 +315,17 @@ class TableGuard(pulumi.ComponentResource):
             variables["SENTINEL_ALERT_TOPIC_ARN"] = topic_arn
         if security_hub:
             variables["SENTINEL_SECURITY_HUB"] = "true"
+        return variables
+
+    def _function(
+        self,
+        name: str,
+        variables: dict[str, pulumi.Input[str]],
+        timeout_seconds: int,
+        reserved_concurrency: int | None,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """The Lambda function, its retries, and the re-check queue feeding it."""
         self.function = aws.lambda_.Function(
             f"{name}-function",
             runtime=RUNTIME,
@@ -341,6 +360,11 @@ class TableGuard(pulumi.ComponentResource):
             batch_size=1,
             opts=child,
         )
+
+    def _rule(
+        self, name: str, prefix: str, min_recovery_days: int | None, child: pulumi.ResourceOptions
+    ) -> None:
+        """The EventBridge rule, its permission to invoke the function, and its dead letters."""
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
             description=f"CloudTrail calls that may leave a {prefix}* DynamoDB table unprotected",
@@ -389,6 +413,8 @@ class TableGuard(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permission]),
         )
+
+    def _alarm(self, name: str, child: pulumi.ResourceOptions) -> None:
         # Whether or not anyone is notified, the alarm's state says a table was left unprotected.
         self.dead_letter_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-dead-letters",
@@ -404,16 +430,6 @@ class TableGuard(pulumi.ComponentResource):
             treat_missing_data="notBreaching",
             alarm_actions=[self.alert_topic.arn] if self.alert_topic else [],
             opts=child,
-        )
-        self.register_outputs(
-            {
-                "function_name": self.function.name,
-                "rule_name": self.rule.name,
-                "dead_letter_queue_url": self.dead_letter_queue.url,
-                "dead_letter_alarm_name": self.dead_letter_alarm.name,
-                "recheck_queue_url": self.recheck_queue.url,
-                "alert_topic_arn": topic_arn,
-            }
         )
 
 
