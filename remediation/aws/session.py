@@ -190,6 +190,7 @@ _ENV_NAMES: Mapping[str, str] = {
     "sts": "STS",
     "organizations": "ORGANIZATIONS",
     "ec2": "EC2",
+    "iam": "IAM",
     "sns": "SNS",
     "sqs": "SQS",
     "securityhub": "SECURITYHUB",
