@@ -47,6 +47,10 @@ TABLES_ACTION = "dynamodb:ListTables"
 ROLE_ACTION = "iam:GetRole"
 """The hardener's own role ARN with its path (identity.hardener_role)."""
 
+APPLY_ACTIONS = (ROLE_ACTION, *READ_ACTIONS, *WRITE_ACTIONS, TABLES_ACTION)
+"""Every action `guardrail --rcp --apply` may call (docs/iam-guardrail-rcp.json lists exactly
+these; sts:GetCallerIdentity needs no permission). Printing calls all but the writes."""
+
 ENABLE_WAIT = 120.0
 """Seconds to wait for the root's RCP type to leave PENDING_ENABLE (AWS enables it
 asynchronously; moto at once)."""
