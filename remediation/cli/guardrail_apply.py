@@ -21,7 +21,7 @@ from remediation.cli.guardrail_args import principals_from
 from remediation.cli.guardrail_rcp import DESCRIPTION, RcpOptions, plan, summary
 from remediation.cli.progress import isatty
 from remediation.cli.status import ExitStatus
-from remediation.guardrail import GuardrailError
+from remediation.guardrail import GuardrailError, Mode
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -77,6 +77,12 @@ def _execute(options: RcpOptions, streams: _Streams, cancel: threading.Event) ->
     for line in summary(options, principals, document):
         streams.say(line)
     streams.say(f"the hardener: {hardener.source}")
+    if options.mode is Mode.STRICT and not options.args.allow_role:
+        # harden turns deletion protection on with UpdateTable, denied here in strict mode.
+        streams.say(
+            "the role harden assumes in member accounts (--role-name) must be allowed too: "
+            "name it with --allow-role (e.g. arn:aws:iam::*:role/SentinelHarden)"
+        )
     _warn_management(options, streams, session, region, settings, identity, organization, cancel)
     print(json.dumps(document, indent=2), file=streams.stdout)
     if not options.apply:

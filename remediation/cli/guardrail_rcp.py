@@ -265,7 +265,7 @@ def summary(options: RcpOptions, principals: Principals, document: dict[str, Any
     )
     lines = [
         f"RCP on arn:{options.partition}:dynamodb:*:*:table/{options.selection.prefix}* in every "
-        f"account it is attached over, mode {options.mode.value}: denies {actions} to all but "
+        f"member account under its target, mode {options.mode.value}: denies {actions} to all but "
         f"{len(principals.arns())} allowed roles",
         f"{size:,} of {guardrail.RCP_MAX_CHARS:,} characters; {fit} more allowed roles as long "
         "as the longest fit",
