@@ -247,6 +247,19 @@ def in_partition(session: Session, region: str, home: str | None) -> bool:
         return True
 
 
+def region_partition(region: str | None, profile: str | None) -> str:
+    """The partition (aws, aws-cn, ...) of `region`, else of the profile's or environment's
+    region, else aws's (botocore's endpoint data: no call, no credentials). Raises SetupError."""
+    try:
+        session = boto3.session.Session(profile_name=profile)
+        partition: str = session.get_partition_for_region(
+            region or session.region_name or "us-east-1"
+        )
+    except BotoCoreError as exc:  # an unknown region or profile
+        raise SetupError(str(exc)) from None
+    return partition
+
+
 def dynamodb_regions(session: Session, region: str | None) -> list[str]:
     """Every region where DynamoDB is offered in the partition of `region` (botocore's endpoint
     data: no call, no IAM action), sorted."""

@@ -18,7 +18,7 @@ from remediation.aws.organizations_policies import (
     prefixed_tables,
 )
 from remediation.cli.guardrail_args import principals_from
-from remediation.cli.guardrail_rcp import DESCRIPTION, RcpOptions, plan, summary
+from remediation.cli.guardrail_rcp import DESCRIPTION, RcpOptions, parsed, plan, summary
 from remediation.cli.progress import isatty
 from remediation.cli.status import ExitStatus
 from remediation.guardrail import GuardrailError, Mode
@@ -73,7 +73,7 @@ def _execute(options: RcpOptions, streams: _Streams, cancel: threading.Event) ->
     except GuardrailError as exc:  # the hardener's ARN made it too long, or is not a role's
         raise _Stop(ExitStatus.USAGE, str(exc)) from None
     policies = OrganizationPolicies(session, region, settings, cancel)
-    organization = _organization(policies, required=options.apply)
+    organization, unread = _organization(policies, required=options.apply)
     for line in summary(options, principals, document):
         streams.say(line)
     streams.say(f"the hardener: {hardener.source}")
@@ -83,7 +83,15 @@ def _execute(options: RcpOptions, streams: _Streams, cancel: threading.Event) ->
             "the role harden assumes in member accounts (--role-name) must be allowed too: "
             "name it with --allow-role (e.g. arn:aws:iam::*:role/SentinelHarden)"
         )
-    _warn_management(options, streams, session, region, settings, identity, organization, cancel)
+    if organization is None:
+        streams.say(
+            "management account: could not tell whether it holds tables under "
+            f"{options.selection.prefix!r} ({unread})"
+        )
+    else:
+        _warn_management(
+            options, streams, session, region, settings, identity, organization, cancel
+        )
     print(json.dumps(document, indent=2), file=streams.stdout)
     if not options.apply:
         return ExitStatus.OK
@@ -102,18 +110,21 @@ def _hardener(identity: Identity, options: RcpOptions) -> HardenerRole:
         ) from None
 
 
-def _organization(policies: OrganizationPolicies, required: bool) -> Organization | None:
+def _organization(
+    policies: OrganizationPolicies, required: bool
+) -> tuple[Organization | None, str]:
+    """The organization, or (without --apply) None and why it could not be read."""
     try:
-        return policies.organization()
+        return policies.organization(), ""
     except CallFailed as exc:
-        if not required:
-            return None
         why = (
             "the caller's account is in no AWS Organization: an RCP needs one"
             if exc.error.code == NOT_IN_USE
             else f"cannot read the organization: {exc}"
         )
-        raise _Stop(ExitStatus.AWS_SETUP, why) from None
+        if required:
+            raise _Stop(ExitStatus.AWS_SETUP, why) from None
+        return None, why
 
 
 def _warn_management(
@@ -123,18 +134,12 @@ def _warn_management(
     region: str | None,
     settings: aws.Settings,
     identity: Identity,
-    organization: Organization | None,
+    organization: Organization,
     cancel: threading.Event,
 ) -> None:
     """Say whether the management account, which no RCP covers, holds tables under the prefix:
     found, none, or could not tell (and why)."""
     prefix = options.selection.prefix
-    if organization is None:
-        streams.say(
-            "management account: could not tell whether it holds tables under "
-            f"{prefix!r} (the organization could not be read)"
-        )
-        return
     management = organization.management_account
     try:
         caller = identity.caller_account()
@@ -223,7 +228,7 @@ def _read_back(
     except CallFailed as exc:
         print(f"error: applied, but cannot read it back: {exc}", file=streams.stderr)
         return ExitStatus.FAILED
-    if found is None or json.loads(found.content) != document or target not in found.targets:
+    if found is None or parsed(found.content) != document or target not in found.targets:
         print(
             f"error: the RCP {name!r} does not read back as applied and attached to {target}",
             file=streams.stderr,

@@ -168,17 +168,13 @@ def parse(args: argparse.Namespace) -> RcpOptions:
 
 
 def _partition(region: str | None, profile: str | None) -> str:
-    """The partition of the region named or configured (botocore's endpoint data, no call)."""
-    import boto3
-    from botocore.exceptions import BotoCoreError
+    """The partition of the region named or configured (no call)."""
+    from remediation.aws.session import SetupError, region_partition
 
     try:
-        session = boto3.session.Session(profile_name=profile)
-        name = region or session.region_name or "us-east-1"
-        partition: str = session.get_partition_for_region(name)
-    except BotoCoreError as exc:
-        raise _Usage(f"--region: {exc}") from None
-    return partition
+        return region_partition(region, profile)
+    except SetupError as exc:
+        raise _Usage(f"--region/--aws-profile: {exc}") from None
 
 
 # -- judge: what --apply must do ------------------------------------------------------------------
@@ -212,7 +208,7 @@ def plan(
 ) -> Plan:
     """Pure: enable the type if the root lacks it, create or update the policy by content, attach
     it where it is not yet attached (never detach it from anywhere else)."""
-    same = found is not None and _parsed(found.content) == wanted
+    same = found is not None and parsed(found.content) == wanted
     return Plan(
         enable_on=None if organization.rcp_listed else organization.root_id,
         create=found is None,
@@ -221,7 +217,8 @@ def plan(
     )
 
 
-def _parsed(content: str) -> object:
+def parsed(content: str) -> object:
+    """A policy's content as JSON, or None when it is not JSON (never equal to ours)."""
     try:
         return json.loads(content)
     except json.JSONDecodeError:
