@@ -12,6 +12,8 @@ import boto3
 import pytest
 
 from remediation import core, guardrail
+from remediation.aws.organizations_policies import FoundPolicy, Organization
+from remediation.cli.guardrail_rcp import Plan, plan
 from remediation.guardrail import Mode, Principals
 from tests.cli_process import Completed, run_cli, run_cli_on_terminal
 from tests.conftest import create_table
@@ -107,6 +109,60 @@ def wanted(mode: Mode = Mode.STRICT, hardener: str | None = HARDENER) -> dict[st
 
 def called(proxy: FaultProxy) -> set[str]:
     return {op if ":" in op else f"dynamodb:{op}" for op in proxy.operations()}
+
+
+# -- the plan, pure -------------------------------------------------------------------------------
+
+ENABLED_ORG = Organization("o-abc", ACCOUNT, "r-root", rcp_listed=True)
+BARE_ORG = Organization("o-abc", ACCOUNT, "r-root", rcp_listed=False)
+
+
+def found(content: object, *targets: str) -> FoundPolicy:
+    text = content if isinstance(content, str) else json.dumps(content)
+    return FoundPolicy("p-1", text, targets)
+
+
+@pytest.mark.parametrize(
+    ("organization", "policy", "target", "steps"),
+    [
+        (BARE_ORG, None, "r-root", Plan("r-root", True, None, "r-root")),
+        (ENABLED_ORG, None, "r-root", Plan(None, True, None, "r-root")),
+        (ENABLED_ORG, found(wanted(), "r-root"), "r-root", Plan(None, False, None, None)),
+        (
+            ENABLED_ORG,
+            found(wanted(Mode.LENIENT), "r-root"),
+            "r-root",
+            Plan(None, False, "p-1", None),
+        ),
+        (ENABLED_ORG, found("not json", "r-root"), "r-root", Plan(None, False, "p-1", None)),
+        (
+            ENABLED_ORG,
+            found(wanted(), "ou-ab12-cdefgh34"),
+            "r-root",
+            Plan(None, False, None, "r-root"),
+        ),
+    ],
+    ids=[
+        "a-bare-root-is-enabled-then-the-policy-created-and-attached",
+        "an-enabled-root-is-not-enabled-again",
+        "the-same-policy-attached-there-means-no-step",
+        "other-content-is-updated-in-place",
+        "content-that-is-not-json-is-updated",
+        "attached-elsewhere-is-attached-here-too-never-detached",
+    ],
+)
+def test_the_plan_takes_only_the_steps_needed(
+    organization: Organization, policy: FoundPolicy | None, target: str, steps: Plan
+) -> None:
+    assert plan(organization, policy, wanted(), target) == steps
+
+
+def test_guardrail_help_lists_its_flags_and_exit_status() -> None:
+    result = run_cli(["guardrail", "--help"], aws_env("http://127.0.0.1:9"))
+    assert result.returncode == 0
+    for flag in ("--rcp", "--apply", "--target-id", "--break-glass-role", "--dry-run"):
+        assert flag in result.stdout
+    assert "exit status: 0" in result.stdout
 
 
 # -- printing -------------------------------------------------------------------------------------
