@@ -15,7 +15,7 @@ from remediation import core, guardrail
 from remediation.aws.organizations_policies import FoundPolicy, Organization
 from remediation.cli.guardrail_rcp import Plan, plan
 from remediation.guardrail import Mode, Principals
-from tests.cli_process import Completed, run_cli, run_cli_on_terminal
+from tests.cli_process import ROOT, Completed, run_cli, run_cli_on_terminal
 from tests.conftest import create_table
 from tests.fault_proxy import ORGANIZATIONS_ERRORS, ErrorShape, FaultProxy
 from tests.servers import REGION, MotoServer, aws_env
@@ -439,3 +439,38 @@ def test_no_break_glass_role_and_no_rcp_flag_are_bad_input(org: Org) -> None:
 def test_an_exclusion_outside_the_prefix_is_accepted(org: Org) -> None:
     result = org.run(*PRINCIPALS, "--exclude", "other-*")
     assert result.returncode == 0, result.stderr
+
+
+# -- the docs' sample is what the command prints ---------------------------------------------------
+
+SAMPLE_ROLE = f"arn:aws:iam::{ACCOUNT}:role{SSO_PATH}AWSReservedSSO_SentinelAdmin_0123456789abcdef"
+
+
+def docs_sample() -> tuple[list[str], dict[str, Any], list[str]]:
+    """docs/guardrail.md's sample: the command's arguments, its stdout JSON, its stderr lines."""
+    page = (ROOT / "docs" / "guardrail.md").read_text()
+    block = (
+        page.split("### A sample, cut from a run", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    )
+    lines = block.splitlines()
+    command = " ".join(line.strip().rstrip("\\") for line in lines[:3]).removeprefix("$ ")
+    end = lines.index("}")
+    document = json.loads("\n".join(lines[3 : end + 1]))
+    args = [arg.strip("'") for arg in command.split()][3:]  # after `python -m remediation`
+    return args, document, lines[end + 1 :]
+
+
+def test_the_docs_sample_is_what_the_command_prints(org: Org) -> None:
+    org.client("iam").create_role(
+        RoleName=SAMPLE_ROLE.rsplit("/", 1)[1], Path=SSO_PATH, AssumeRolePolicyDocument="{}"
+    )
+    org.env = assumed_env(org.server.url, SAMPLE_ROLE, org.proxy.url)
+    create_table(org.client("dynamodb"), "sentinel-sessions")
+    args, document, stderr = docs_sample()
+    result = run_cli(args, org.env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == document
+    listed = org.client("organizations").list_policies(Filter="RESOURCE_CONTROL_POLICY")["Policies"]
+    ids = {p["Id"] for p in listed if not p["AwsManaged"]}
+    said = result.stderr.replace(org.root, "r-49pe").replace(ids.pop(), "p-px6gtfjp")
+    assert said.splitlines() == stderr
