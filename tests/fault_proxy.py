@@ -249,7 +249,7 @@ ORGANIZATIONS_ERRORS: Final[dict[str, ErrorShape]] = {
         ErrorShape(
             "PolicyTypeNotEnabledException",
             _ORGANIZATIONS,
-            "This operation can be performed only for enabled policy types.",
+            "The specified policy type isn't currently enabled in this root.",
             message_key="Message",
         ),
         ErrorShape(
