@@ -272,6 +272,16 @@ def test_from_a_member_account_the_management_account_is_could_not_tell(org: Org
     assert org.proxy.calls("ListTables") == 0
 
 
+def test_no_credentials_is_one_error_line_and_exit_4(fault_proxy: FaultProxy) -> None:
+    env = {k: v for k, v in aws_env(fault_proxy.url).items() if not k.startswith("AWS_SECRET")}
+    env.pop("AWS_ACCESS_KEY_ID")
+    result = run_cli(["guardrail", "--rcp", *PRINCIPALS], env)
+    assert result.returncode == 4
+    assert result.stderr.startswith("error: no AWS credentials found")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+    assert fault_proxy.counts() == {}
+
+
 def test_outside_an_organization_print_says_could_not_tell_and_apply_exits_4(
     server: MotoServer, fault_proxy: FaultProxy
 ) -> None:

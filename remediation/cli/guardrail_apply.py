@@ -45,6 +45,9 @@ def execute(options: RcpOptions, streams: _Streams, cancel: threading.Event) -> 
     except _Stop as stop:
         print(f"error: {_one_line(str(stop))}", file=streams.stderr)
         return stop.status
+    except aws.SetupError as exc:  # a client that cannot be made (region, endpoint, credentials)
+        print(f"error: {_one_line(str(exc))}", file=streams.stderr)
+        return ExitStatus.AWS_SETUP
     except Cancelled:
         return ExitStatus.INTERRUPTED
     except KeyboardInterrupt:
@@ -59,12 +62,9 @@ def _execute(options: RcpOptions, streams: _Streams, cancel: threading.Event) ->
         region=options.regions[0] if options.regions else None,
         endpoint_url=options.endpoint_url,
     )
-    try:
-        session = aws.make_session(settings)
-        region = options.regions[0] if options.regions else aws.session_region(session)
-        identity = Identity(session, region, settings, cancel)
-    except aws.SetupError as exc:
-        raise _Stop(ExitStatus.AWS_SETUP, str(exc)) from None
+    session = aws.make_session(settings)
+    region = options.regions[0] if options.regions else aws.session_region(session)
+    identity = Identity(session, region, settings, cancel)
     # read: who the caller is, the organization, the policy as it is
     hardener = _hardener(identity, options)
     try:
