@@ -46,6 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 __all__ = [
     "ERRORS",
     "FORWARDED",
+    "ORGANIZATIONS_ERRORS",
     "QUERY_ERRORS",
     "REST_ERRORS",
     "AnswerEdit",
@@ -233,6 +234,32 @@ def stranger(status: int, content_type: str, body: str) -> ErrorShape:
     """Any other answer that is not AWS's: a block page in plain text, an empty JSON object from
     a mock left in the path; no AWS request id, as every one of AWS's answers has."""
     return ErrorShape(f"NotAws{status}", "", body, status=status, content_type=content_type)
+
+
+# Organizations' errors (JSON 1.1), where moto's store is kinder than AWS:
+# - PolicyTypeNotEnabledException: EnablePolicyType finishes asynchronously in AWS (the root lists
+#   the type as PENDING_ENABLE for a while), and AttachPolicy answers this until it is ENABLED;
+#   moto enables at once.
+# - AccessDeniedException: what AWS answers a caller that is neither the management account nor a
+#   delegated administrator, or lacks the action; moto lets any account of the organization act.
+_ORGANIZATIONS: Final = "com.amazonaws.organizations.v20161128"
+ORGANIZATIONS_ERRORS: Final[dict[str, ErrorShape]] = {
+    shape.code: shape
+    for shape in (
+        ErrorShape(
+            "PolicyTypeNotEnabledException",
+            _ORGANIZATIONS,
+            "The specified policy type isn't currently enabled in this root.",
+            message_key="Message",
+        ),
+        ErrorShape(
+            "AccessDeniedException",
+            _ORGANIZATIONS,
+            "You don't have permissions to access this resource.",
+            message_key="Message",
+        ),
+    )
+}
 
 
 # STS's errors, in its query protocol (XML); for AssumeRole, {table} is the RoleArn asked for.

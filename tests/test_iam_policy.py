@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from remediation import aws, controls, fleet
+from remediation.aws import organizations_policies
 from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import TableFactory, create_table
 from tests.fault_proxy import FaultProxy
 from tests.servers import MotoServer, assumed_client, aws_env, organization_members
+from tests.test_guardrail_rcp import Org, org  # noqa: F401 (org: the fixture, used by name)
 
 TABLE_RESOURCE = "arn:aws:dynamodb:*:*:table/sentinel-*"
 WRITE_ACTIONS = {control.write_action for control in controls.ALL}
@@ -247,3 +249,33 @@ def role_arn(account: str) -> str:
 
 def member_client(url: str, account: str) -> Any:
     return assumed_client(url, role_arn(account))
+
+
+# -- guardrail --rcp --apply: the organization's RCP ---------------------------------------------
+
+GUARDRAIL_RCP_POLICY = ROOT / "docs" / "iam-guardrail-rcp.json"
+
+
+def test_the_guardrail_rcp_policy_lists_exactly_the_actions_apply_declares() -> None:
+    policy = allowed(GUARDRAIL_RCP_POLICY)
+    assert set(policy) == set(organizations_policies.APPLY_ACTIONS)
+    assert policy.pop(organizations_policies.ROLE_ACTION) == {"arn:aws:iam::*:role/*"}
+    assert all(resources == {"*"} for resources in policy.values())
+    document = json.loads(GUARDRAIL_RCP_POLICY.read_text())
+    writes = [s for s in document["Statement"] if set(s["Action"]) & {"organizations:CreatePolicy"}]
+    assert [set(s["Action"]) for s in writes] == [set(organizations_policies.WRITE_ACTIONS)]
+    assert writes[0]["Condition"] == {
+        "StringEquals": {"organizations:PolicyType": "RESOURCE_CONTROL_POLICY"}
+    }
+
+
+def test_guardrail_apply_calls_exactly_what_its_policy_allows(org: Org) -> None:  # noqa: F811
+    create_table(org.client("dynamodb"), "sentinel-sessions")  # the management account's check
+    flags = ["guardrail", "--rcp", "--break-glass-role", "arn:aws:iam::*:role/BreakGlass"]
+    created = run_cli([*flags, "--apply", "--force"], org.env)  # enable, create, attach
+    updated = run_cli([*flags, "--apply", "--force", "--guardrail-mode", "lenient"], org.env)
+    assert (created.returncode, updated.returncode) == (0, 0), created.stderr + updated.stderr
+    operations = org.proxy.operations()
+    called = {op if ":" in op else f"dynamodb:{op}" for op in operations}
+    # sts:GetCallerIdentity needs no permission: no policy can deny it.
+    assert called - {fleet.CALLER_IDENTITY_ACTION} == set(allowed(GUARDRAIL_RCP_POLICY))

@@ -174,6 +174,8 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
         "dynamodb", "UpdateContinuousBackups", f"{_PITR_DESCRIPTION}.RecoveryPeriodInDays"
     ),
     ResponseField("sts", "GetCallerIdentity", "Account"),
+    ResponseField("sts", "GetCallerIdentity", "Arn"),
+    ResponseField("iam", "GetRole", "Role.Arn"),
     ResponseField("sts", "AssumeRole", "Credentials.AccessKeyId"),
     ResponseField("sts", "AssumeRole", "Credentials.SecretAccessKey"),
     ResponseField("sts", "AssumeRole", "Credentials.SessionToken"),
@@ -183,6 +185,19 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     # Retired on 2026-09-09 (botocore's Account documentation): only where State is absent.
     ResponseField("organizations", "ListAccounts", "Accounts[].Status", fallback_for="State"),
     ResponseField("organizations", "ListAccounts", "NextToken"),
+    # The guardrail's RCP (organizations_policies.py).
+    ResponseField("organizations", "DescribeOrganization", "Organization.Id"),
+    ResponseField("organizations", "DescribeOrganization", "Organization.MasterAccountId"),
+    ResponseField("organizations", "ListRoots", "Roots[].Id"),
+    ResponseField("organizations", "ListRoots", "Roots[].PolicyTypes[].Type"),
+    ResponseField("organizations", "ListPolicies", "Policies[].Id"),
+    ResponseField("organizations", "ListPolicies", "Policies[].Name"),
+    ResponseField("organizations", "ListPolicies", "Policies[].AwsManaged"),
+    ResponseField("organizations", "ListPolicies", "NextToken"),
+    ResponseField("organizations", "DescribePolicy", "Policy.Content"),
+    ResponseField("organizations", "ListTargetsForPolicy", "Targets[].TargetId"),
+    ResponseField("organizations", "ListTargetsForPolicy", "NextToken"),
+    ResponseField("organizations", "CreatePolicy", "Policy.PolicySummary.Id"),
     ResponseField("ec2", "DescribeRegions", "Regions[].RegionName"),
     ResponseField("ec2", "DescribeRegions", "Regions[].OptInStatus"),
     ResponseField("sns", "Publish", "MessageId"),

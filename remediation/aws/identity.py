@@ -1,10 +1,12 @@
 """The caller's accounts: STS (who am I, assume a role), Organizations (which accounts) and
-EC2's DescribeRegions (which regions an account has enabled), through the same door."""
+EC2's DescribeRegions (which regions an account has enabled), through the same door; and the
+caller's own role ARN with its path (`hardener_role`), which the guardrail must allow."""
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,8 @@ IDENTITY_RATES: Mapping[str, float] = {
     "AssumeRole": 50.0,
     "ListAccounts": 4.0,
     "DescribeRegions": 20.0,
+    # IAM: a handful of calls a second per account; one GetRole per run.
+    "GetRole": 5.0,
 }
 
 
@@ -71,6 +75,20 @@ class Identity:
         Raises CallFailed."""
         account: str = self._sts.call("GetCallerIdentity")["Account"]
         return account
+
+    def caller_arn(self) -> str:
+        """The caller's ARN as STS answers it: for a role, its assumed-role ARN, which carries
+        no path. Raises CallFailed."""
+        arn: str = self._sts.call("GetCallerIdentity")["Arn"]
+        return arn
+
+    def role_arn(self, name: str) -> str:
+        """The ARN of the caller account's role `name`, path included (iam:GetRole). Raises
+        CallFailed."""
+        client = _client(self._session, "iam", self._region, self._settings)
+        door = _Door(client, "iam", IDENTITY_RATES, self._cancel)
+        arn: str = door.call("GetRole", RoleName=name)["Role"]["Arn"]
+        return arn
 
     def caller_credentials(self) -> AccountCredentials:
         """The caller's own credentials (botocore refreshes them when their source can)."""
@@ -139,3 +157,51 @@ class Identity:
                 status = region.get("OptInStatus")
                 regions[name] = status is None or status in ENABLED_REGION
         return regions
+
+
+# -- the hardener's own role, as aws:PrincipalArn carries it --------------------------------------
+
+_ASSUMED_ROLE = re.compile(
+    r"arn:(?P<partition>[\w-]+):sts::(?P<account>\d{12}):assumed-role/(?P<name>[\w+=,.@-]+)/.+"
+)
+
+
+@dataclass(frozen=True)
+class HardenerRole:
+    """The caller's role ARN with its path, or None when the caller is no role; `source` says in
+    one line how it was learned (or why there is none), for the person to check."""
+
+    arn: str | None
+    source: str
+
+
+def hardener_role(identity: Identity, named: Sequence[str] = ()) -> HardenerRole:
+    """The caller's own role ARN, path included, as `aws:PrincipalArn` carries it.
+
+    sts:GetCallerIdentity gives an assumed-role ARN without the path (SSO roles live under
+    `role/aws-reserved/sso.amazonaws.com/...`): a role ARN among `named` (the --allow-role ARNs,
+    no wildcards) with the same account and name is taken as it is, else iam:GetRole finds it.
+    A caller that is no role (an IAM user, the root user) gets None, and `source` says so.
+    Raises CallFailed (GetCallerIdentity, or GetRole denied).
+    """
+    caller = identity.caller_arn()
+    found = _ASSUMED_ROLE.fullmatch(caller)
+    if found is None:
+        return HardenerRole(
+            None,
+            f"the caller {caller} is not an assumed role: not added (the guardrail allows "
+            "roles; name the roles that must change tables with --allow-role)",
+        )
+    account, name = found["account"], found["name"]
+    for arn in named:
+        parts = arn.split(":")
+        if (
+            len(parts) == 6
+            and parts[4] == account
+            and parts[5].startswith("role/")
+            and parts[5].rsplit("/", 1)[-1] == name
+            and not any(c in arn for c in "*?")
+        ):
+            return HardenerRole(arn, f"{arn} (from --allow-role, matching the caller {caller})")
+    arn = identity.role_arn(name)
+    return HardenerRole(arn, f"{arn} (from iam:GetRole for the caller {caller})")

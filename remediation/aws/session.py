@@ -190,6 +190,7 @@ _ENV_NAMES: Mapping[str, str] = {
     "sts": "STS",
     "organizations": "ORGANIZATIONS",
     "ec2": "EC2",
+    "iam": "IAM",
     "sns": "SNS",
     "sqs": "SQS",
     "securityhub": "SECURITYHUB",
@@ -244,6 +245,19 @@ def in_partition(session: Session, region: str, home: str | None) -> bool:
         return bool(session.get_partition_for_region(region) == partition)
     except BotoCoreError:  # UnknownRegionError: newer than this botocore
         return True
+
+
+def region_partition(region: str | None, profile: str | None) -> str:
+    """The partition (aws, aws-cn, ...) of `region`, else of the profile's or environment's
+    region, else aws's (botocore's endpoint data: no call, no credentials). Raises SetupError."""
+    try:
+        session = boto3.session.Session(profile_name=profile)
+        partition: str = session.get_partition_for_region(
+            region or session.region_name or "us-east-1"
+        )
+    except BotoCoreError as exc:  # an unknown region or profile
+        raise SetupError(str(exc)) from None
+    return partition
 
 
 def dynamodb_regions(session: Session, region: str | None) -> list[str]:

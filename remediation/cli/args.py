@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
 
 from remediation import core, pulumi_state
-from remediation.cli import formats
+from remediation.cli import formats, guardrail_rcp
 from remediation.controls import ALL, DELETION_PROTECTION
 from remediation.core import Requirement, TableRef
 from remediation.pulumi_state import ManagedTables
@@ -79,6 +79,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         epilog=_HARDEN_EPILOG,
     )
     _add_harden_arguments(harden)
+    guardrail_rcp.add_parser(commands)
     return parser
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from remediation.cli import formats
-from remediation.cli.args import UsageError, build_parser, help_hint, parse_options
+from remediation.cli.args import MODULE_PROG, UsageError, build_parser, help_hint, parse_options
 from remediation.cli.progress import final_line
 from remediation.cli.report import Report
 from remediation.cli.status import ExitStatus
@@ -63,6 +63,8 @@ def _main(
     if prog is None and not argv:  # `python -m remediation` alone: what can it do?
         build_parser().print_help(stderr)
         return ExitStatus.USAGE
+    if prog is None and argv[0] == "guardrail":
+        return _guardrail(argv, stdin, stdout, stderr)
     try:
         options = parse_options(argv, prog)
     except UsageError as exc:
@@ -102,6 +104,21 @@ def _main(
             print(f"error: cannot write --output {options.output}: {exc.strerror}", file=stderr)
             return max(report.exit_status, ExitStatus.FAILED)
     return report.exit_status
+
+
+def _guardrail(argv: Sequence[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> ExitStatus:
+    """`python -m remediation guardrail ...`: its own run (remediation/cli/guardrail_rcp.py)."""
+    from remediation.cli import guardrail_rcp
+
+    try:
+        args = build_parser().parse_args(list(argv))
+    except UsageError as exc:
+        hint = f"{MODULE_PROG} guardrail --help"
+        print(f"error: {_one_line(str(exc))} (see `{hint}`)", file=stderr)
+        return ExitStatus.USAGE
+    except SystemExit as exc:  # --help
+        return ExitStatus.OK if not exc.code else ExitStatus.USAGE
+    return guardrail_rcp.run(args, stdin, stdout, stderr)
 
 
 def _fail(
