@@ -2,11 +2,12 @@
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from remediation.pulumi_guardrail_policy import guardrail_policy
+from remediation.pulumi_guardrail_policy import guardrail_policy, keep_stack_config
 from remediation.pulumi_policies import PACK_NAME, policies
 
 # Remediate by default: `pulumi preview` marks what `pulumi up` will fix. The guardrail's stack
 # policy keeps its own level (advisory).
+keep_stack_config()  # the guardrail policy reads the stack's config (guardrailCoveredByRcp)
 PolicyPack(
     name=PACK_NAME,
     policies=[*policies(), guardrail_policy()],

@@ -25,6 +25,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy import policy as policy_module
 from pulumi_policy.proxy import UnknownValueError
 
 from remediation import guardrail as rail
@@ -81,12 +82,47 @@ class _Asked:
 
 def _asked() -> _Asked | None:
     """What the stack config asks for; None when it asks for no guardrail."""
-    config = pulumi.Config()
-    covered = config.get_bool(COVERED_BY_RCP_KEY) or False
-    if not config.get_object(BREAK_GLASS_ROLES_KEY) and not covered:
+    covered = _stack_value(COVERED_BY_RCP_KEY) == "true"
+    break_glass = _stack_value(BREAK_GLASS_ROLES_KEY)
+    if break_glass in (None, "", "[]") and not covered:
         return None
-    mode = rail.mode_named(config.get(MODE_KEY) or rail.Mode.STRICT.value)
+    mode = rail.mode_named(_stack_value(MODE_KEY) or rail.Mode.STRICT.value)
     return _Asked(mode, covered)
+
+
+_STACK: dict[str, Any] = {"project": None, "config": None}
+"""The stack config the engine sends with ConfigureStack, kept by `keep_stack_config`."""
+
+
+def keep_stack_config() -> None:
+    """Keep the stack config the engine hands the pack in ConfigureStack.
+
+    Pulumi's engine sends a pack the stack's config (project, keys and values) in ConfigureStack,
+    and pulumi_policy 1.21 keeps only its tags; Python policies have no other way to read it (the
+    CLI sets no PULUMI_CONFIG for a pack). So the pack's entry point wraps that one call of its
+    analyzer servicer, a private class: if pulumi_policy renames it, the pack fails to start
+    with an AttributeError rather than judging without the config.
+    """
+    servicer = policy_module._PolicyAnalyzerServicer
+    configure_stack = servicer.ConfigureStack
+
+    def keep(self: Any, request: Any, context: Any) -> Any:
+        _STACK["project"] = request.project
+        _STACK["config"] = dict(request.config)
+        return configure_stack(self, request, context)
+
+    servicer.ConfigureStack = keep  # type: ignore[method-assign,assignment]
+
+
+def _stack_value(key: str) -> str | None:
+    """A project key of the stack's config: from ConfigureStack, else from PULUMI_CONFIG (older
+    engines), as the text `pulumi config get` prints (lists as JSON)."""
+    project = _STACK["project"] or pulumi.get_project()
+    config = _STACK["config"]
+    if config is None:
+        config = pulumi.runtime.get_config_env()
+    value = config.get(f"{project}:{key}")
+    return value if isinstance(value, str) else None
 
 
 def guards(document: Any, table_arn: str, mode: rail.Mode) -> bool:
@@ -149,11 +185,11 @@ def _verdict(
     unknown = False
     for policy in policies:
         target = _get(policy.props, "resourceArn")
-        by_dependency = any(
-            d.urn == table.urn for d in policy.property_dependencies.get("resourceArn", [])
-        )
+        depends = policy.property_dependencies.get("resourceArn", [])
+        by_dependency = any(d.urn == table.urn for d in depends)
         if not (by_dependency or (isinstance(arn, str) and target == arn)):
-            if target is UNKNOWN or arn is UNKNOWN:
+            # The engine names what resourceArn came from: another resource's ARN is not ours.
+            if (target is UNKNOWN or arn is UNKNOWN) and not depends:
                 unknown = True  # may be this table's, once both are known
             continue
         document = _get(policy.props, "policy")
