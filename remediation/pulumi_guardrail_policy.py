@@ -12,6 +12,7 @@ delegated-admin account, and have no effect on tables in the management account.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -117,10 +118,12 @@ def keep_stack_config() -> None:
 def _stack_value(key: str) -> str | None:
     """A project key of the stack's config: from ConfigureStack, else from PULUMI_CONFIG (older
     engines), as the text `pulumi config get` prints (lists as JSON)."""
-    project = _STACK["project"] or pulumi.get_project()
+    project = _STACK["project"] or os.environ.get("PULUMI_PROJECT")
     config = _STACK["config"]
     if config is None:
         config = pulumi.runtime.get_config_env()
+    if not project:
+        return None  # no stack to read config from: no guardrail asked for
     value = config.get(f"{project}:{key}")
     return value if isinstance(value, str) else None
 
