@@ -34,7 +34,7 @@ from remediation.controls import GUARDRAIL
 from remediation.core import Requirement, Selection
 from remediation.pulumi_policies import CouldNotJudge, _selection, config_schema
 from remediation.pulumi_props import read_resource
-from remediation.pulumi_state import TABLE
+from remediation.pulumi_state import RESOURCE_TYPES, TABLE
 
 __all__ = [
     "ALLOW_ROLES_KEY",
@@ -167,16 +167,20 @@ def _listed(value: Any) -> list[Any]:
 
 def _tables(
     resources: Sequence[PolicyResource], selection: Selection
-) -> Iterator[tuple[PolicyResource, str | None]]:
-    """Every aws:dynamodb/table:Table of ours, with its physical name (None: not known yet)."""
+) -> Iterator[tuple[PolicyResource, str | None, bool]]:
+    """Every DynamoDB table resource of ours, with its physical name (None: not known yet), and
+    whether this policy can judge it: an aws:dynamodb/table:Table without replicas. A replica's
+    policy lives in its own region, and aws-native tables carry theirs inline; neither is judged
+    here, and the policy says so rather than passing them."""
     for resource in resources:
-        if resource.resource_type != TABLE:
+        if resource.resource_type not in RESOURCE_TYPES:
             continue
-        table = read_resource(TABLE, resource.props, resource.name, Requirement())
+        table = read_resource(resource.resource_type, resource.props, resource.name, Requirement())
         if table is None:
             continue
         if table.name is None or table.is_ours(selection):
-            yield resource, table.name
+            judged = resource.resource_type == TABLE and len(table.targets) == 1
+            yield resource, table.name, judged
 
 
 def _verdict(
@@ -215,8 +219,12 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
         if r.resource_type == ORGANIZATIONS_POLICY and _get(r.props, "type") == RCP_TYPE
     ]
     not_known = []
-    for table, name in _tables(args.resources, selection):
+    for table, name, judged in _tables(args.resources, selection):
         label = name or f"table {table.name!r}"
+        if not judged:
+            # Reported, never passed: at `mandatory` it blocks until someone looks.
+            report(_not_judged(label, table.resource_type), table.urn)
+            continue
         verdict = _verdict(table, policies, asked.mode)
         if verdict is None:
             not_known.append(label)
@@ -228,6 +236,18 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
             f"policy is not known yet): {', '.join(not_known)}",
             "arn",
         )
+
+
+def _not_judged(label: str, resource_type: str) -> str:
+    if resource_type == TABLE:
+        resource_type = f"{TABLE} with replicas"
+    return (
+        f"{label}: the guardrail was not judged: this policy judges the resource policies of "
+        f"aws:dynamodb/table:Table resources without replicas, and this is an {resource_type}"
+        " (a replica's policy lives in its own region; aws-native tables carry theirs inline). "
+        "Fix: check its resource policy yourself, e.g. `python -m remediation harden --guardrail "
+        "--dry-run`, or exclude it in this policy's config."
+    )
 
 
 def _message(label: str, mode: rail.Mode, rcp_in_stack: bool) -> str:

@@ -17,7 +17,7 @@ from remediation import guardrail as rail
 from remediation.controls import GUARDRAIL
 from remediation.guardrail_component import OrganizationGuardrail
 from remediation.pulumi_guardrail_policy import RESOURCE_POLICY, guards
-from remediation.pulumi_policies import TABLE
+from remediation.pulumi_policies import NATIVE_TABLE, TABLE, TABLE_REPLICA
 from remediation.transform import TableGuardrail, allows, guard_table
 from tests.analyzer_engine import (
     ACCOUNT,
@@ -309,3 +309,31 @@ def test_a_mandatory_config_should_make_the_guardrail_policy_block() -> None:
     with AnalyzerEngine(stack_config=GUARDED, dry_run=False, policy_config=mandatory) as engine:
         (diagnostic,) = ours(engine.analyze_stack([table("sentinel-requests")]))
     assert diagnostic.level == "mandatory"
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        Resource(
+            TABLE,
+            "global",
+            {
+                "name": "sentinel-global",
+                "arn": arn("sentinel-global"),
+                "replicas": [{"regionName": "eu-west-1"}],
+            },
+        ),
+        Resource(NATIVE_TABLE, "native", {"tableName": "sentinel-native"}),
+        Resource(TABLE_REPLICA, "replica", {"globalTableArn": arn("sentinel-replicated")}),
+    ],
+)
+def test_a_table_this_policy_cannot_judge_should_be_reported_never_passed(
+    asked: AnalyzerEngine, resource: Resource
+) -> None:
+    policy = resource_policy(
+        "sentinel-global", rail.table_policy(arn("sentinel-global"), PRINCIPALS)
+    )
+    (diagnostic,) = ours(asked.analyze_stack([resource, policy]))
+    assert diagnostic.urn == resource.urn and diagnostic.level == "advisory"
+    assert "the guardrail was not judged" in diagnostic.message
+    assert resource.type in diagnostic.message
