@@ -81,14 +81,35 @@ class _Asked:
     covered: bool
 
 
-def _asked() -> _Asked | None:
-    """What the stack config asks for; None when it asks for no guardrail."""
+def _asked(policies: Sequence[PolicyResource]) -> _Asked | None:
+    """What the stack asks for; None when it asks for no guardrail.
+
+    A stack asks by its config (a break-glass role), or by declaring the guardrail (our Sid) in
+    any resource policy: then every Sentinel table of it must have one. Without the stack config
+    (`pulumi policy analyze` sends none), the mode is the floor both modes deny (lenient)."""
     covered = _stack_value(COVERED_BY_RCP_KEY) == "true"
-    break_glass = _stack_value(BREAK_GLASS_ROLES_KEY)
-    if break_glass in (None, "", "[]") and not covered:
+    if covered:
+        return _Asked(rail.Mode.STRICT, True)
+    by_config = _stack_value(BREAK_GLASS_ROLES_KEY) not in (None, "", "[]")
+    if not by_config and not any(_declares_guardrail(p) for p in policies):
         return None
-    mode = rail.mode_named(_stack_value(MODE_KEY) or rail.Mode.STRICT.value)
-    return _Asked(mode, covered)
+    if _stack_config() is None:
+        return _Asked(rail.Mode.LENIENT, False)
+    return _Asked(rail.mode_named(_stack_value(MODE_KEY) or rail.Mode.STRICT.value), False)
+
+
+def _declares_guardrail(policy: PolicyResource) -> bool:
+    document = _get(policy.props, "policy")
+    if not isinstance(document, str):
+        return False
+    try:
+        parsed = json.loads(document)
+    except json.JSONDecodeError:
+        return False
+    statements = parsed.get("Statement", []) if isinstance(parsed, dict) else []
+    if isinstance(statements, dict):
+        statements = [statements]
+    return any(isinstance(s, dict) and s.get("Sid") == rail.SID for s in statements)
 
 
 _STACK: dict[str, Any] = {"project": None, "config": None}
@@ -115,15 +136,22 @@ def keep_stack_config() -> None:
     servicer.ConfigureStack = keep  # type: ignore[method-assign,assignment]
 
 
-def _stack_value(key: str) -> str | None:
-    """A project key of the stack's config: from ConfigureStack, else from PULUMI_CONFIG (older
-    engines), as the text `pulumi config get` prints (lists as JSON)."""
-    project = _STACK["project"] or os.environ.get("PULUMI_PROJECT")
+def _stack_config() -> dict[str, str] | None:
+    """The stack's config as `project:key` -> text: from ConfigureStack, else from PULUMI_CONFIG
+    (older engines); None when the engine gave none."""
     config = _STACK["config"]
     if config is None:
-        config = pulumi.runtime.get_config_env()
-    if not project:
-        return None  # no stack to read config from: no guardrail asked for
+        config = pulumi.runtime.get_config_env() or None
+    project = _STACK["project"] or os.environ.get("PULUMI_PROJECT")
+    return dict(config) if config is not None and project else None
+
+
+def _stack_value(key: str) -> str | None:
+    """A project key of the stack's config, as `pulumi config get` prints it (lists as JSON)."""
+    config = _stack_config()
+    if config is None:
+        return None
+    project = _STACK["project"] or os.environ.get("PULUMI_PROJECT")
     value = config.get(f"{project}:{key}")
     return value if isinstance(value, str) else None
 
@@ -208,11 +236,11 @@ def _verdict(
 
 
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    asked = _asked()
+    policies = [r for r in args.resources if r.resource_type == RESOURCE_POLICY]
+    asked = _asked(policies)
     if asked is None or asked.covered:
         return
     selection = _selection(args.get_config(), GUARDRAIL.id)
-    policies = [r for r in args.resources if r.resource_type == RESOURCE_POLICY]
     rcps = [
         r
         for r in args.resources

@@ -337,3 +337,13 @@ def test_a_table_this_policy_cannot_judge_should_be_reported_never_passed(
     assert diagnostic.urn == resource.urn and diagnostic.level == "advisory"
     assert "the guardrail was not judged" in diagnostic.message
     assert resource.type in diagnostic.message
+
+
+def test_a_stack_that_declares_the_guardrail_anywhere_should_be_judged_without_config() -> None:
+    # `pulumi policy analyze` sends no stack config: the guardrail declared on one table asks
+    # for it on every Sentinel table of the stack.
+    with AnalyzerEngine(dry_run=False) as engine:
+        resources = [*guarded("sentinel-requests"), table("sentinel-sessions")]
+        (diagnostic,) = ours(engine.analyze_stack(resources))
+        assert "sentinel-sessions: the guardrail is missing" in diagnostic.message
+        assert ours(engine.analyze_stack([table("sentinel-sessions")])) == []
