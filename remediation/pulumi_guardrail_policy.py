@@ -2,9 +2,10 @@
 
 A table's guardrail is a resource of its own (`aws.dynamodb.ResourcePolicy`) that names the table
 by its ARN, so only a stack validation policy, which sees every resource, can tell whether a table
-has one. It judges a stack that asks for the guardrail, that is whose config names a break-glass
-role (`guardrailBreakGlassRoles`), as the CLI judges it only under `--guardrail`; and it is quiet
-when the stack's config says an organization RCP covers its account (`guardrailCoveredByRcp`).
+has one. It judges a stack that asks for the guardrail, as the CLI judges it only under
+`--guardrail`: one whose config names a break-glass role (`guardrailBreakGlassRoles`), or that
+declares the guardrail on any table. It is quiet when the stack's config says an organization RCP
+covers its account (`guardrailCoveredByRcp`).
 An RCP declared in the same stack never counts: RCPs are declared in the management or a
 delegated-admin account, and have no effect on tables in the management account.
 """
@@ -46,6 +47,7 @@ __all__ = [
     "RESOURCE_POLICY",
     "guardrail_policy",
     "guards",
+    "keep_stack_config",
 ]
 
 # The stack config keys, shared with the program (remediation.transform.guardrail_from_config).
