@@ -347,3 +347,34 @@ def test_a_stack_that_declares_the_guardrail_anywhere_should_be_judged_without_c
         (diagnostic,) = ours(engine.analyze_stack(resources))
         assert "sentinel-sessions: the guardrail is missing" in diagnostic.message
         assert ours(engine.analyze_stack([table("sentinel-sessions")])) == []
+
+
+class _OrganizationMocks(pulumi.runtime.Mocks):
+    """Mocks whose getOrganization answers with one root, as a management account's would."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:organizations/getOrganization:getOrganization":
+            return {"id": "o-example", "roots": [{"id": "r-abcd", "name": "Root"}]}
+        return {}
+
+
+def test_organization_guardrail_without_targets_should_attach_to_the_organizations_root() -> None:
+    mocks = _OrganizationMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="management", preview=False)
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def declare() -> pulumi.Output[Any]:
+        component = OrganizationGuardrail("sentinel-guardrail", principals=PRINCIPALS)
+        (attachment,) = component.attachments
+        return attachment.target_id
+
+    declare()
+    (attachment,) = [r for r in mocks.resources if r.typ.endswith("PolicyAttachment")]
+    assert attachment.inputs["targetId"] == "r-abcd"
