@@ -11,12 +11,16 @@ BreakGlassTableSchema, SessionTableSchema); deletion protection and PITR are on.
     pulumi config set runtimeGuardReservedConcurrency 2   # or none (default 1)
     pulumi config set protect false              # a throwaway stack that `pulumi destroy` removes
     pulumi config set sourceProtection false     # declare them unprotected: what the pack fixes
+    pulumi config set --path 'guardrailBreakGlassRoles[0]' arn:aws:iam::111122223333:role/BreakGlass
+    pulumi config set --path 'guardrailAllowRoles[0]' arn:aws:iam::111122223333:role/deploy/Pulumi
+    pulumi config set guardrailDeployRole arn:aws:iam::111122223333:role/deploy/Pulumi
+    pulumi config set guardrailMode lenient      # or strict (default): see docs/guardrail.md
 """
 
 import pulumi
 import pulumi_aws as aws
 
-from remediation.transform import protect_tables
+from remediation.transform import guard_table, guardrail_from_config, protect_tables
 
 config = pulumi.Config()
 prefix = config.get("prefix") or "sentinel-"
@@ -25,6 +29,8 @@ exclude = config.get_object("exclude") or []
 protect = config.get_bool("protect", True)
 # Off: the tables are declared without deletion protection and PITR, as the pack's demo and tests.
 source_protection = config.get_bool("sourceProtection", True)
+# Before any resource: a guardrail that would lock this very deploy out stops the preview.
+guardrail = guardrail_from_config(config)
 
 if config.get_bool("hardenAtSource"):
     # The one line a program needs to protect its own Sentinel tables at the source.
@@ -34,6 +40,8 @@ if config.get_bool("hardenAtSource"):
 
 # Every GSI sorts by creation time except the session table's server-instance index.
 CREATED_AT = "created_at"
+
+declared: dict[str, aws.dynamodb.Table] = {}
 
 TABLES = {
     "requests": ["requester", "status", "profile"],
@@ -77,7 +85,9 @@ for logical_name, gsi_keys in TABLES.items():
         opts=pulumi.ResourceOptions(protect=protect),
     )
     pulumi.export(f"{logical_name}_table", table.name)
+    declared[logical_name] = table
 
+guard_role: pulumi.Output[str] | None = None
 if config.get_bool("runtimeGuard"):
     # Imported only when asked for, so a stack without the guard declares none of it.
     from remediation.guard_component import TableGuard, reserved_concurrency_from
@@ -97,3 +107,10 @@ if config.get_bool("runtimeGuard"):
     pulumi.export("guard_function", guard.function.name)
     pulumi.export("guard_dead_letter_queue", guard.dead_letter_queue.url)
     pulumi.export("guard_dead_letter_alarm", guard.dead_letter_alarm.name)
+    guard_role = guard.role.arn
+
+if guardrail is not None:
+    # One resource policy per table (the program declares no replicas); the guard's role, when
+    # there is one, may still re-protect them.
+    for logical_name, table in declared.items():
+        guard_table(f"{logical_name}-guardrail", table, guardrail, guard_role=guard_role)

@@ -6,19 +6,44 @@ Register it once, before the tables are declared:
 
 It reads each DynamoDB table's inputs with the same functions as the policy pack
 (`remediation.pulumi_policies`), asks the core what is missing, and turns it on.
+
+The guardrail (issue 19) is a resource of its own, an `aws.dynamodb.ResourcePolicy` whose document
+names the table's ARN, an output. A transform sees a resource's inputs only and cannot declare a
+sibling that waits on its outputs, so the guardrail is declared beside the table by `guard_table`,
+from the stack config `guardrail_from_config` reads:
+
+    guardrail = guardrail_from_config(pulumi.Config())      # None when the stack asks for none
+    if guardrail is not None:
+        guard_table("requests-guardrail", table, guardrail)
 """
 
 from __future__ import annotations
 
 import copy
+import fnmatch
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 
+from remediation import guardrail as rail
 from remediation.core import DEFAULT_PREFIX, Requirement, Selection
+from remediation.pulumi_guardrail_policy import (
+    ALLOW_ROLES_KEY,
+    BREAK_GLASS_ROLES_KEY,
+    DEPLOY_ROLE_KEY,
+    MODE_KEY,
+)
 from remediation.pulumi_policies import RESOURCE_TYPES, enable, judge
 
-__all__ = ["protect_tables"]
+__all__ = [
+    "TableGuardrail",
+    "allows",
+    "guard_table",
+    "guardrail_from_config",
+    "protect_tables",
+]
 
 
 def protect_tables(
@@ -61,3 +86,101 @@ def protect_tables(
         return pulumi.ResourceTransformResult(props=props, opts=opts)
 
     return transform
+
+
+@dataclass(frozen=True)
+class TableGuardrail:
+    """The guardrail a program declares on each of its tables: who may still weaken or delete
+    them, and whether UpdateTable is denied too."""
+
+    principals: rail.Principals
+    mode: rail.Mode = rail.Mode.STRICT
+
+
+def allows(pattern: str, arn: str) -> bool:
+    """Whether IAM's ArnLike matches `arn` to `pattern`: each of the six `:` parts on its own,
+    `*` and `?` the only wildcards."""
+    wanted, given = pattern.split(":", 5), arn.split(":", 5)
+    if len(wanted) != 6 or len(given) != 6:
+        return False
+    return all(fnmatch.fnmatchcase(g, w) for w, g in zip(wanted, given, strict=True))
+
+
+def guardrail_from_config(config: pulumi.Config) -> TableGuardrail | None:
+    """The guardrail the stack config asks for, None when it names no break-glass role.
+
+    Raise pulumi.RunError (one line, before any resource is declared) for a malformed role ARN,
+    allowed roles without a break-glass role, an unknown mode, and a deploy role
+    (`guardrailDeployRole`) that is missing or not allowed: the guardrail denies UpdateTable and
+    PutResourcePolicy to everyone else, so the next `pulumi up` would be locked out.
+    """
+    break_glass = _roles(config, BREAK_GLASS_ROLES_KEY)
+    allow = _roles(config, ALLOW_ROLES_KEY)
+    if not break_glass and not allow:
+        return None
+    principals = rail.Principals(break_glass=break_glass, allow=allow)
+    deploy_role = config.get(DEPLOY_ROLE_KEY)
+    try:
+        if not break_glass:
+            raise rail.GuardrailError(
+                f"{ALLOW_ROLES_KEY} is set but {BREAK_GLASS_ROLES_KEY} is not: the guardrail "
+                "needs at least one break-glass role"
+            )
+        partition = rail.arn_partition(break_glass[0])
+        rail.check_principals(principals, partition)
+        mode = rail.mode_named(config.get(MODE_KEY) or rail.Mode.STRICT.value)
+        if not deploy_role:
+            raise rail.GuardrailError(
+                f"{DEPLOY_ROLE_KEY} is not set: the guardrail denies UpdateTable and "
+                "PutResourcePolicy to every role it does not allow, so name the role `pulumi up` "
+                "runs as (its ARN with its path) and allow it in "
+                f"{ALLOW_ROLES_KEY}, or the next `pulumi up` is locked out"
+            )
+        rail.check_role_arn(deploy_role, partition)
+    except rail.GuardrailError as error:
+        raise pulumi.RunError(f"guardrail: {error}") from None
+    if not any(allows(pattern, deploy_role) for pattern in principals.arns()):
+        raise pulumi.RunError(
+            f"guardrail: the deploy role {deploy_role} ({DEPLOY_ROLE_KEY}) is not among the "
+            f"allowed roles ({BREAK_GLASS_ROLES_KEY}, {ALLOW_ROLES_KEY}): after this update the "
+            "guardrail would deny it UpdateTable and PutResourcePolicy, locking the next "
+            f"`pulumi up` out; add it to {ALLOW_ROLES_KEY}"
+        )
+    if mode is rail.Mode.LENIENT:
+        pulumi.log.warn(f"guardrail: {rail.LENIENT_LEAVES_OPEN}")
+    return TableGuardrail(principals, mode)
+
+
+def _roles(config: pulumi.Config, key: str) -> tuple[str, ...]:
+    value = config.get_object(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise pulumi.RunError(f"guardrail: {key} must be a list of role ARNs, got {value!r}")
+    return tuple(value)
+
+
+def guard_table(
+    name: str,
+    table: aws.dynamodb.Table,
+    guardrail: TableGuardrail,
+    *,
+    guard_role: pulumi.Input[str] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> aws.dynamodb.ResourcePolicy:
+    """The guardrail as `table`'s resource policy, built from its ARN once that is known; with
+    `guard_role`, the runtime guard's role (an output, path and all) is allowed too."""
+
+    def document(args: list[str | None]) -> str:
+        arn, guard = args
+        principals = rail.Principals(
+            break_glass=guardrail.principals.break_glass,
+            allow=guardrail.principals.allow,
+            guard=guard,
+        )
+        return rail.dumps(rail.table_policy(arn or "", principals, guardrail.mode))
+
+    policy = pulumi.Output.all(table.arn, guard_role).apply(document)
+    return aws.dynamodb.ResourcePolicy(name, resource_arn=table.arn, policy=policy, opts=opts)

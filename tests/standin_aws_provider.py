@@ -10,7 +10,8 @@ whatever endpoint boto3 is given (moto_server in the tests, through AWS_ENDPOINT
 it does not delete a table whose deletion protection is on: DynamoDB's own refusal is passed
 through as the provider's error. Nothing in remediation/ or policy_pack/ knows of it.
 
-Only what the Sentinel program declares is implemented; any other change is refused out loud.
+Only what the Sentinel program declares is implemented (tables and, for the guardrail, their
+resource policies: `GuardrailProvider`); any other change is refused out loud.
 """
 
 from __future__ import annotations
@@ -262,9 +263,108 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
         return empty_pb2.Empty()
 
 
+RESOURCE_POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy"
+
+
+def _kind(request: Any) -> str:
+    return request.urn.split("::")[2] if request.urn.count("::") >= 3 else ""
+
+
+class GuardrailProvider(Provider):
+    """Tables as above, and aws:dynamodb/resourcePolicy:ResourcePolicy (resourceArn, policy,
+    confirmRemoveSelfResourceAccess; id the resource's ARN, as the real provider's), with
+    PutResourcePolicy, GetResourcePolicy and DeleteResourcePolicy."""
+
+    def _put(self, news: Mapping[str, Any]) -> dict[str, Any]:
+        call: dict[str, Any] = {"ResourceArn": news["resourceArn"], "Policy": news["policy"]}
+        if news.get("confirmRemoveSelfResourceAccess"):
+            call["ConfirmRemoveSelfResourceAccess"] = True
+        answer = self._client().put_resource_policy(**call)
+        return {**news, "revisionId": answer.get("RevisionId", "")}
+
+    def Check(self, request: Any, context: Any) -> Any:
+        if _kind(request) != RESOURCE_POLICY:
+            return super().Check(request, context)
+        news = _dict(request.news)
+        failures = [
+            provider_pb2.CheckFailure(property=key, reason=f"Missing required argument {key!r}")
+            for key in ("resourceArn", "policy")
+            if key not in news
+        ]
+        return provider_pb2.CheckResponse(inputs=request.news, failures=failures)
+
+    def Diff(self, request: Any, context: Any) -> Any:
+        if _kind(request) != RESOURCE_POLICY:
+            return super().Diff(request, context)
+        olds = _dict(request.old_inputs) if request.HasField("old_inputs") else _dict(request.olds)
+        news = _dict(request.news)
+        keys = ("resourceArn", "policy", "confirmRemoveSelfResourceAccess")
+        changed = [k for k in keys if olds.get(k) != news.get(k)]
+        kind = provider_pb2.DiffResponse
+        return kind(
+            changes=kind.DIFF_SOME if changed else kind.DIFF_NONE,
+            diffs=changed,
+            replaces=[k for k in changed if k == "resourceArn"],
+        )
+
+    def Create(self, request: Any, context: Any) -> Any:
+        if _kind(request) != RESOURCE_POLICY:
+            return super().Create(request, context)
+        news = _dict(request.properties)
+        try:
+            outputs = self._put(news)
+        except ClientError as error:
+            self._fail(context, "creating", news["resourceArn"], error)
+        return provider_pb2.CreateResponse(id=news["resourceArn"], properties=_struct(outputs))
+
+    def Read(self, request: Any, context: Any) -> Any:
+        if _kind(request) != RESOURCE_POLICY:
+            return super().Read(request, context)
+        inputs = _dict(request.inputs) or _dict(request.properties)
+        try:
+            answer = self._client().get_resource_policy(ResourceArn=request.id)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in (
+                "PolicyNotFoundException",
+                "ResourceNotFoundException",
+            ):
+                return provider_pb2.ReadResponse()  # gone: the engine drops it from state
+            self._fail(context, "reading", request.id, error)
+        outputs = {
+            **inputs,
+            "resourceArn": request.id,
+            "policy": answer["Policy"],
+            "revisionId": answer.get("RevisionId", ""),
+        }
+        return provider_pb2.ReadResponse(
+            id=request.id, properties=_struct(outputs), inputs=request.inputs
+        )
+
+    def Update(self, request: Any, context: Any) -> Any:
+        if _kind(request) != RESOURCE_POLICY:
+            return super().Update(request, context)
+        news = _dict(request.news)
+        try:
+            outputs = self._put(news)
+        except ClientError as error:
+            self._fail(context, "updating", request.id, error)
+        return provider_pb2.UpdateResponse(properties=_struct(outputs))
+
+    def Delete(self, request: Any, context: Any) -> Any:
+        if _kind(request) != RESOURCE_POLICY:
+            return super().Delete(request, context)
+        try:
+            self._client().delete_resource_policy(ResourceArn=request.id)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code not in ("PolicyNotFoundException", "ResourceNotFoundException"):
+                self._fail(context, "deleting", request.id, error)
+        return empty_pb2.Empty()
+
+
 def main() -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    provider_pb2_grpc.add_ResourceProviderServicer_to_server(Provider(), server)
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(GuardrailProvider(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 import pytest
 
-from remediation.controls import ALL, DELETION_PROTECTION, PITR
+from remediation.controls import ALL, DELETION_PROTECTION, GUARDRAIL, PITR
 from remediation.pulumi_policies import (
     NATIVE_GLOBAL_TABLE,
     NATIVE_TABLE,
@@ -125,7 +125,7 @@ def test_the_pack_should_describe_one_policy_per_control(pack: AnalyzerEngine) -
     assert pack.plugin_version
     assert pack.info.name == PACK_NAME and pack.info.supportsConfig
     infos = {p.name: p for p in pack.info.policies}
-    assert list(infos) == [*(c.id for c in ALL), PROTECT_POLICY]
+    assert list(infos) == [*(c.id for c in ALL), PROTECT_POLICY, GUARDRAIL.id]
     for control in ALL:
         info = infos[control.id]
         assert info.description == control.description
@@ -135,6 +135,7 @@ def test_the_pack_should_describe_one_policy_per_control(pack: AnalyzerEngine) -
         DP: "remediate",
         PITR_ID: "remediate",
         PROTECT_POLICY: "advisory",
+        GUARDRAIL.id: "advisory",
     }
     assert pack.config[DP].properties == {"prefix": "sentinel-"}
 
