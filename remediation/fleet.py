@@ -26,6 +26,7 @@ from remediation.core import (
     Selection,
     TableRef,
     TableState,
+    parse_arn,
 )
 from remediation.targets import (
     ACCESS_DENIED,
@@ -33,7 +34,6 @@ from remediation.targets import (
     CALLER_LEFT_OUT,
     FOLLOWED_REPLICA,
     REFUSED,
-    ROLE_ARN,
     SCP_DENY,
     UNKNOWN_TO_BOTOCORE,
     InvalidScope,
@@ -138,7 +138,7 @@ class Fleet:
                 caller = identity.caller_account()
             except aws.CallFailed as exc:
                 raise aws.SetupError(f"cannot tell the caller's account: {exc.error}") from None
-        roles = {ROLE_ARN.fullmatch(arn)["account"]: arn for arn in scope.role_arns}  # type: ignore[index]
+        roles = {a.account: arn for arn in scope.role_arns if (a := parse_arn(arn)) and a.account}
         excluded = set(scope.exclude_accounts)
         if scope.organization:
             roles.update(self._organization(identity, caller, excluded))
@@ -251,8 +251,7 @@ class Fleet:
         regions = (ALL_ACCOUNT_REGIONS,) if self.scope.all_regions else self.regions
         for region in regions:
             target = Target(member.account, region, None)
-            target.fail(error)
-            target.status = "failed"  # the account, not a region, is out of reach: never "denied"
+            target.fail(error, account_wide=True)
             self.targets[target.key] = target
 
     def _unreached_replica(self, account: str | None, region: str, name: str) -> None:
@@ -477,7 +476,7 @@ class _Reading:
 
     def _got(self, target: Target, state: TableState) -> list[pool.Task]:
         self.states[(target.key, state.name)] = state
-        own = _arn_account(state.arn)
+        own = _account_of(state.arn)
         follow = []
         for replica in state.replicas:
             # Followed by its ReplicaArn's account and region, not by region alone.
@@ -542,7 +541,7 @@ class _Reading:
                 origin = min(found, key=lambda k: (k[1] not in fleet.regions, k[0] or "", k[1]))
                 origin_state = states.get((origin, name))
                 replica_of = origin_state.arn if origin_state else None
-            account = key[0] or _arn_account(state.arn)
+            account = key[0] or _account_of(state.arn)
             rows.append(Row(key, account, key[1], state, replica_of))
         if self.refs and not fleet.scope.single:
             found_names = {row.state.name for row in rows}
@@ -550,6 +549,11 @@ class _Reading:
                 if ref.name not in found_names:
                     rows.append(nowhere(ref, len(fleet.ok_targets())))
         return sorted(rows, key=lambda r: r.sort_key)
+
+
+def _account_of(arn: str | None) -> str | None:
+    parsed = parse_arn(arn)
+    return parsed.account if parsed else None
 
 
 def _bind(fn: Callable[[TableState, Change], Outcome], state: TableState, change: Change) -> Any:
@@ -565,11 +569,6 @@ def _store(
         return []
 
     return store
-
-
-def _arn_account(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[4] if len(parts) > 5 else None
 
 
 __all__ = [

@@ -163,13 +163,16 @@ class Target:
         """Whether this target makes the run a failure (exit 1)."""
         return self.status == "failed" or (self.status == "denied" and self.denial_fails)
 
-    def fail(self, error: AwsError, *, part_way: bool = False) -> None:
+    def fail(self, error: AwsError, *, part_way: bool = False, account_wide: bool = False) -> None:
         """The target could not be (fully) covered. Part-way (ListTables failed after a page),
-        its hardener stays: the tables listed before are read and hardened as planned."""
+        its hardener stays: the tables listed before are read and hardened as planned.
+        Account-wide (its role not assumed), the account is out of reach: failed, never "denied"
+        even when an SCP is what refused, since no region of it was looked at."""
         if not part_way:
             self.hardener = None
         self.error = error
-        self.status = "denied" if scp_denied(error) and not part_way else "failed"
+        denied = scp_denied(error) and not part_way and not account_wide
+        self.status = "denied" if denied else "failed"
 
     def skip(self, note: str) -> None:
         self.hardener = None

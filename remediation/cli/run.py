@@ -300,8 +300,9 @@ def _check_account(row: Row, refs: Sequence[TableRef]) -> Row:
     """A table named by ARN must be in the account the credentials reach, or it is not ours."""
     state = row.state
     for ref in refs:
-        if ref.name == state.name and ref.account and state.arn:
-            account = state.arn.split(":")[4]
+        parsed = core.parse_arn(state.arn)
+        if ref.name == state.name and ref.account and parsed is not None:
+            account = parsed.account
             if account != ref.account:
                 error = AwsError(
                     "dynamodb:DescribeTable",

@@ -14,7 +14,7 @@ from remediation.cli.report import Report, TableResult
 from remediation.cli.words import count as _count
 from remediation.cli.words import of as _of
 from remediation.controls import ALL, PITR, Control
-from remediation.core import Change, TableState
+from remediation.core import Change, TableState, parse_arn
 
 _FIX_IN_PULUMI = (
     "in the code, or run `pulumi up --policy-pack policy_pack`: a change made here is "
@@ -299,7 +299,8 @@ def _read_problems(state: TableState) -> list[str]:
 def _table_cell(table: TableResult) -> str:
     if table.replica_of is None:
         return table.name
-    origin = table.replica_of.split(":")[3] if table.replica_of.count(":") >= 5 else "?"
+    parsed = parse_arn(table.replica_of)
+    origin = (parsed.region if parsed else None) or "?"
     return f"{table.name} (replica of {origin})"
 
 
