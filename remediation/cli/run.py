@@ -81,8 +81,10 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
     # judge: what each table lacks, per account-region
     _judge(options, rows, facts)
     show_plan(facts.freeze())
-    if options.check and not rows and not options.allow_empty and targets.ok_targets():
-        # A typo is not a pass. (Where no account-region was reached, their failures say why.)
+    if not (rows or facts.excluded or options.allow_empty) and targets.ok_targets():
+        # A typo is not a pass, whether the run checks or hardens (a CI job that hardens must
+        # not go green on one). Every table excluded by --exclude is what was asked: no error.
+        # Where no account-region was reached, their failures say why.
         facts.fail(_nothing_checked(facts), usage=False)
         return
     if not (options.check or options.dry_run or not facts.changes):
@@ -155,14 +157,11 @@ def _scope(options: Options) -> Scope:
 
 
 def _nothing_checked(facts: _Facts) -> str:
-    if facts.excluded:
-        what = f"every table found is excluded by --exclude ({len(facts.excluded)})"
+    if facts.fleet is not None and not facts.fleet.scope.single:
+        place = count(len(facts.fleet.ok_targets()), "account-region")
     else:
-        if facts.fleet is not None and not facts.fleet.scope.single:
-            place = count(len(facts.fleet.ok_targets()), "account-region")
-        else:
-            place = ", ".join(facts.regions)
-        what = f"no table matches prefix {facts.options.selection.prefix!r} in {place}"
+        place = ", ".join(facts.regions)
+    what = f"no table matches prefix {facts.options.selection.prefix!r} in {place}"
     return f"nothing was checked: {what}; pass --allow-empty if an empty selection is intended"
 
 
