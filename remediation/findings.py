@@ -109,7 +109,7 @@ def finding(
         arn=arn,
         control=control,
         status=status,
-        detail=_capital(_sentence(after, control, status, changed, error, requirement)),
+        detail=_capital(_sentence(before, after, control, status, changed, error, requirement)),
         before=core.state_json(before, requirement) if readable else None,
         after=core.state_json(after, requirement) if readable else None,
         changed=changed,
@@ -142,6 +142,7 @@ def _capital(text: str) -> str:
 
 
 def _sentence(
+    before: TableState,
     after: TableState,
     control: Control,
     status: Status,
@@ -155,9 +156,12 @@ def _sentence(
     if status == "unknown":
         return f"{control.noun} on {table} could not be read"
     if status == "pass":
-        how = "was enabled by this run" if changed else "is enabled"
-        if control is PITR and after.pitr_recovery_days is not None:
-            how += f" ({after.pitr_recovery_days} days)"
+        how, days = "was enabled by this run" if changed else "is enabled", after.pitr_recovery_days
+        if changed and (was := before.reading(control).enabled and before.pitr_recovery_days):
+            how = f"was already enabled; this run raised its period from {was} to"
+            return f"{control.noun} on {table} {how} {days} days"
+        if control is PITR and days is not None:
+            how += f" ({days} days)"
         return f"{control.noun} on {table} {how}"
     if after.reading(control).enabled:
         return (

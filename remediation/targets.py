@@ -40,7 +40,7 @@ _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 TargetKey = tuple[str | None, str]
 """(account, region). The account is None for the caller's own when no run needs its id."""
 
-Status = Literal["ok", "failed", "skipped", "denied"]
+Status = Literal["ok", "failed", "skipped", "denied", "interrupted"]
 ALL_ACCOUNT_REGIONS = core.ACCOUNT_WIDE
 """The region of an account-wide entry when the account's regions are not known (a role that
 cannot be assumed under --all-regions, an account skipped for its state)."""
@@ -56,6 +56,12 @@ CALLER_LEFT_OUT = (
     "the caller's own account (--include-caller-account hardens it with the caller's credentials)"
 )
 """Why an organization run lists the caller's account as skipped."""
+
+
+INTERRUPTED = (
+    "read only in part: Ctrl-C came first; what was read is reported, the rest is unchecked"
+)
+"""Why a target a Ctrl-C stopped during the reads is not `ok`."""
 
 
 FOLLOWED_REPLICA = frozenset({"ACTIVE", "UPDATING", "CREATING"})
@@ -174,6 +180,11 @@ class Target:
         denied = scp_denied(error) and not part_way and not account_wide
         self.status = "denied" if denied else "failed"
 
+    def interrupt(self) -> None:
+        """Ctrl-C came before this account-region was read in full: it is not `ok`."""
+        self.status = "interrupted"
+        self.note = INTERRUPTED
+
     def skip(self, note: str) -> None:
         self.hardener = None
         self.status = "skipped"
@@ -254,6 +265,7 @@ __all__ = [
     "ALL_ACCOUNT_REGIONS",
     "CALLER_LEFT_OUT",
     "FOLLOWED_REPLICA",
+    "INTERRUPTED",
     "REFUSED",
     "ROLE_ARN",
     "SCP_DENY",

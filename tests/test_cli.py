@@ -49,7 +49,7 @@ def test_status_and_plan_use_the_seed_layout(sentinel: list[str]) -> None:
         "Sentinel DynamoDB Hardening",
         "===========================",
         "",
-        "Tables to harden (3 found):",
+        "Tables to harden (3 found in account 123456789012, region us-east-1):",
         "",
     ]
     assert lines[5].split() == ["Table", "Deletion", "Protection", "PITR"]
@@ -93,7 +93,7 @@ def test_prompt_counts_only_tables_that_need_a_change(table: TableFactory, mocke
     table("sentinel-b")
     result = cli(stdin=Terminal("y\n"))
     # stdout here is not a terminal (it could be a pipe to tee): the question goes to stderr
-    assert "Harden 1 table? [y/N] " in result.stderr
+    assert "Harden 1 table in account 123456789012, region us-east-1? [y/N] " in result.stderr
     assert result.status == ExitStatus.OK
     assert protection(mocked_aws, "sentinel-b") == (True, True)
 
@@ -103,7 +103,7 @@ def test_anything_but_yes_at_the_prompt_cancels(
     sentinel: list[str], mocked_aws: Any, answer: str
 ) -> None:
     result = cli(stdin=Terminal(answer))
-    assert "Harden 3 tables? [y/N] " in result.stderr
+    assert "Harden 3 tables in account 123456789012, region us-east-1? [y/N] " in result.stderr
     assert result.status == ExitStatus.CANCELLED
     assert protection(mocked_aws, "sentinel-requests") == (False, False)
 
@@ -182,7 +182,10 @@ def test_excluded_tables_are_left_alone_counted_and_listed(
     assert result.status == ExitStatus.OK
     assert all(protection(mocked_aws, n) == (True, True) for n in sentinel)
     assert all(protection(mocked_aws, n) == (False, False) for n in scratch)
-    assert "Tables to harden (3 found, 2 excluded):" in result.stdout
+    assert (
+        "Tables to harden (3 found, 2 excluded in account 123456789012, region us-east-1):"
+        in result.stdout
+    )
     assert (
         "Excluded by --exclude (never read or written): sentinel-scratch-1, sentinel-scratch-2"
         in result.stdout
@@ -251,7 +254,7 @@ def test_check_shows_what_is_missing_changes_nothing_and_exits_1(
     assert result.status == ExitStatus.FAILED == 1
     assert "[y/N]" not in result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert "Tables to check (3 found):" in lines
+    assert "Tables to check (3 found in account 123456789012, region us-east-1):" in lines
     assert "Not protected:" in lines
     assert "- sentinel-requests: deletion protection off, PITR off" in lines
     assert "- sentinel-breakglass: PITR off" in lines

@@ -39,7 +39,7 @@ class TargetResult:
 
     account: str | None
     region: str
-    status: Literal["ok", "failed", "skipped", "denied"] = "ok"
+    status: Literal["ok", "failed", "skipped", "denied", "interrupted"] = "ok"
     error: AwsError | None = None
     reason: str = ""
     """Why it failed, was denied or skipped, in words; empty when it is ok."""
@@ -302,6 +302,11 @@ class Report:
     @property
     def failed_targets(self) -> tuple[TargetResult, ...]:
         return tuple(t for t in self.targets if t.status == "failed")
+
+    @property
+    def interrupted_targets(self) -> tuple[TargetResult, ...]:
+        """Account-regions a Ctrl-C during the reads left read only in part."""
+        return tuple(t for t in self.targets if t.status == "interrupted")
 
     @property
     def skipped_targets(self) -> tuple[TargetResult, ...]:

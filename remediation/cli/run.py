@@ -27,7 +27,7 @@ from remediation.cli.report import (
     TargetResult,
 )
 from remediation.cli.status import ExitStatus
-from remediation.cli.words import count
+from remediation.cli.words import count, place
 from remediation.core import AwsError, Change, Outcome, TableRef, TableState
 from remediation.pulumi_state import ManagedTable
 
@@ -80,7 +80,10 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
     rows = _read(options, console, targets, facts)
     # judge: what each table lacks, per account-region
     _judge(options, rows, facts)
+    facts.interrupted = targets.interrupted  # Ctrl-C during the reads: what was read is kept
     show_plan(facts.freeze())
+    if facts.interrupted:
+        return
     if not (rows or facts.excluded or options.allow_empty) and targets.ok_targets():
         # A typo is not a pass, whether the run checks or hardens (a CI job that hardens must
         # not go green on one). Every table excluded by --exclude is what was asked: no error.
@@ -89,7 +92,8 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
         return
     if not (options.check or options.dry_run or not facts.changes):
         # confirm
-        if not options.force and not _confirm(console, options, len(facts.changes)):
+        where = place([r.account for r, _ in facts.changes], [r.region for r, _ in facts.changes])
+        if not options.force and not _confirm(console, options, len(facts.changes), where):
             facts.cancelled = True
             return
         # act
@@ -274,7 +278,7 @@ def _import_findings(targets: Fleet, facts: _Facts) -> None:
         facts.security_hub = list(pool.map(lambda item: send(*item), hubs))
 
 
-def _confirm(console: Console, options: Options, tables: int) -> bool:
+def _confirm(console: Console, options: Options, tables: int, where: str) -> bool:
     # The question goes where the person is: stdout when it is their terminal, else stderr
     # (stdout may be JSON, a pipe to tee, or a file).
     on_terminal = options.terminal_format == "text" and isatty(console.stdout)
@@ -285,7 +289,8 @@ def _confirm(console: Console, options: Options, tables: int) -> bool:
             file=console.stderr,
         )
         return False
-    print(f"Harden {count(tables)}? [y/N] ", end="", file=prompt_to, flush=True)
+    # Where, so that a wrong profile or region is seen before anything is changed.
+    print(f"Harden {count(tables)} in {where}? [y/N] ", end="", file=prompt_to, flush=True)
     answer = console.stdin.readline()
     if not answer:
         print("", file=prompt_to)
@@ -375,6 +380,7 @@ class _Facts:
     def _table(self, row: Row, writes: set[RowKey]) -> TableResult:
         state = row.state
         outcome = self.outcomes.get(row.key)
+        planned = self.planned.get(row.key)
         if outcome is None:
             outcome = Outcome(state, state, (), {"table": state.error} if state.error else {})
         kept = tuple((k, e) for k, e in outcome.errors.items() if e.code != NOT_ATTEMPTED)
@@ -383,6 +389,11 @@ class _Facts:
             for c in self.options.requirement.controls
             if (e := outcome.errors.get(c.id)) is not None and e.code == NOT_ATTEMPTED
         )
+        started = row.key in self.outcomes and (planned is None or not_attempted != planned.enable)
+        if self.interrupted and planned is not None and row.key in writes and not started:
+            # Never started (or stopped before its first write): every planned write is not
+            # attempted, whether its task was queued, cancelled or never made.
+            not_attempted = planned.enable
         return TableResult(
             key=row.key,
             account=row.account,
@@ -393,7 +404,7 @@ class _Facts:
             replica_of=row.replica_of,
             planned=self.planned.get(row.key),
             held=row.key in self.planned and row.key not in writes,
-            attempted=row.key in self.outcomes,
+            attempted=started,
             changed=outcome.changed,
             errors=kept,
             not_attempted=not_attempted,
