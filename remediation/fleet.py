@@ -254,12 +254,17 @@ class Fleet:
             self.targets[target.key] = target
 
     def _unreached_replica(self, account: str | None, region: str, name: str) -> None:
-        """A replica in an account the run does not reach: reported as such, not failed."""
+        """A replica in an account the run does not reach: reported as such, not failed; its
+        protection is unknown, so it fails a --check unless --exclude-account names it."""
         with self._lock:
             target = self.targets.get((account, region))
             if target is None:
                 target = Target(account, region, None, for_replicas=True)
-                target.skip("replicas in an account this run does not reach:")
+                if account in self.scope.exclude_accounts:
+                    target.skip("replicas in an account excluded by --exclude-account:")
+                else:
+                    target.skip("replicas in an account this run does not reach:")
+                    target.unchecked = True
                 self.targets[target.key] = target
             if target.status == "skipped" and name not in target.note.split(" "):
                 target.note += f" {name}"

@@ -180,7 +180,10 @@ class Reading:
         fleet, states, sources, claimed = self.fleet, self.states, self.sources, self.claimed
         key = ((account, replica.region), state.name)
         member = fleet._members.get(account)
-        selected = replica.region in fleet.regions and (fleet.scope.single or member is not None)
+        # A one-account run reaches its own account only (None here: the replica's ARN names
+        # no other); a fleet reaches its members.
+        reached = account is None if fleet.scope.single else member is not None
+        selected = replica.region in fleet.regions and reached
         if replica.status not in FOLLOWED_REPLICA and key not in states:
             # Not a table to write (being deleted, archived, its key inaccessible, never
             # created): reported with its status, never read or written.
@@ -201,7 +204,7 @@ class Reading:
             return []
         if selected:
             return []  # a selected account-region: its own discovery reads it
-        if not fleet.scope.single and member is None:
+        if not reached:  # no call is made for it: its credentials are not the run's
             fleet._unreached_replica(account, replica.region, state.name)
             return []
         if member is not None and member.credentials is None:

@@ -127,8 +127,6 @@ class Scope:
                 )
             if account in accounts:
                 raise InvalidScope(f"account {account} is both named by --role-arn and excluded")
-        if self.exclude_accounts and not self.assumes:
-            raise InvalidScope("--exclude-account needs --organization or --role-arn")
         if len(set(self.exclude_accounts)) != len(self.exclude_accounts):
             raise InvalidScope("an account is excluded twice")
 
@@ -159,6 +157,8 @@ class Target:
     """Table names ListTables gave before it failed part-way."""
     denial_fails: bool = False
     """--fail-on-scp-deny: a denied target fails the run."""
+    unchecked: bool = False
+    """Holds tables (replicas) whose protection is not known: a --check cannot pass on it."""
 
     @property
     def key(self) -> TargetKey:

@@ -264,7 +264,8 @@ def _add_account_arguments(harden: argparse.ArgumentParser) -> None:
         metavar="ID",
         help=(
             "leave this account out, e.g. the management account from a delegated "
-            "administrator's run (repeatable)"
+            "administrator's run, or the account of a replica the run does not reach, so that "
+            "--check does not fail on it (repeatable)"
         ),
     )
     harden.add_argument(

@@ -44,7 +44,8 @@ class TargetResult:
     reason: str = ""
     """Why it failed, was denied or skipped, in words; empty when it is ok."""
     fails: bool = False
-    """It makes the run a failure: failed, or denied by an SCP under --fail-on-scp-deny."""
+    """It makes the run a failure: failed, denied by an SCP under --fail-on-scp-deny, or under
+    --check holding replicas the run does not reach (their protection is unknown)."""
     for_replicas: bool = False
     """Not selected: reached only to protect a global table's replica."""
 

@@ -193,6 +193,14 @@ def _read(options: Options, console: Console, targets: Fleet, facts: _Facts) -> 
         key=lambda k: (k[0] or "", k[1] or "", k[2]),
     )
     rows = [_check_account(row, options.refs) for row in rows]
+    own = {row.account for row in rows if row.target[0] is None and row.account}
+    if targets.scope.single and (shut := sorted(own & set(options.scope.exclude_accounts))):
+        # Without --role-arn or --organization, --exclude-account names replicas' accounts
+        # only: the run's own account cannot be both run in and excluded. Nothing was written.
+        raise UsageError(
+            f"--exclude-account {shut[0]} is the account these credentials reach "
+            "(without --role-arn or --organization it names accounts of replicas to leave out)"
+        )
     facts.rows = rows
     facts.stage = "read"
     for row in rows:
@@ -360,7 +368,8 @@ class _Facts:
             tables=tables,
             excluded=tuple(self.excluded),
             targets=tuple(
-                _target(t) for t in sorted(targets, key=lambda t: (t.account or "", t.region))
+                _target(t, opts.check)
+                for t in sorted(targets, key=lambda t: (t.account or "", t.region))
             ),
             fleet=not (self.fleet.scope if self.fleet else opts.scope).single,
             region=self.region,
@@ -414,14 +423,14 @@ class _Facts:
         )
 
 
-def _target(target: Target) -> TargetResult:
+def _target(target: Target, check: bool) -> TargetResult:
     return TargetResult(
         account=target.account,
         region=target.region,
         status=target.status,
         error=target.error,
         reason=target.reason,
-        fails=target.fails,
+        fails=target.fails or (check and target.unchecked),
         for_replicas=target.for_replicas,
     )
 
