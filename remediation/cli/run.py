@@ -162,10 +162,10 @@ def _scope(options: Options) -> Scope:
 
 def _nothing_checked(facts: _Facts) -> str:
     if facts.fleet is not None and not facts.fleet.scope.single:
-        place = count(len(facts.fleet.ok_targets()), "account-region")
+        looked = count(len(facts.fleet.ok_targets()), "account-region")
     else:
-        place = ", ".join(facts.regions)
-    what = f"no table matches prefix {facts.options.selection.prefix!r} in {place}"
+        looked = ", ".join(facts.regions)
+    what = f"no table matches prefix {facts.options.selection.prefix!r} in {looked}"
     return f"nothing was checked: {what}; pass --allow-empty if an empty selection is intended"
 
 
