@@ -30,6 +30,29 @@ _TABLE_ARN = re.compile(
 
 
 @dataclass(frozen=True)
+class Arn:
+    """An ARN's fields as AWS lays them out; an empty region or account field is None."""
+
+    partition: str
+    service: str
+    region: str | None
+    account: str | None
+    resource: str
+
+
+def parse_arn(text: object) -> Arn | None:
+    """The one reader of ARNs (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`); None for
+    anything that is not one. The partition is the ARN's own, never guessed from a region."""
+    if not isinstance(text, str):
+        return None
+    parts = text.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn" or not parts[1] or not parts[2]:
+        return None
+    _, partition, service, region, account, resource = parts
+    return Arn(partition, service, region or None, account or None, resource)
+
+
+@dataclass(frozen=True)
 class AwsError:
     """An error AWS answered for one call: what we asked, and what it said."""
 
@@ -85,12 +108,16 @@ class TableState:
     status: str | None = None
     error: AwsError | None = None
     """Set when the table itself could not be read (vanished, denied): nothing else is known."""
-    replica_regions: tuple[str, ...] = ()
-    """A global table's other replicas, by region: each is a table of its own to protect."""
     replicas: tuple[Replica, ...] = ()
-    """The same replicas with their account and status, as DescribeTable lists them."""
+    """A global table's other replicas, with their account and status, as DescribeTable lists
+    them: each is a table of its own to protect."""
     guardrail: Reading = UNREAD
     """Whether the table's resource policy carries the guardrail (read only under --guardrail)."""
+
+    @property
+    def replica_regions(self) -> tuple[str, ...]:
+        """The regions of `replicas`, sorted, each once."""
+        return tuple(sorted({replica.region for replica in self.replicas}))
 
     def reading(self, control: Control) -> Reading:
         if control is DELETION_PROTECTION:

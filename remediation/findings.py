@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from remediation import core
 from remediation.controls import PITR, Control
-from remediation.core import AwsError, Requirement, TableState
+from remediation.core import AwsError, Requirement, TableState, parse_arn
 
 Status = Literal["pass", "fail", "unknown", "error"]
 """pass: the control holds; fail: it provably does not; unknown: it could not be read; error:
@@ -67,7 +67,8 @@ class Finding:
 
     @property
     def partition(self) -> str:
-        return self.arn.split(":")[1] if self.arn else partition_of(self.region or "")
+        arn = parse_arn(self.arn)
+        return arn.partition if arn else partition_of(self.region or "")
 
     @property
     def importable(self) -> bool:
@@ -93,8 +94,9 @@ def finding(
 ) -> Finding:
     """The verdict on `control` for one table, from what the run read and did."""
     arn = after.arn or before.arn
-    account = account or _arn_part(arn, 4)
-    region = region or _arn_part(arn, 3)
+    parsed = parse_arn(arn)
+    account = account or (parsed.account if parsed else None)
+    region = region or (parsed.region if parsed else None)
     if arn is None and account is not None and region is not None:
         arn = f"arn:{partition_of(region)}:dynamodb:{region}:{account}:table/{before.name}"
     readable = before.error is None
@@ -107,7 +109,7 @@ def finding(
         arn=arn,
         control=control,
         status=status,
-        detail=_capital(_sentence(after, control, status, changed, error, requirement)),
+        detail=_capital(_sentence(before, after, control, status, changed, error, requirement)),
         before=core.state_json(before, requirement) if readable else None,
         after=core.state_json(after, requirement) if readable else None,
         changed=changed,
@@ -122,11 +124,6 @@ def partition_of(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
-
-
-def _arn_part(arn: str | None, index: int) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[index] or None if len(parts) > 5 else None
 
 
 def _status(
@@ -145,6 +142,7 @@ def _capital(text: str) -> str:
 
 
 def _sentence(
+    before: TableState,
     after: TableState,
     control: Control,
     status: Status,
@@ -158,9 +156,12 @@ def _sentence(
     if status == "unknown":
         return f"{control.noun} on {table} could not be read"
     if status == "pass":
-        how = "was enabled by this run" if changed else "is enabled"
-        if control is PITR and after.pitr_recovery_days is not None:
-            how += f" ({after.pitr_recovery_days} days)"
+        how, days = "was enabled by this run" if changed else "is enabled", after.pitr_recovery_days
+        if changed and (was := before.reading(control).enabled and before.pitr_recovery_days):
+            how = f"was already enabled; this run raised its period from {was} to"
+            return f"{control.noun} on {table} {how} {days} days"
+        if control is PITR and days is not None:
+            how += f" ({days} days)"
         return f"{control.noun} on {table} {how}"
     if after.reading(control).enabled:
         return (
@@ -277,7 +278,7 @@ class Reprotection:
 def guard_asff(r: Reprotection) -> dict[str, Any]:
     """One re-protection as an ASFF finding of its own: the history of attempts, one per event."""
     arn = r.arn or (f"arn:{partition_of(r.region)}:dynamodb:{r.region}:{r.account}:table/{r.table}")
-    partition = arn.split(":")[1]
+    partition = parsed.partition if (parsed := parse_arn(arn)) else partition_of(r.region)
     stamp = _iso(r.reprotected_at)
     weakened = _iso(r.weakened_at) if r.weakened_at else stamp
     names = ", ".join(c.noun for c in r.controls) or "nothing"

@@ -22,18 +22,17 @@ from remediation.core import (
     AwsError,
     Change,
     Outcome,
-    Replica,
     Selection,
     TableRef,
     TableState,
+    parse_arn,
 )
+from remediation.fleet_reading import Reading
 from remediation.targets import (
     ACCESS_DENIED,
     ALL_ACCOUNT_REGIONS,
     CALLER_LEFT_OUT,
-    FOLLOWED_REPLICA,
     REFUSED,
-    ROLE_ARN,
     SCP_DENY,
     UNKNOWN_TO_BOTOCORE,
     InvalidScope,
@@ -42,8 +41,6 @@ from remediation.targets import (
     Scope,
     Target,
     TargetKey,
-    nowhere,
-    reaches,
     scp_denied,
 )
 
@@ -93,6 +90,8 @@ class Fleet:
         self._clients = aws.SharedClients(self._session, settings)
         self._identity: aws.Identity | None = None
         self._lock = threading.Lock()
+        self.interrupted = False
+        """A Ctrl-C stopped `read` part-way: its rows are what was read before it."""
 
     # -- before any call -----------------------------------------------------------------------
 
@@ -138,7 +137,7 @@ class Fleet:
                 caller = identity.caller_account()
             except aws.CallFailed as exc:
                 raise aws.SetupError(f"cannot tell the caller's account: {exc.error}") from None
-        roles = {ROLE_ARN.fullmatch(arn)["account"]: arn for arn in scope.role_arns}  # type: ignore[index]
+        roles = {a.account: arn for arn in scope.role_arns if (a := parse_arn(arn)) and a.account}
         excluded = set(scope.exclude_accounts)
         if scope.organization:
             roles.update(self._organization(identity, caller, excluded))
@@ -251,17 +250,21 @@ class Fleet:
         regions = (ALL_ACCOUNT_REGIONS,) if self.scope.all_regions else self.regions
         for region in regions:
             target = Target(member.account, region, None)
-            target.fail(error)
-            target.status = "failed"  # the account, not a region, is out of reach: never "denied"
+            target.fail(error, account_wide=True)
             self.targets[target.key] = target
 
     def _unreached_replica(self, account: str | None, region: str, name: str) -> None:
-        """A replica in an account the run does not reach: reported as such, not failed."""
+        """A replica in an account the run does not reach: reported as such, not failed; its
+        protection is unknown, so it fails a --check unless --exclude-account names it."""
         with self._lock:
             target = self.targets.get((account, region))
             if target is None:
                 target = Target(account, region, None, for_replicas=True)
-                target.skip("replicas in an account this run does not reach:")
+                if account in self.scope.exclude_accounts:
+                    target.skip("replicas in an account excluded by --exclude-account:")
+                else:
+                    target.skip("replicas in an account this run does not reach:")
+                    target.unchecked = True
                 self.targets[target.key] = target
             if target.status == "skipped" and name not in target.note.split(" "):
                 target.note += f" {name}"
@@ -305,6 +308,7 @@ class Fleet:
     ) -> list[Row]:
         """Discover (or take `refs`) and read every table of every target, and every replica of
         those in regions not selected; each (account, region, table) once. Rows come sorted.
+        On Ctrl-C, the rows read so far, and `interrupted` set.
 
         Names `selection` excludes go to `excluded` (account, region, name) and are never read;
         an excluded --table is listed once, with no account or region.
@@ -314,8 +318,14 @@ class Fleet:
             if selection.excludes(ref.name):
                 left_out.append((ref.account, ref.region, ref.name))
         refs = [ref for ref in refs if not selection.excludes(ref.name)]
-        reading = _Reading(self, selection, refs, controls, left_out)
-        pool.run(reading.first(), reading.tally, progress, self.settings.workers, self._cancel)
+        reading = Reading(self, selection, refs, controls, left_out)
+        try:
+            pool.run(reading.first(), reading.tally, progress, self.settings.workers, self._cancel)
+        except KeyboardInterrupt:
+            # Ctrl-C: no new call; what was read is kept, and each account-region not read in
+            # full says so. The caller judges and reports it, and ends the run as interrupted.
+            self.interrupted = True
+            reading.interrupted()
         return reading.rows()
 
     def ok_targets(self) -> list[Target]:
@@ -350,208 +360,6 @@ class Fleet:
     # -- the shared pool -----------------------------------------------------------------------
 
 
-class _Reading:
-    """One `Fleet.read`, in stages run on the shared pool: reach each account (its role
-    assumed), discover each target's tables (ListTables pages), read each table, and follow
-    its replicas into their own account and region. Each (account, region, table) is read
-    once; `rows` is what came of it."""
-
-    def __init__(
-        self,
-        fleet: Fleet,
-        selection: Selection,
-        refs: Sequence[TableRef],
-        controls: Sequence[Control],
-        left_out: list[tuple[str | None, str | None, str]],
-    ) -> None:
-        self.fleet = fleet
-        self.selection = selection
-        self.refs = refs
-        self.controls = controls
-        self.left_out = left_out
-        self.states: dict[tuple[TargetKey, str], TableState] = {}
-        self.sources: dict[tuple[TargetKey, str], set[TargetKey]] = {}
-        self.tally = pool.Tally()
-        self.waiting: dict[str | None, list[Callable[[], list[pool.Task]]]] = {}
-        self.claimed: set[tuple[TargetKey, str]] = set()
-        self.wanted = {ref.name for ref in refs}
-
-    def first(self) -> list[pool.Task]:
-        """The tasks the run starts with: reach every account, or (today's one-target run)
-        discover its tables, or read the named ones."""
-        fleet = self.fleet
-        initial: list[pool.Task] = []
-        if fleet.scope.single:
-            for target in list(fleet.targets.values()):
-                if self.refs:
-                    # Today's one-target run reads the named tables directly: no ListTables.
-                    for ref in self.refs:
-                        self.claimed.add((target.key, ref.name))
-                        initial.append(self.read(target, ref.name))
-                else:
-                    initial.append(self.discover(target, None))
-        else:
-            # Each account is reached (its role assumed) when the pool first gets to it, so a
-            # Ctrl-C stops the assumptions not yet started.
-            initial = [self.reach(member) for member in fleet._members.values()]
-        return initial
-
-    # -- reach: an account's credentials, and its regions ----------------------------------
-
-    def reach(self, member: Member) -> pool.Task:
-        return pool.Task(
-            (member.account, ALL_ACCOUNT_REGIONS),
-            lambda: pool.attempt(lambda: self.fleet._reach(member)),
-            lambda answer: self._reached(member, answer),
-            urgent=True,
-            counted=False,
-        )
-
-    def _reached(self, member: Member, answer: Any) -> list[pool.Task]:
-        fleet = self.fleet
-        parked = self.waiting.pop(member.account, [])
-        if isinstance(answer, AwsError):
-            fleet._unreached(member, answer)  # its replicas fail with the account
-            return []
-        regions = fleet._reached(member, answer)
-        pages = [self.discover(fleet.targets[(member.account, region)], None) for region in regions]
-        return pages + [task for resume in parked for task in resume()]
-
-    # -- discover: a target's tables, page by page -----------------------------------------
-
-    def discover(self, target: Target, start: str | None) -> pool.Task:
-        hardener = target.hardener
-        assert hardener is not None
-        return pool.Task(
-            target.key,
-            lambda: pool.attempt(lambda: hardener.page(start)),
-            lambda answer: self._paged(target, start, answer),
-            urgent=True,
-            counted=False,
-        )
-
-    def _paged(
-        self, target: Target, asked: str | None, answer: tuple[list[str], str | None] | AwsError
-    ) -> list[pool.Task]:
-        if isinstance(answer, AwsError):
-            if self.fleet.scope.single and asked is None:
-                raise aws.discovery_error(answer)
-            # Part-way, what was listed is read and hardened: the target still fails, so
-            # the run does too, and the rest of the account-region is said to be unchecked.
-            target.fail(answer, part_way=asked is not None)
-            return []
-        names, start = answer
-        target.listed += len(names)
-        follow = []
-        for name in self._pick(target, names):
-            key = (target.key, name)
-            if key not in self.claimed:
-                self.claimed.add(key)
-                follow.append(self.read(target, name))
-        if start:
-            follow.append(self.discover(target, start))
-        return follow
-
-    def _pick(self, target: Target, page: Sequence[str]) -> list[str]:
-        refs = self.refs
-        if not refs:
-            chosen, dropped = self.selection.partition(page)
-            self.left_out.extend((target.account, target.region, name) for name in dropped)
-            return chosen
-        return [
-            name
-            for name in page
-            if name in self.wanted and any(reaches(target, r) for r in refs if r.name == name)
-        ]
-
-    # -- read: a table, then its replicas --------------------------------------------------
-
-    def read(self, target: Target, name: str) -> pool.Task:
-        self.tally.total += 1
-        hardener = target.hardener
-        assert hardener is not None
-        controls = self.controls
-        return pool.Task(
-            target.key, lambda: hardener.read(name, controls), lambda s: self._got(target, s)
-        )
-
-    def _got(self, target: Target, state: TableState) -> list[pool.Task]:
-        self.states[(target.key, state.name)] = state
-        own = _arn_account(state.arn)
-        follow = []
-        for replica in state.replicas:
-            # Followed by its ReplicaArn's account and region, not by region alone.
-            account = target.account if replica.account in (None, own) else replica.account
-            follow += self._follow_replica(target, state, replica, account)
-        return follow
-
-    def _follow_replica(
-        self, origin: Target, state: TableState, replica: Replica, account: str | None
-    ) -> list[pool.Task]:
-        fleet, states, sources, claimed = self.fleet, self.states, self.sources, self.claimed
-        key = ((account, replica.region), state.name)
-        member = fleet._members.get(account)
-        selected = replica.region in fleet.regions and (fleet.scope.single or member is not None)
-        if replica.status not in FOLLOWED_REPLICA and key not in states:
-            # Not a table to write (being deleted, archived, its key inaccessible, never
-            # created): reported with its status, never read or written.
-            claimed.add(key)
-            sources.setdefault(key, set()).add(origin.key)
-            status = replica.status or "missing"
-            states[key] = TableState(
-                state.name,
-                arn=replica.arn,
-                status=replica.status,
-                error=AwsError(
-                    "dynamodb:DescribeTable",
-                    "ReplicaNotWritable",
-                    f"ReplicaStatus {status} in {state.arn}'s description: reported, "
-                    "neither read nor written",
-                ),
-            )
-            return []
-        if selected:
-            return []  # a selected account-region: its own discovery reads it
-        if not fleet.scope.single and member is None:
-            fleet._unreached_replica(account, replica.region, state.name)
-            return []
-        if member is not None and member.credentials is None:
-            # Its account is being reached: follow once it is (or never, if it fails).
-            self.waiting.setdefault(account, []).append(
-                lambda: self._follow_replica(origin, state, replica, account)
-            )
-            return []
-        sources.setdefault(key, set()).add(origin.key)
-        if key in states or key in claimed:
-            return []
-        claimed.add(key)
-        found = fleet._target(account, replica.region, for_replicas=True)
-        return [self.read(found, state.name)] if found.hardener is not None else []
-
-    # -- what came of it -------------------------------------------------------------------
-
-    def rows(self) -> list[Row]:
-        """Every table read, with the table that led to it when it is a replica; a --table found
-        in no account-region of a fleet run is a row of its own. Sorted."""
-        fleet, states = self.fleet, self.states
-        rows = []
-        for (key, name), state in states.items():
-            replica_of = None
-            found = self.sources.get((key, name))
-            if found:
-                origin = min(found, key=lambda k: (k[1] not in fleet.regions, k[0] or "", k[1]))
-                origin_state = states.get((origin, name))
-                replica_of = origin_state.arn if origin_state else None
-            account = key[0] or _arn_account(state.arn)
-            rows.append(Row(key, account, key[1], state, replica_of))
-        if self.refs and not fleet.scope.single:
-            found_names = {row.state.name for row in rows}
-            for ref in self.refs:
-                if ref.name not in found_names:
-                    rows.append(nowhere(ref, len(fleet.ok_targets())))
-        return sorted(rows, key=lambda r: r.sort_key)
-
-
 def _bind(fn: Callable[[TableState, Change], Outcome], state: TableState, change: Change) -> Any:
     return lambda: fn(state, change)
 
@@ -565,11 +373,6 @@ def _store(
         return []
 
     return store
-
-
-def _arn_account(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[4] if len(parts) > 5 else None
 
 
 __all__ = [

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from remediation import aws, controls, core, findings
 from remediation.controls import ALL
-from remediation.core import AwsError, Outcome
+from remediation.core import AwsError, Outcome, parse_arn
 from remediation.guard_config import ConfigError, GuardConfig
 from remediation.guard_events import (
     DELETION_BLOCKED_CODE,
@@ -320,7 +320,7 @@ class Guard:
         Security Hub that is not enabled or refuses never fails the guard (the table is
         protected, and a retry would find nothing to re-protect)."""
         arn = verdict.get("table_arn")
-        account = arn.split(":")[4] if isinstance(arn, str) and arn.count(":") >= 5 else None
+        account = parsed.account if (parsed := parse_arn(arn)) else None
         if account is None:
             return "skipped: the table's ARN is not known"
         region = look.target.region
@@ -360,7 +360,8 @@ class Guard:
             changed = ", ".join(labels.get(c, c) for c in record["changed"])
             subject = f"Sentinel guard re-protected {record['table']} ({changed})"
         try:
-            sns = self._client("sns", topic.split(":")[3], limits)
+            parsed = parse_arn(topic)
+            sns = self._client("sns", parsed.region if parsed else None, limits)
             aws.publish(sns, topic, subject, json.dumps(record, sort_keys=True))
         except aws.PublishFailed as exc:
             failure = {"decision": "alert_failed", "table": record["table"]}

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from remediation.core import Selection
+from remediation.core import Selection, parse_arn
 
 VERSION = "2012-10-17"
 SID = "SentinelGuardrailDeny"
@@ -278,10 +278,10 @@ def dumps(document: Mapping[str, Any]) -> str:
 
 
 def arn_partition(arn: str) -> str:
-    parts = arn.split(":")
-    if len(parts) < 6 or parts[0] != "arn" or not parts[1]:
+    parsed = parse_arn(arn)
+    if parsed is None:
         raise GuardrailError(f"not an ARN: {arn!r}")
-    return parts[1]
+    return parsed.partition
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 TargetKey = tuple[str | None, str]
 """(account, region). The account is None for the caller's own when no run needs its id."""
 
-Status = Literal["ok", "failed", "skipped", "denied"]
+Status = Literal["ok", "failed", "skipped", "denied", "interrupted"]
 ALL_ACCOUNT_REGIONS = core.ACCOUNT_WIDE
 """The region of an account-wide entry when the account's regions are not known (a role that
 cannot be assumed under --all-regions, an account skipped for its state)."""
@@ -56,6 +56,12 @@ CALLER_LEFT_OUT = (
     "the caller's own account (--include-caller-account hardens it with the caller's credentials)"
 )
 """Why an organization run lists the caller's account as skipped."""
+
+
+INTERRUPTED = (
+    "read only in part: Ctrl-C came first; what was read is reported, the rest is unchecked"
+)
+"""Why a target a Ctrl-C stopped during the reads is not `ok`."""
 
 
 FOLLOWED_REPLICA = frozenset({"ACTIVE", "UPDATING", "CREATING"})
@@ -121,8 +127,6 @@ class Scope:
                 )
             if account in accounts:
                 raise InvalidScope(f"account {account} is both named by --role-arn and excluded")
-        if self.exclude_accounts and not self.assumes:
-            raise InvalidScope("--exclude-account needs --organization or --role-arn")
         if len(set(self.exclude_accounts)) != len(self.exclude_accounts):
             raise InvalidScope("an account is excluded twice")
 
@@ -153,6 +157,8 @@ class Target:
     """Table names ListTables gave before it failed part-way."""
     denial_fails: bool = False
     """--fail-on-scp-deny: a denied target fails the run."""
+    unchecked: bool = False
+    """Holds tables (replicas) whose protection is not known: a --check cannot pass on it."""
 
     @property
     def key(self) -> TargetKey:
@@ -163,13 +169,21 @@ class Target:
         """Whether this target makes the run a failure (exit 1)."""
         return self.status == "failed" or (self.status == "denied" and self.denial_fails)
 
-    def fail(self, error: AwsError, *, part_way: bool = False) -> None:
+    def fail(self, error: AwsError, *, part_way: bool = False, account_wide: bool = False) -> None:
         """The target could not be (fully) covered. Part-way (ListTables failed after a page),
-        its hardener stays: the tables listed before are read and hardened as planned."""
+        its hardener stays: the tables listed before are read and hardened as planned.
+        Account-wide (its role not assumed), the account is out of reach: failed, never "denied"
+        even when an SCP is what refused, since no region of it was looked at."""
         if not part_way:
             self.hardener = None
         self.error = error
-        self.status = "denied" if scp_denied(error) and not part_way else "failed"
+        denied = scp_denied(error) and not part_way and not account_wide
+        self.status = "denied" if denied else "failed"
+
+    def interrupt(self) -> None:
+        """Ctrl-C came before this account-region was read in full: it is not `ok`."""
+        self.status = "interrupted"
+        self.note = INTERRUPTED
 
     def skip(self, note: str) -> None:
         self.hardener = None
@@ -251,6 +265,7 @@ __all__ = [
     "ALL_ACCOUNT_REGIONS",
     "CALLER_LEFT_OUT",
     "FOLLOWED_REPLICA",
+    "INTERRUPTED",
     "REFUSED",
     "ROLE_ARN",
     "SCP_DENY",

@@ -54,6 +54,11 @@ def assert_one_clear_line(stderr: str) -> None:
         (["--output", "/nonexistent-folder/findings.json"], "no such folder"),
         (["--output", "/"], "is a folder, not a file"),
         (["--security-hub", "--dry-run"], "--dry-run changes nothing"),
+        # Issue 21 item 15: no scheme is bad input, not an endpoint AWS could not be reached at.
+        (["--endpoint-url", "127.0.0.1:5000"], "--endpoint-url needs http:// or https://"),
+        (["--endpoint-url", "localhost:5000"], "--endpoint-url needs http:// or https://"),
+        (["--endpoint-url", "not a url"], "--endpoint-url needs http:// or https://"),
+        (["--endpoint-url", "http://"], "--endpoint-url needs http:// or https://"),
     ],
 )
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
@@ -151,7 +156,7 @@ def test_unusable_aws_is_one_line_and_exit_4(
     elif case == "refused-endpoint":
         env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{free_port()}"
     elif case == "malformed-endpoint":
-        args += ["--endpoint-url", "not a url"]
+        env["AWS_ENDPOINT_URL"] = "not a url"  # botocore's to judge: --endpoint-url is ours
     result = run_cli(args, env)
     assert result.returncode == ExitStatus.AWS_SETUP == 4
     assert_one_clear_line(result.stderr)

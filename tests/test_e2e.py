@@ -54,7 +54,7 @@ def test_prompt_answered_yes_hardens(
 ) -> None:
     result = run_cli_on_terminal(["harden", *UNPACED], env, answer="y")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Harden 3 tables? [y/N]" in result.stdout
+    assert "Harden 3 tables in account 123456789012, region us-east-1? [y/N]" in result.stdout
     assert result.stdout.splitlines()[-1] == "Summary: all 3 tables protected (3 hardened now)."
     assert set(states(server_client, sentinel)) == {(True, True)}
 
@@ -65,7 +65,7 @@ def test_prompt_answered_no_or_eof_cancels_and_changes_nothing(
 ) -> None:
     result = run_cli_on_terminal(["harden", *UNPACED], env, answer=answer)
     assert result.returncode == 2
-    assert "Harden 3 tables? [y/N]" in result.stdout
+    assert "Harden 3 tables in account 123456789012, region us-east-1? [y/N]" in result.stdout
     assert "Cancelled" in result.stderr
     assert states(server_client, sentinel) == [(False, False), (True, False), (False, True)]
 
@@ -129,7 +129,7 @@ def test_table_by_name_touches_only_that_table(
 ) -> None:
     result = run_cli(["harden", "--table", "sentinel-requests", "--force", *UNPACED], env)
     assert result.returncode == 0, result.stderr
-    assert "Tables to harden (1 found):" in result.stdout
+    assert "Tables to harden (1 found in account 123456789012, region us-east-1):" in result.stdout
     assert states(server_client, sentinel) == [(True, True), (True, False), (False, True)]
 
 

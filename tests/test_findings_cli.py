@@ -107,7 +107,7 @@ def test_format_junit_with_output_writes_the_file_and_keeps_text_on_the_terminal
     result = harden(server.url, "--check", "--format", "junit", "--output", str(report))
     assert result.returncode == ExitStatus.FAILED, result.stderr
     # The terminal keeps the text report, as without --output.
-    assert "Tables to check (2 found):" in result.stdout
+    assert "Tables to check (2 found in account 123456789012, region us-east-1):" in result.stdout
     assert "- sentinel-a: deletion protection off, PITR off" in result.stdout
     xml = JUnitXml.fromfile(str(report))
     cases = {(c.classname, c.name): c for suite in xml for c in suite}

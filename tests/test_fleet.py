@@ -391,7 +391,6 @@ def test_several_regions_of_one_account_show_a_region_column_and_name_the_accoun
         (["--all-regions", "--region", "us-east-1"], "exclude each other"),
         (["--region", "mars-1"], "not an AWS region"),
         (["--external-id", "abc"], "--external-id needs"),
-        (["--exclude-account", A], "--exclude-account needs"),
         (["--role-arn", role(A), "--exclude-account", "1234"], "12-digit account id"),
         (["--role-arn", role(A), "--exclude-account", A], "both named by --role-arn and excluded"),
         (
@@ -527,7 +526,8 @@ def test_status_is_read_only_when_organizations_answers_it_alone(
     states = {members[1]: "SUSPENDED"}
     edit = answer_states(states, keep_status=True)
     fault_proxy.rewrite_answer("organizations:ListAccounts", edit, times=None)
-    result = run_cli(["harden", "--dry-run", "--json", *ORG], aws_env(fault_proxy.url))
+    args = ["harden", "--dry-run", "--allow-empty", "--json", *ORG]  # no table: not the point
+    result = run_cli(args, aws_env(fault_proxy.url))
     assert result.returncode == 0, result.stderr
     statuses = {t["account"]: t["status"] for t in result.json()["targets"]}
     assert statuses == {members[0]: "ok", members[1]: "skipped", CALLER: "skipped"}
@@ -660,7 +660,7 @@ def test_endpoint_url_takes_sts_and_organizations_there_unless_a_service_variabl
     members = organization_members(server.url, 2)
     env = aws_env(fault_proxy.url)
     del env["AWS_ENDPOINT_URL"]
-    flags = ["harden", "--dry-run", "--endpoint-url", fault_proxy.url, *ORG]
+    flags = ["harden", "--dry-run", "--allow-empty", "--endpoint-url", fault_proxy.url, *ORG]
     result = run_cli(flags, env)
     assert result.returncode == 0, result.stderr
     assert fault_proxy.calls("organizations:ListAccounts") == 1
@@ -790,6 +790,51 @@ def test_a_replica_is_followed_into_its_own_account_and_one_the_run_does_not_rea
     assert protection(clients[B], "sentinel-global") == (True, True)
     assert protection(clients[c], "sentinel-global") == (False, False)
     assert fault_proxy.calls("sts:AssumeRole") == 2  # never into the account not asked for
+
+
+ELSEWHERE = "999999999999"
+
+
+@pytest.mark.parametrize("region", ["us-west-2", "us-east-1"])
+def test_a_one_account_run_reports_a_replica_in_another_account_as_not_reached(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy, region: str
+) -> None:
+    """Issue 21 item 8: no call for it (not even by name with the caller's credentials); a run
+    that hardens exits 0; a --check cannot vouch for it, unless its account is excluded."""
+    create_table(server_client, "sentinel-global")
+    origin = server_client.describe_table(TableName="sentinel-global")["Table"]["TableArn"]
+    fault_proxy.show_replicas(origin, [replica_entry(ELSEWHERE, region)])
+    env = aws_env(fault_proxy.url)
+    result = run_cli(["harden", "--force", "--json", *UNPACED], env)
+    assert result.returncode == ExitStatus.OK, result.stderr
+    document = result.json()
+    assert [(t["account"], t["region"]) for t in document["tables"]] == [(CALLER, "us-east-1")]
+    targets = {(t["account"], t["region"]): t for t in document["targets"]}
+    away = targets[(ELSEWHERE, region)]
+    assert away["status"] == "skipped"
+    assert "does not reach: sentinel-global" in away["error"]
+    assert fault_proxy.calls("DescribeTable") == 1  # the table itself, never its replica
+    assert protection(server_client, "sentinel-global") == (True, True)
+
+    check = run_cli(["harden", "--check", *UNPACED], env)
+    assert check.returncode == ExitStatus.FAILED, check.stdout
+    assert f"✗ {ELSEWHERE} {region}: skipped: replicas in an account this run does not reach" in (
+        check.stdout
+    )
+    excluded = run_cli(["harden", "--check", "--exclude-account", ELSEWHERE, *UNPACED], env)
+    assert excluded.returncode == ExitStatus.OK, excluded.stdout + excluded.stderr
+    assert "excluded by --exclude-account: sentinel-global" in excluded.stdout
+
+
+def test_a_one_account_run_refuses_to_exclude_its_own_account(
+    server: MotoServer, server_client: Any
+) -> None:
+    create_table(server_client, "sentinel-global")
+    args = ["harden", "--force", "--exclude-account", CALLER, *UNPACED]
+    result = run_cli(args, aws_env(server.url))
+    assert result.returncode == ExitStatus.USAGE, result.stderr
+    assert "is the account these credentials reach" in result.stderr
+    assert protection(server_client, "sentinel-global") == (False, False)
 
 
 @pytest.mark.parametrize(

@@ -139,7 +139,7 @@ def test_the_prompt_counts_only_the_tables_it_would_write(
     mixed: None, mocked_aws: Any, export: Path
 ) -> None:
     result = cli("--pulumi-state", str(export), stdin=Terminal("y\n"))
-    assert "Harden 1 table? [y/N] " in result.stderr
+    assert "Harden 1 table in account 123456789012, region us-east-1? [y/N] " in result.stderr
     assert protection(mocked_aws, "sentinel-requests") == (False, False)
 
 

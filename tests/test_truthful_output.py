@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from remediation.cli import ExitStatus
+from remediation.cli.words import count
 from tests.cli_process import ROOT, UNPACED, run_cli, run_cli_on_terminal
 from tests.conftest import create_table, protection
 from tests.fault_proxy import FaultProxy
@@ -41,7 +42,7 @@ def test_a_table_that_could_not_be_read_is_never_counted_as_found_or_protected(
     result = run_cli(["harden", "--table", "sentinel-nope", mode, *UNPACED], aws_env(server.url))
     assert result.returncode == ExitStatus.FAILED
     lines = result.stdout.splitlines()
-    assert "Tables to harden (0 found, 1 could not be read):" in lines
+    assert "Tables to harden (0 found, 1 could not be read in region us-east-1):" in lines
     assert "already protected" not in result.stdout
     assert "Nothing can be changed: 1 table could not be read (see above)." in lines
     assert lines[-1].startswith("Summary: 0 of 1 table protected, 1 failed")
@@ -83,7 +84,7 @@ def test_one_table_is_one_table(server: MotoServer, server_client: Any) -> None:
     create_table(server_client, "sentinel-a")
     result = run_cli(["harden", "--force", *UNPACED], aws_env(server.url))
     assert result.returncode == ExitStatus.OK
-    assert "Tables to harden (1 found):" in result.stdout
+    assert "Tables to harden (1 found in account 123456789012, region us-east-1):" in result.stdout
     assert result.stdout.splitlines()[-1] == "Summary: 1 table protected (1 hardened now)."
     assert protection(server_client, "sentinel-a") == (True, True)
 
@@ -95,11 +96,58 @@ def test_a_run_declined_at_the_prompt_ends_with_its_summary(
     create_table(server_client, "sentinel-b", deletion_protection=True, pitr=True)
     result = run_cli_on_terminal(["harden", *UNPACED], aws_env(server.url), answer="n")
     assert result.returncode == ExitStatus.CANCELLED
-    assert "Harden 1 table? [y/N] " in result.stdout
+    assert "Harden 1 table in account 123456789012, region us-east-1? [y/N] " in result.stdout
     assert result.stdout.strip().splitlines()[-1] == (
         "Summary: 1 of 2 tables already protected, 1 not hardened (cancelled); nothing was changed."
     )
     assert protection(server_client, "sentinel-a") == (False, False)
+
+
+def test_a_pitr_that_was_on_is_said_to_have_had_only_its_period_raised(
+    server: MotoServer, server_client: Any
+) -> None:
+    """Issue 21 item 9: PITR on at 7 days, --min-recovery-days 14: the finding says the run
+    raised the period, never that it enabled PITR."""
+    create_table(server_client, "sentinel-a", deletion_protection=True, pitr=True, recovery_days=7)
+    args = ["harden", "--force", "--min-recovery-days", "14", "--format", "asff", *UNPACED]
+    result = run_cli(args, aws_env(server.url))
+    assert result.returncode == ExitStatus.OK, result.stderr
+    [pitr] = [f for f in json.loads(result.stdout) if f["Id"].endswith("point-in-time-recovery")]
+    assert pitr["Description"].startswith(
+        "PITR on sentinel-a was already enabled; this run raised its period from 7 to 14 days."
+    ), pitr["Description"]
+    assert "enabled by this run" not in pitr["Description"]
+
+
+# -- where the run acts, before anything changes -----------------------------------------------
+
+
+def test_a_one_account_run_names_its_account_and_region_from_the_tables_with_no_call(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy
+) -> None:
+    """Issue 21 item 14: a wrong profile is seen at the prompt; the account comes from the
+    tables' ARNs, so no GetCallerIdentity is made to know it."""
+    create_table(server_client, "sentinel-a")
+    result = run_cli_on_terminal(["harden", *UNPACED], aws_env(fault_proxy.url), answer="n")
+    assert result.returncode == ExitStatus.CANCELLED
+    where = f"account {CALLER}, region us-east-1"
+    assert f"Tables to harden (1 found in {where}):" in result.stdout
+    assert f"Harden 1 table in {where}? [y/N] " in result.stdout
+    assert fault_proxy.calls("sts:GetCallerIdentity") == 0
+
+
+def test_a_fleet_prompt_counts_the_accounts_and_regions_it_would_change(
+    server: MotoServer, fault_proxy: FaultProxy
+) -> None:
+    for account in (A, B):
+        for region in ("us-east-1", "eu-west-1"):
+            create_table(assumed_client(server.url, role(account), region), "sentinel-a")
+    args = ["harden", "--role-arn", role(A), "--role-arn", role(B), *UNPACED]
+    args += ["--region", "us-east-1", "--region", "eu-west-1"]
+    result = run_cli_on_terminal(args, aws_env(fault_proxy.url), answer="n")
+    assert result.returncode == ExitStatus.CANCELLED, result.stderr
+    assert "Harden 4 tables in 2 accounts, 2 regions? [y/N] " in result.stdout
+    assert "Tables to harden (4 found in 2 accounts, 2 regions):" in result.stdout
 
 
 # -- Ctrl-C while writes are paced slow --------------------------------------------------------
@@ -173,6 +221,94 @@ def test_ctrl_c_during_paced_writes_gives_the_same_counts_in_json(
     assert _stderr_counts(result.stderr) == counts
     results = {t["table_name"]: t["result"] for t in document["tables"]}
     assert sorted(results.values()) == sorted(["hardened"] * done + ["pending"] * (8 - done))
+
+
+def test_after_ctrl_c_every_table_not_started_lists_not_attempted(
+    server: MotoServer, server_client: Any
+) -> None:
+    """Issue 21 item 10: a table whose write never started lists both controls not attempted,
+    and stderr never calls it "stopped part-way" (only a table with a write done is)."""
+    result = _interrupt_paced_writes(server, server_client, ["--json"])
+    assert result.returncode == ExitStatus.INTERRUPTED, result.stderr
+    entries = {t["table_name"]: t for t in json.loads(result.stdout)["tables"]}
+    untouched = [n for n in TABLES if protection(server_client, n) == (False, False)]
+    assert untouched
+    for name in untouched:
+        assert entries[name]["result"] == "pending"
+        assert entries[name]["not_attempted"] == [
+            "dynamodb-deletion-protection",
+            "dynamodb-point-in-time-recovery",
+        ], entries[name]
+    line = result.stderr.strip().splitlines()[-1]
+    stopped = re.search(r"stopped part-way: ([^;]*);", line)
+    for name in stopped.group(1).split(", ") if stopped else []:
+        assert name not in untouched, line
+    not_started = re.search(r"not started: (.*)\.$", line)
+    assert not_started is not None, line
+    assert set(untouched) <= set(not_started.group(1).split(", ")), line
+
+
+def _interrupt_paced_reads(fault_proxy: FaultProxy, client: Any, flags: list[str]) -> Any:
+    """Read 8 tables with DescribeTable paced at one call every 2 s; press Ctrl-C once the
+    first table is read in full (its DescribeContinuousBackups answered)."""
+    for name in TABLES:
+        create_table(client, name)
+    command = [sys.executable, "-m", "remediation", "harden", "--force", *UNPACED]
+    process = subprocess.Popen(
+        [*command, "--rate", "DescribeTable=0.5", "--workers", "2", *flags],
+        env=aws_env(fault_proxy.url),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if fault_proxy.calls("DescribeContinuousBackups") >= 1:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)  # the answer parsed
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def test_ctrl_c_during_the_reads_keeps_what_was_read_in_json(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy
+) -> None:
+    """Issue 21 item 11: the rows read are kept, and the target read in part is not `ok`."""
+    result = _interrupt_paced_reads(fault_proxy, server_client, ["--json"])
+    assert result.returncode == ExitStatus.INTERRUPTED, result.stderr
+    assert "Traceback" not in result.stderr
+    document = json.loads(result.stdout)
+    read = document["tables"]
+    assert 1 <= len(read) < len(TABLES)
+    assert fault_proxy.calls("DescribeTable") == len(read)  # a row for every table read
+    for entry in read:
+        assert entry["before"]["deletion_protection"] is False
+        assert entry["result"] == "pending"
+    assert document["total"] == document["pending"] == len(read)
+    [target] = document["targets"]
+    assert target["status"] == "interrupted"
+    assert "read only in part" in target["error"]
+    assert all(protection(server_client, n) == (False, False) for n in TABLES)  # nothing written
+
+
+def test_ctrl_c_during_the_reads_keeps_what_was_read_in_the_summary(
+    server: MotoServer, server_client: Any, fault_proxy: FaultProxy
+) -> None:
+    result = _interrupt_paced_reads(fault_proxy, server_client, [])
+    assert result.returncode == ExitStatus.INTERRUPTED, result.stderr
+    read = fault_proxy.calls("DescribeTable")
+    lines = result.stdout.splitlines()
+    assert f"Tables to harden ({read} found in account {CALLER}, region us-east-1):" in lines
+    assert lines[-1] == (
+        f"Summary: 0 of {count(read)} protected, {read} not attempted (interrupted), "
+        "1 account-region read in part (interrupted); nothing was changed."
+    )
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Interrupted before any change: nothing was changed."
+    )
 
 
 # -- fleets: where the run looked --------------------------------------------------------------

@@ -28,6 +28,7 @@ from remediation.core import (
     Selection,
     TableState,
     changed_controls,
+    parse_arn,
     period_write,
 )
 
@@ -146,7 +147,6 @@ class Hardener:
             arn=table.get("TableArn"),
             status=table.get("TableStatus"),
             deletion_protection=Reading(bool(table.get("DeletionProtectionEnabled", False))),
-            replica_regions=_replica_regions(table, self.region),
             replicas=_replicas(table, self.region, _arn_account(table.get("TableArn"))),
         )
         if PITR in controls:
@@ -154,11 +154,13 @@ class Hardener:
         return state
 
     def _read_pitr(self, name: str) -> dict[str, Any]:
+        """The one reader of DescribeContinuousBackups: PITR and its period, or unknown (with
+        the error that says why) when the call fails or its answer carries no description."""
         try:
             response = self._call("DescribeContinuousBackups", TableName=name)
         except CallFailed as exc:
-            return {"pitr": Reading(None, exc.error)}
-        return _pitr_fields(response["ContinuousBackupsDescription"])
+            return {"pitr": Reading(None, exc.error), "pitr_recovery_days": None}
+        return _pitr_fields(response, PITR.read_action)
 
     # -- act -----------------------------------------------------------------------------------
 
@@ -181,10 +183,10 @@ class Hardener:
                     after = replace(after, deletion_protection=Reading(enabled))
                     after = replace(after, status=table.get("TableStatus", after.status))
                 elif control is PITR:
-                    description, fresh = self._enable_pitr(before.name, change.recovery_days)
-                    after = replace(after, **_pitr_fields(description))
+                    written, fresh = self._enable_pitr(before.name, change.recovery_days)
+                    after = replace(after, **written)
                     if fresh is not None:
-                        basis = replace(basis, **_pitr_fields(fresh))
+                        basis = replace(basis, **fresh)
             except CallFailed as exc:
                 errors[control.id] = exc.error
                 continue
@@ -219,9 +221,9 @@ class Hardener:
 
     def _enable_pitr(
         self, name: str, recovery_days: int | None
-    ) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
-        """UpdateContinuousBackups; returns the ContinuousBackupsDescription it answers with, and
-        the one read just before it when the write was to carry a period (else None).
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """UpdateContinuousBackups; returns PITR as its answer tells it, and as read just before
+        it when the write was to carry a period (else None).
 
         A period is never sent blind: the table's period is read again just before each attempt,
         and the write is skipped when someone raised it meanwhile, so it is never lowered.
@@ -230,10 +232,13 @@ class Hardener:
         attempt = 0
         while True:
             spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
-            fresh: Mapping[str, Any] | None = None
+            fresh: dict[str, Any] | None = None
             if recovery_days is not None:
-                fresh = self._describe_pitr(name)
-                verdict = period_write(TableState(name, **_pitr_fields(fresh)), recovery_days)
+                fresh = self._read_pitr(name)
+                unread = fresh["pitr"].error
+                if unread is not None:
+                    raise CallFailed(unread)  # off or on, a minimum is never sent blind
+                verdict = period_write(TableState(name, **fresh), recovery_days)
                 if verdict is PeriodWrite.ENOUGH:
                     return fresh, fresh
                 if verdict is PeriodWrite.UNKNOWN:
@@ -246,8 +251,7 @@ class Hardener:
                     TableName=name,
                     PointInTimeRecoverySpecification=spec,
                 )
-                description: Mapping[str, Any] = answer.get("ContinuousBackupsDescription", {})
-                return description, fresh
+                return _pitr_fields(answer, PITR.write_action), fresh
             except CallFailed as exc:
                 busy = exc.error.code in (
                     "ContinuousBackupsUnavailableException",
@@ -257,12 +261,6 @@ class Hardener:
                     raise
                 self._sleep(_backoff(attempt))
                 attempt += 1
-
-    def _describe_pitr(self, name: str) -> Mapping[str, Any]:
-        """DescribeContinuousBackups' description. Raises CallFailed."""
-        response = self._call("DescribeContinuousBackups", TableName=name)
-        description: Mapping[str, Any] = response.get("ContinuousBackupsDescription", {})
-        return description
 
     def _wait_active(self, name: str, deadline: float) -> str | None:
         """Poll DescribeTable while the table is busy; return the status it last showed.
@@ -289,12 +287,6 @@ def discovery_error(error: AwsError) -> SetupError:
     return SetupError(f"cannot list tables: {error}")
 
 
-def _replica_regions(table: Mapping[str, Any], region: str) -> tuple[str, ...]:
-    """The regions of a global table's other replicas, as DescribeTable lists them."""
-    regions = {r.get("RegionName") for r in table.get("Replicas", ())}
-    return tuple(sorted(r for r in regions if isinstance(r, str) and r != region))
-
-
 def _replicas(table: Mapping[str, Any], region: str, account: str | None) -> tuple[Replica, ...]:
     """A global table's other replicas: region, and account and status where AWS gives them
     (a replica is followed by its ReplicaArn's account and region, not its region alone)."""
@@ -311,8 +303,8 @@ def _replicas(table: Mapping[str, Any], region: str, account: str | None) -> tup
 
 
 def _arn_account(arn: object) -> str | None:
-    parts = arn.split(":") if isinstance(arn, str) else []
-    return parts[4] if len(parts) > 5 and parts[4] else None
+    parsed = parse_arn(arn)
+    return parsed.account if parsed else None
 
 
 def _not_reached(control: Control, after: TableState, change: Change) -> AwsError | None:
@@ -343,8 +335,18 @@ def _period_unknown(days: int) -> AwsError:
     )
 
 
-def _pitr_fields(description: Mapping[str, Any]) -> dict[str, Any]:
-    pitr = description.get("PointInTimeRecoveryDescription", {})
-    enabled = pitr.get("PointInTimeRecoveryStatus") == "ENABLED"
+def _pitr_fields(answer: Mapping[str, Any], action: str) -> dict[str, Any]:
+    """PITR as an answer carrying a ContinuousBackupsDescription tells it; an answer without
+    one (or without its PITR part) is unknown, never "off"."""
+    description = answer.get("ContinuousBackupsDescription")
+    pitr = description.get("PointInTimeRecoveryDescription") if description else None
+    if not pitr or "PointInTimeRecoveryStatus" not in pitr:
+        error = AwsError(
+            action,
+            "NoRecoveryDescription",
+            "the answer carries no PointInTimeRecoveryDescription: PITR's state is unknown",
+        )
+        return {"pitr": Reading(None, error), "pitr_recovery_days": None}
+    enabled = pitr["PointInTimeRecoveryStatus"] == "ENABLED"
     days = pitr.get("RecoveryPeriodInDays")
     return {"pitr": Reading(enabled), "pitr_recovery_days": int(days) if days else None}

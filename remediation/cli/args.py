@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
+from urllib.parse import urlsplit
 
 from remediation import core, pulumi_state
 from remediation.cli import formats, guardrail_rcp
@@ -54,7 +55,7 @@ _HARDEN_EPILOG = (
     "exit status: 0 all protected (or dry run), 1 one or more tables or account-regions "
     "failed (under --check: unprotected or unreadable), 2 cancelled at the prompt, "
     "3 bad input, 4 AWS unusable (credentials, profile, region, endpoint, ListTables, "
-    "the organization's accounts, an answer not from AWS) or --check checked nothing, "
+    "the organization's accounts, an answer not from AWS) or nothing was selected, "
     "130 interrupted"
 )
 
@@ -161,8 +162,9 @@ def _add_mode_arguments(harden: argparse.ArgumentParser) -> None:
         "--allow-empty",
         action="store_true",
         help=(
-            "with --check: an empty selection (no table found, or every one excluded) passes; "
-            "without it, a check that checked nothing exits 4"
+            "an empty selection (no table matches the prefix or --table) exits 0; without it, "
+            "a run that selected nothing exits 4, so a typo never passes (a selection that "
+            "--exclude empties always exits 0)"
         ),
     )
 
@@ -263,7 +265,8 @@ def _add_account_arguments(harden: argparse.ArgumentParser) -> None:
         metavar="ID",
         help=(
             "leave this account out, e.g. the management account from a delegated "
-            "administrator's run (repeatable)"
+            "administrator's run, or the account of a replica the run does not reach, so that "
+            "--check does not fail on it (repeatable)"
         ),
     )
     harden.add_argument(
@@ -353,7 +356,7 @@ class Options:
     """--output: the file the format goes to; the terminal keeps the text report."""
     security_hub: bool = False
     allow_empty: bool = False
-    """Under --check, an empty selection passes instead of exiting 4."""
+    """An empty selection exits 0 instead of 4."""
 
     @property
     def as_json(self) -> bool:
@@ -381,8 +384,6 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
     refs = _table_refs(args.table)
     _check_flags(args, refs)
     report_format, output = _report_destination(args)
-    if args.allow_empty and not args.check:
-        raise UsageError("--allow-empty is about --check: a run that hardens nothing exits 0")
     managed = _managed(args)
     requirement = _requirement(args.no_pitr, args.min_recovery_days)
     scope = _scope(args)
@@ -444,8 +445,25 @@ def _check_flags(args: argparse.Namespace, refs: Sequence[TableRef]) -> None:
             "--dry-run changes nothing, and importing findings into Security Hub is a change: "
             "use --check --security-hub to import what a read-only run found"
         )
+    if args.endpoint_url is not None:
+        _check_endpoint(args.endpoint_url)
     if args.json and args.format not in (None, "json"):
         raise UsageError(f"--json is --format json: it cannot go with --format {args.format}")
+
+
+def _check_endpoint(url: str) -> None:
+    """A URL botocore can call: a scheme and a host (without one it would fail later, as if
+    AWS could not be reached)."""
+    try:
+        parts = urlsplit(url)
+        good = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed [IPv6 literal
+        good = False
+    if not good:
+        raise UsageError(
+            f"--endpoint-url needs http:// or https:// and a host, such as "
+            f"http://127.0.0.1:5000; got {url!r}"
+        )
 
 
 def _report_destination(args: argparse.Namespace) -> tuple[str, Path | None]:

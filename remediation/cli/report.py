@@ -39,12 +39,13 @@ class TargetResult:
 
     account: str | None
     region: str
-    status: Literal["ok", "failed", "skipped", "denied"] = "ok"
+    status: Literal["ok", "failed", "skipped", "denied", "interrupted"] = "ok"
     error: AwsError | None = None
     reason: str = ""
     """Why it failed, was denied or skipped, in words; empty when it is ok."""
     fails: bool = False
-    """It makes the run a failure: failed, or denied by an SCP under --fail-on-scp-deny."""
+    """It makes the run a failure: failed, denied by an SCP under --fail-on-scp-deny, or under
+    --check holding replicas the run does not reach (their protection is unknown)."""
     for_replicas: bool = False
     """Not selected: reached only to protect a global table's replica."""
 
@@ -302,6 +303,11 @@ class Report:
     @property
     def failed_targets(self) -> tuple[TargetResult, ...]:
         return tuple(t for t in self.targets if t.status == "failed")
+
+    @property
+    def interrupted_targets(self) -> tuple[TargetResult, ...]:
+        """Account-regions a Ctrl-C during the reads left read only in part."""
+        return tuple(t for t in self.targets if t.status == "interrupted")
 
     @property
     def skipped_targets(self) -> tuple[TargetResult, ...]:

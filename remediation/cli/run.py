@@ -27,7 +27,7 @@ from remediation.cli.report import (
     TargetResult,
 )
 from remediation.cli.status import ExitStatus
-from remediation.cli.words import count
+from remediation.cli.words import count, place
 from remediation.core import AwsError, Change, Outcome, TableRef, TableState
 from remediation.pulumi_state import ManagedTable
 
@@ -80,14 +80,20 @@ def _run(options: Options, console: Console, show_plan: ShowPlan, facts: _Facts)
     rows = _read(options, console, targets, facts)
     # judge: what each table lacks, per account-region
     _judge(options, rows, facts)
+    facts.interrupted = targets.interrupted  # Ctrl-C during the reads: what was read is kept
     show_plan(facts.freeze())
-    if options.check and not rows and not options.allow_empty and targets.ok_targets():
-        # A typo is not a pass. (Where no account-region was reached, their failures say why.)
+    if facts.interrupted:
+        return
+    if not (rows or facts.excluded or options.allow_empty) and targets.ok_targets():
+        # A typo is not a pass, whether the run checks or hardens (a CI job that hardens must
+        # not go green on one). Every table excluded by --exclude is what was asked: no error.
+        # Where no account-region was reached, their failures say why.
         facts.fail(_nothing_checked(facts), usage=False)
         return
     if not (options.check or options.dry_run or not facts.changes):
         # confirm
-        if not options.force and not _confirm(console, options, len(facts.changes)):
+        where = place([r.account for r, _ in facts.changes], [r.region for r, _ in facts.changes])
+        if not options.force and not _confirm(console, options, len(facts.changes), where):
             facts.cancelled = True
             return
         # act
@@ -155,14 +161,11 @@ def _scope(options: Options) -> Scope:
 
 
 def _nothing_checked(facts: _Facts) -> str:
-    if facts.excluded:
-        what = f"every table found is excluded by --exclude ({len(facts.excluded)})"
+    if facts.fleet is not None and not facts.fleet.scope.single:
+        looked = count(len(facts.fleet.ok_targets()), "account-region")
     else:
-        if facts.fleet is not None and not facts.fleet.scope.single:
-            place = count(len(facts.fleet.ok_targets()), "account-region")
-        else:
-            place = ", ".join(facts.regions)
-        what = f"no table matches prefix {facts.options.selection.prefix!r} in {place}"
+        looked = ", ".join(facts.regions)
+    what = f"no table matches prefix {facts.options.selection.prefix!r} in {looked}"
     return f"nothing was checked: {what}; pass --allow-empty if an empty selection is intended"
 
 
@@ -190,6 +193,14 @@ def _read(options: Options, console: Console, targets: Fleet, facts: _Facts) -> 
         key=lambda k: (k[0] or "", k[1] or "", k[2]),
     )
     rows = [_check_account(row, options.refs) for row in rows]
+    own = {row.account for row in rows if row.target[0] is None and row.account}
+    if targets.scope.single and (shut := sorted(own & set(options.scope.exclude_accounts))):
+        # Without --role-arn or --organization, --exclude-account names replicas' accounts
+        # only: the run's own account cannot be both run in and excluded. Nothing was written.
+        raise UsageError(
+            f"--exclude-account {shut[0]} is the account these credentials reach "
+            "(without --role-arn or --organization it names accounts of replicas to leave out)"
+        )
     facts.rows = rows
     facts.stage = "read"
     for row in rows:
@@ -275,7 +286,7 @@ def _import_findings(targets: Fleet, facts: _Facts) -> None:
         facts.security_hub = list(pool.map(lambda item: send(*item), hubs))
 
 
-def _confirm(console: Console, options: Options, tables: int) -> bool:
+def _confirm(console: Console, options: Options, tables: int, where: str) -> bool:
     # The question goes where the person is: stdout when it is their terminal, else stderr
     # (stdout may be JSON, a pipe to tee, or a file).
     on_terminal = options.terminal_format == "text" and isatty(console.stdout)
@@ -286,7 +297,8 @@ def _confirm(console: Console, options: Options, tables: int) -> bool:
             file=console.stderr,
         )
         return False
-    print(f"Harden {count(tables)}? [y/N] ", end="", file=prompt_to, flush=True)
+    # Where, so that a wrong profile or region is seen before anything is changed.
+    print(f"Harden {count(tables)} in {where}? [y/N] ", end="", file=prompt_to, flush=True)
     answer = console.stdin.readline()
     if not answer:
         print("", file=prompt_to)
@@ -300,8 +312,9 @@ def _check_account(row: Row, refs: Sequence[TableRef]) -> Row:
     """A table named by ARN must be in the account the credentials reach, or it is not ours."""
     state = row.state
     for ref in refs:
-        if ref.name == state.name and ref.account and state.arn:
-            account = state.arn.split(":")[4]
+        parsed = core.parse_arn(state.arn)
+        if ref.name == state.name and ref.account and parsed is not None:
+            account = parsed.account
             if account != ref.account:
                 error = AwsError(
                     "dynamodb:DescribeTable",
@@ -355,7 +368,8 @@ class _Facts:
             tables=tables,
             excluded=tuple(self.excluded),
             targets=tuple(
-                _target(t) for t in sorted(targets, key=lambda t: (t.account or "", t.region))
+                _target(t, opts.check)
+                for t in sorted(targets, key=lambda t: (t.account or "", t.region))
             ),
             fleet=not (self.fleet.scope if self.fleet else opts.scope).single,
             region=self.region,
@@ -375,6 +389,7 @@ class _Facts:
     def _table(self, row: Row, writes: set[RowKey]) -> TableResult:
         state = row.state
         outcome = self.outcomes.get(row.key)
+        planned = self.planned.get(row.key)
         if outcome is None:
             outcome = Outcome(state, state, (), {"table": state.error} if state.error else {})
         kept = tuple((k, e) for k, e in outcome.errors.items() if e.code != NOT_ATTEMPTED)
@@ -383,6 +398,11 @@ class _Facts:
             for c in self.options.requirement.controls
             if (e := outcome.errors.get(c.id)) is not None and e.code == NOT_ATTEMPTED
         )
+        started = row.key in self.outcomes and (planned is None or not_attempted != planned.enable)
+        if self.interrupted and planned is not None and row.key in writes and not started:
+            # Never started (or stopped before its first write): every planned write is not
+            # attempted, whether its task was queued, cancelled or never made.
+            not_attempted = planned.enable
         return TableResult(
             key=row.key,
             account=row.account,
@@ -393,7 +413,7 @@ class _Facts:
             replica_of=row.replica_of,
             planned=self.planned.get(row.key),
             held=row.key in self.planned and row.key not in writes,
-            attempted=row.key in self.outcomes,
+            attempted=started,
             changed=outcome.changed,
             errors=kept,
             not_attempted=not_attempted,
@@ -403,14 +423,14 @@ class _Facts:
         )
 
 
-def _target(target: Target) -> TargetResult:
+def _target(target: Target, check: bool) -> TargetResult:
     return TargetResult(
         account=target.account,
         region=target.region,
         status=target.status,
         error=target.error,
         reason=target.reason,
-        fails=target.fails,
+        fails=target.fails or (check and target.unchecked),
         for_replicas=target.for_replicas,
     )
 

@@ -24,6 +24,6 @@ class ExitStatus(IntEnum):
     """Bad flags or input (table name or ARN, prefix, rate, Pulumi state): nothing was called."""
     AWS_SETUP = 4
     """AWS could not be used at all: credentials, profile, region, endpoint, ListTables, an
-    answer that is not AWS's; or --check selected no table (without --allow-empty)."""
+    answer that is not AWS's; or the run selected no table (without --allow-empty)."""
     INTERRUPTED = 130
     """Ctrl-C: no new calls were started; what was done is reported."""

@@ -6,15 +6,15 @@ rest once the run is over; `render` is both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import IO
 
 from remediation import core
 from remediation.cli.report import Report, TableResult
 from remediation.cli.words import count as _count
 from remediation.cli.words import of as _of
+from remediation.cli.words import place
 from remediation.controls import ALL, PITR, Control
-from remediation.core import Change, TableState
+from remediation.core import Change, TableState, parse_arn
 
 _FIX_IN_PULUMI = (
     "in the code, or run `pulumi up --policy-pack policy_pack`: a change made here is "
@@ -151,12 +151,14 @@ def _heading(report: Report) -> str:
         found += f", {len(report.excluded)} excluded"
     verb = "check" if report.check else "harden"
     if not report.fleet:
-        return f"Tables to {verb} ({found}):"
+        # The account comes from the tables' ARNs: a one-account run makes no call to know it.
+        where = place((t.account for t in tables), [report.region])
+        return f"Tables to {verb} ({found}{' in ' + where if where else ''}):"
     accounts = report.accounts_looked_in
     regions = report.regions_looked_in
     found_accounts = sorted({t.account for t in tables if t.account}) or list(accounts)
     found_regions = sorted({t.region for t in tables if t.region}) or list(regions)
-    where = f"{_one_or_many('account', found_accounts)}, {_one_or_many('region', found_regions)}"
+    where = place(found_accounts, found_regions)
     looked = [
         f"{_count(len(values), noun)} looked in"
         for noun, values, found_in in (
@@ -166,13 +168,6 @@ def _heading(report: Report) -> str:
         if len(values) > len(found_in)
     ]
     return f"Tables to {verb} ({found} in {'; '.join([where, *looked])}):"
-
-
-def _one_or_many(noun: str, values: Sequence[str]) -> str:
-    """The one value, said once (its column is dropped), or how many there are."""
-    if len(values) == 1:
-        return f"{noun} {values[0]}"
-    return _count(len(values), noun)
 
 
 def _empty_accounts(report: Report, say: _Lines) -> None:
@@ -299,7 +294,8 @@ def _read_problems(state: TableState) -> list[str]:
 def _table_cell(table: TableResult) -> str:
     if table.replica_of is None:
         return table.name
-    origin = table.replica_of.split(":")[3] if table.replica_of.count(":") >= 5 else "?"
+    parsed = parse_arn(table.replica_of)
+    origin = (parsed.region if parsed else None) or "?"
     return f"{table.name} (replica of {origin})"
 
 
@@ -429,6 +425,9 @@ def summary(report: Report) -> str:
     failed_targets = len(report.failed_targets)
     if failed_targets:
         parts.append(f"{_count(failed_targets, 'account-region')} failed")
+    interrupted = len(report.interrupted_targets)
+    if interrupted:
+        parts.append(f"{_count(interrupted, 'account-region')} read in part (interrupted)")
     skipped = len(report.skipped_targets)
     if skipped:
         parts.append(f"{_count(skipped, 'account-region')} skipped")
