@@ -1,0 +1,195 @@
+"""The guard's EventBridge pattern, judged by AWS's own matcher (Event Ruler), on CloudTrail records
+shaped as AWS documents them (tests/events/), `replicaUpdates` arrays included.
+
+Each case says whether the rule must deliver the event; one JVM judges every case of a pattern.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from remediation.guard_events import event_pattern
+from tests import event_ruler
+from tests.guard_support import sample, with_table
+
+Event = dict[str, Any]
+
+
+def _edited(name: str, edit: Callable[[Event], None]) -> Event:
+    event = sample(name)
+    edit(event)
+    return event
+
+
+def _request(event: Event) -> dict[str, Any]:
+    request: dict[str, Any] = event["detail"]["requestParameters"]
+    return request
+
+
+def _pitr_on(event: Event) -> None:
+    _request(event)["pointInTimeRecoverySpecification"] = {"pointInTimeRecoveryEnabled": True}
+
+
+def _period(days: int) -> Callable[[Event], None]:
+    def edit(event: Event) -> None:
+        spec = _request(event)["pointInTimeRecoverySpecification"]
+        spec["recoveryPeriodInDays"] = days
+
+    return edit
+
+
+def _throughput_only(event: Event) -> None:
+    del _request(event)["deletionProtectionEnabled"]
+    _request(event)["billingMode"] = "PAY_PER_REQUEST"
+
+
+def _replica_delete_then_create(event: Event) -> None:
+    _request(event)["replicaUpdates"] = [
+        {"delete": {"regionName": "eu-west-1"}},
+        {"create": {"regionName": "us-west-2", "kMSMasterKeyId": "alias/sentinel"}},
+    ]
+
+
+def _replica_update_only(event: Event) -> None:
+    _request(event)["replicaUpdates"] = [
+        {"update": {"regionName": "eu-west-1", "tableClassOverride": "STANDARD"}}
+    ]
+
+
+def _arn_in(partition: str) -> Callable[[Event], None]:
+    def edit(event: Event) -> None:
+        _request(event)["tableName"] = (
+            f"arn:{partition}:dynamodb:us-gov-west-1:123456789012:table/sentinel-requests"
+        )
+
+    return edit
+
+
+def _refused_for_another_reason(event: Event) -> None:
+    event["detail"]["errorCode"] = "ResourceInUseException"
+    event["detail"]["errorMessage"] = "Attempt to change a resource which is still in use"
+
+
+def _data_plane(event: Event) -> None:
+    detail = event["detail"]
+    detail["eventName"] = "PutItem"
+    detail["eventCategory"] = "Data"
+    detail["managementEvent"] = False
+    detail["requestParameters"] = {"tableName": "sentinel-requests", "key": {"id": "r-1"}}
+    detail["responseElements"] = None
+
+
+def _read_only(event: Event) -> None:
+    event["detail"]["eventName"] = "DescribeTable"
+    event["detail"]["readOnly"] = True
+    event["detail"]["responseElements"] = None
+
+
+def _failed(event: Event) -> None:
+    event["detail"]["errorCode"] = "AccessDeniedException"
+    event["detail"]["errorMessage"] = "User is not authorized to perform this action"
+    event["detail"]["responseElements"] = None
+
+
+def _another_source(event: Event) -> None:
+    event["detail"]["eventSource"] = "dax.amazonaws.com"
+
+
+# name -> (event, matched with a minimum of 14 days, matched without a minimum)
+CASES: dict[str, tuple[Event, bool, bool]] = {
+    # what the guard acts on
+    "create-table": (sample("create-table"), True, True),
+    "import-table": (sample("import-table"), True, True),
+    "restore-table-from-backup": (sample("restore-table-from-backup"), True, True),
+    "restore-table-to-point-in-time": (sample("restore-table-to-point-in-time"), True, True),
+    "update-table-deletion-protection-off": (
+        sample("update-table-deletion-protection-off"),
+        True,
+        True,
+    ),
+    "update-table-by-arn": (sample("update-table-by-arn"), True, True),
+    "update-table-by-arn-in-govcloud": (
+        _edited("update-table-deletion-protection-off", _arn_in("aws-us-gov")),
+        True,
+        True,
+    ),
+    "update-table-replica-create": (sample("update-table-replica-create"), True, True),
+    "update-table-replica-delete-then-create": (
+        _edited("update-table-replica-create", _replica_delete_then_create),
+        True,
+        True,
+    ),
+    "update-continuous-backups-pitr-off": (
+        sample("update-continuous-backups-pitr-off"),
+        True,
+        True,
+    ),
+    "update-continuous-backups-period-lowered": (
+        sample("update-continuous-backups-period-lowered"),
+        True,
+        False,
+    ),
+    "delete-table": (sample("delete-table"), True, True),
+    "delete-table-refused": (sample("delete-table-refused"), True, True),
+    # what it leaves out
+    "update-table-access-denied": (sample("update-table-access-denied"), False, False),
+    "deletion-protection-turned-on": (sample("update-table-by-guard"), False, False),
+    "update-table-throughput-only": (
+        _edited("update-table-deletion-protection-off", _throughput_only),
+        False,
+        False,
+    ),
+    "update-table-replica-delete": (sample("update-table-replica-delete"), False, False),
+    "update-table-replica-update": (
+        _edited("update-table-replica-create", _replica_update_only),
+        False,
+        False,
+    ),
+    "pitr-turned-on": (_edited("update-continuous-backups-pitr-off", _pitr_on), False, False),
+    "period-at-the-minimum": (
+        _edited("update-continuous-backups-period-lowered", _period(14)),
+        False,
+        False,
+    ),
+    "delete-table-refused-for-another-reason": (
+        _edited("delete-table-refused", _refused_for_another_reason),
+        False,
+        False,
+    ),
+    "delete-table-failed": (_edited("delete-table", _failed), False, False),
+    "create-table-failed": (_edited("create-table", _failed), False, False),
+    "put-item-data-plane": (_edited("create-table", _data_plane), False, False),
+    "describe-table-read-only": (_edited("create-table", _read_only), False, False),
+    "another-event-source": (_edited("create-table", _another_source), False, False),
+}
+
+
+def _answers(pattern: dict[str, Any], events: dict[str, Event]) -> dict[str, bool]:
+    names = sorted(events)
+    return dict(zip(names, event_ruler.matches(pattern, [events[n] for n in names]), strict=True))
+
+
+@pytest.mark.parametrize("days", [14, None])
+def test_event_ruler_delivers_exactly_the_events_that_may_leave_a_table_unprotected(
+    days: int | None,
+) -> None:
+    event_ruler.require()
+    expected = {name: case[1] if days else case[2] for name, case in CASES.items()}
+    events = {name: case[0] for name, case in CASES.items()}
+    assert _answers(event_pattern("sentinel-", days), events) == expected
+
+
+@pytest.mark.parametrize("days", [14, None])
+def test_event_ruler_delivers_nothing_about_a_table_outside_the_prefix(days: int | None) -> None:
+    event_ruler.require()
+    matched = {name: case[0] for name, case in CASES.items() if case[1]}
+    elsewhere = {n: with_table(copy.deepcopy(e), "billing-ledger") for n, e in matched.items()}
+    # A name that holds the prefix without starting with it is outside it too.
+    inside = {f"{n}-in": with_table(copy.deepcopy(e), "x-sentinel-x") for n, e in matched.items()}
+    assert not any(_answers(event_pattern("sentinel-", days), elsewhere | inside).values())
+    # ...and a longer prefix leaves out the tables of a shorter one.
+    assert not any(_answers(event_pattern("sentinel-prod-", days), matched).values())
