@@ -48,6 +48,7 @@ from remediation.guard_events import (
     Target,
     Trigger,
     event_id,
+    guardrail_table,
     named_table,
     parse,
     targets,
@@ -139,6 +140,10 @@ class Guard:
             return [self._log({**base, **_without_call(trigger)}, trigger.event_id)]
         if not found:
             nothing = "the call changed nothing the guard protects"
+            policy_table = guardrail_table(trigger)
+            if policy_table is not None:  # the guardrail's check hooks in here
+                base |= {"region": trigger.region, "table": policy_table}
+                nothing = "a resource-policy change: the guardrail is not checked by this guard"
             return [self._log({**base, "decision": "ignored", "reason": nothing}, trigger.event_id)]
         now = self.clock()
         looks = [

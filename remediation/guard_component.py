@@ -19,7 +19,12 @@ import pulumi_aws as aws
 
 from remediation import guard
 from remediation.aws import DEFAULT_RATES, IMPORT_ACTION
-from remediation.guard_events import event_pattern
+from remediation.guard_events import (
+    DEFAULT_PATTERN_QUOTA,
+    event_pattern,
+    pattern_json,
+    pattern_over_quota,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUARD_MODULES = (
@@ -81,6 +86,23 @@ def reserved_concurrency_from(text: str | None) -> int | None:
             f"got {text!r}"
         )
     return number
+
+
+MAX_PATTERN_QUOTA = 4096
+"""The most EventBridge's "Event pattern size" quota can be raised to (Service Quotas)."""
+
+
+def _check_pattern_quota(prefix: str, min_recovery_days: int | None, quota: int) -> None:
+    """Refuse, in one line and before any resource is declared, a rule EventBridge would refuse:
+    a preview cannot see the account's quota, so the stack declares it."""
+    if not DEFAULT_PATTERN_QUOTA <= quota <= MAX_PATTERN_QUOTA:
+        raise pulumi.RunError(
+            f"runtimeGuardEventPatternQuota is the account's EventBridge event pattern size quota, "
+            f"{DEFAULT_PATTERN_QUOTA} (the default) to {MAX_PATTERN_QUOTA}; got {quota}"
+        )
+    over = pattern_over_quota(prefix, min_recovery_days, quota)
+    if over is not None:
+        raise pulumi.RunError(over)
 
 
 def code_archive() -> pulumi.AssetArchive:
@@ -175,11 +197,13 @@ class TableGuard(pulumi.ComponentResource):
         log_retention_days: int = 365,
         timeout_seconds: int = 300,
         reserved_concurrency: int | None = 1,
+        event_pattern_quota: int = DEFAULT_PATTERN_QUOTA,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("sentinel:guard:TableGuard", name, None, opts)
         if not prefix:
             raise ValueError("TableGuard needs a non-empty prefix: it never guards every table")
+        _check_pattern_quota(prefix, min_recovery_days, event_pattern_quota)
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
@@ -368,7 +392,7 @@ class TableGuard(pulumi.ComponentResource):
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
             description=f"CloudTrail calls that may leave a {prefix}* DynamoDB table unprotected",
-            event_pattern=json.dumps(event_pattern(prefix, min_recovery_days)),
+            event_pattern=pattern_json(prefix, min_recovery_days),
             opts=child,
         )
         self.permission = aws.lambda_.Permission(
@@ -434,11 +458,14 @@ class TableGuard(pulumi.ComponentResource):
 
 
 __all__ = [
+    "DEFAULT_PATTERN_QUOTA",
     "GUARD_MODULES",
+    "MAX_PATTERN_QUOTA",
     "RECHECK_POLLING_ACTIONS",
     "TableGuard",
     "code_archive",
     "event_pattern",
+    "pattern_json",
     "policy_document",
     "reserved_concurrency_from",
 ]

@@ -521,6 +521,23 @@ def test_an_update_that_weakens_nothing_makes_no_call(
     assert decision(capsys)["decision"] == "ignored"
 
 
+@pytest.mark.parametrize("name", ["put-resource-policy", "delete-resource-policy"])
+def test_a_resource_policy_call_the_pattern_delivers_names_its_table_and_makes_no_call(
+    name: str,
+    env: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    result = run(sample(name))
+    assert result["decisions"] == ["ignored"]
+    line = decision(capsys)
+    assert line["table"] == f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
+    assert "resource-policy" in line["reason"]
+    assert fault_proxy.calls() == 0
+
+
 def test_a_delete_refused_for_another_reason_is_ignored_not_reported_as_blocked(
     env: Any,
     server_table: TableFactory,

@@ -7,12 +7,13 @@ Each case says whether the rule must deliver the event; one JVM judges every cas
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from remediation.guard_events import event_pattern
+from remediation.guard_events import DEFAULT_PATTERN_QUOTA, event_pattern, pattern_json
 from tests import event_ruler
 from tests.guard_support import sample, with_table
 
@@ -135,6 +136,8 @@ CASES: dict[str, tuple[Event, bool, bool]] = {
     ),
     "delete-table": (sample("delete-table"), True, True),
     "delete-table-refused": (sample("delete-table-refused"), True, True),
+    "put-resource-policy": (sample("put-resource-policy"), True, True),
+    "delete-resource-policy": (sample("delete-resource-policy"), True, True),
     # what it leaves out
     "update-table-access-denied": (sample("update-table-access-denied"), False, False),
     "deletion-protection-turned-on": (sample("update-table-by-guard"), False, False),
@@ -162,6 +165,7 @@ CASES: dict[str, tuple[Event, bool, bool]] = {
     ),
     "delete-table-failed": (_edited("delete-table", _failed), False, False),
     "create-table-failed": (_edited("create-table", _failed), False, False),
+    "put-resource-policy-failed": (_edited("put-resource-policy", _failed), False, False),
     "put-item-data-plane": (_edited("create-table", _data_plane), False, False),
     "describe-table-read-only": (_edited("create-table", _read_only), False, False),
     "another-event-source": (_edited("create-table", _another_source), False, False),
@@ -193,3 +197,32 @@ def test_event_ruler_delivers_nothing_about_a_table_outside_the_prefix(days: int
     assert not any(_answers(event_pattern("sentinel-", days), elsewhere | inside).values())
     # ...and a longer prefix leaves out the tables of a shorter one.
     assert not any(_answers(event_pattern("sentinel-prod-", days), matched).values())
+
+
+# -- the size EventBridge counts ------------------------------------------------------------------
+
+LONGEST_PREFIX = 32
+
+
+@pytest.mark.parametrize("days", [None, 1, 35])
+def test_the_submitted_pattern_fits_eventbridges_default_quota_for_any_prefix_up_to_32(
+    days: int | None,
+) -> None:
+    for length in range(1, LONGEST_PREFIX + 1):
+        # The longest names the prefix can hold: every character counts once in each copy.
+        prefix = ("sentinel-" * 4)[:length]
+        submitted = pattern_json(prefix, days)
+        assert json.loads(submitted) == event_pattern(prefix, days)
+        assert len(submitted) <= DEFAULT_PATTERN_QUOTA, (prefix, len(submitted))
+
+
+def test_a_32_character_prefix_still_matches_and_leaves_out_like_the_default() -> None:
+    event_ruler.require()
+    prefix = "acme-prod-eu-central-1-sentinel-"
+    assert len(prefix) == LONGEST_PREFIX
+    events = {
+        name: with_table(copy.deepcopy(case[0]), f"{prefix}requests")
+        for name, case in CASES.items()
+    }
+    expected = {name: case[1] for name, case in CASES.items()}
+    assert _answers(event_pattern(prefix, 14), events) == expected
