@@ -8,7 +8,7 @@ BreakGlassTableSchema, SessionTableSchema); deletion protection and PITR are on.
     pulumi config set hardenAtSource true        # also protect any other prefixed table here
     pulumi config set --path 'exclude[0]' 'sentinel-scratch-*'   # ...but not these (globs)
     pulumi config set runtimeGuard true          # re-protect them within seconds of any weakening
-    pulumi config set runtimeGuardReservedConcurrency 2   # or none (default 1)
+    pulumi config set runtimeGuardReservedConcurrency 4   # or none (default 3, at least 3)
     pulumi config set runtimeGuardEventPatternQuota 4096  # the account raised EventBridge's quota
     pulumi config set protect false              # a throwaway stack that `pulumi destroy` removes
     pulumi config set sourceProtection false     # declare them unprotected: what the pack fixes

@@ -57,6 +57,14 @@ RECHECK_VISIBILITY_FACTOR = 6
 """AWS's advice for a queue feeding Lambda: a visibility timeout of six times the function's, so a
 batch throttled by the reserved concurrency is retried before it counts as received again."""
 RECHECK_MAX_RECEIVES = 5  # AWS's advice: at least 5, so throttling alone sends nothing to the DLQ
+RECHECK_MAX_CONCURRENCY = 2
+"""The re-check mapping's `scaling_config.maximum_concurrency`, SQS's minimum: the mapping ignores
+reserved concurrency and starts five pollers, so without it re-checks are throttled, and each
+throttle counts toward the queue's maxReceiveCount. Re-checks are few (tables not ready yet)."""
+EVENT_CONCURRENCY = 1
+"""What the default reservation keeps, beyond the re-checks' maximum, for EventBridge's
+asynchronous invocations (a throttled one waits in Lambda's own queue and is retried)."""
+DEFAULT_RESERVED_CONCURRENCY = RECHECK_MAX_CONCURRENCY + EVENT_CONCURRENCY
 
 
 RECHECK_POLLING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
@@ -70,20 +78,22 @@ def rates_for(concurrency: int) -> str:
 
 
 def reserved_concurrency_from(text: str | None) -> int | None:
-    """Stack config's `runtimeGuardReservedConcurrency`: unset is 1, `none` no reservation, else a
-    whole number of at least 1 (0 would stop the guard). Raises ValueError."""
+    """Stack config's `runtimeGuardReservedConcurrency`: unset is DEFAULT_RESERVED_CONCURRENCY,
+    `none` no reservation, else a whole number above the re-checks' maximum concurrency (at or
+    below it, EventBridge's events would find no room). Raises ValueError."""
     if text is None or not text.strip():
-        return 1
+        return DEFAULT_RESERVED_CONCURRENCY
     if text.strip().lower() == "none":
         return None
     try:
         number = int(text)
     except ValueError:
         number = 0
-    if number < 1:
+    if number <= RECHECK_MAX_CONCURRENCY:
         raise ValueError(
-            f"runtimeGuardReservedConcurrency must be a whole number of at least 1, or none; "
-            f"got {text!r}"
+            f"runtimeGuardReservedConcurrency must be a whole number of at least "
+            f"{RECHECK_MAX_CONCURRENCY + 1} (the re-check queue may run {RECHECK_MAX_CONCURRENCY} "
+            f"at once, and EventBridge's events need room beside them), or none; got {text!r}"
         )
     return number
 
@@ -196,7 +206,7 @@ class TableGuard(pulumi.ComponentResource):
         security_hub: bool = False,
         log_retention_days: int = 365,
         timeout_seconds: int = 300,
-        reserved_concurrency: int | None = 1,
+        reserved_concurrency: int | None = DEFAULT_RESERVED_CONCURRENCY,
         event_pattern_quota: int = DEFAULT_PATTERN_QUOTA,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -249,8 +259,11 @@ class TableGuard(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=child,
         )
-        if reserved_concurrency is not None and reserved_concurrency < 1:
-            raise ValueError("reserved_concurrency must be at least 1, or None for no reservation")
+        if reserved_concurrency is not None and reserved_concurrency <= RECHECK_MAX_CONCURRENCY:
+            raise ValueError(
+                f"reserved_concurrency must exceed the re-checks' maximum concurrency "
+                f"({RECHECK_MAX_CONCURRENCY}), or be None for no reservation"
+            )
         self.recheck_queue = aws.sqs.Queue(
             f"{name}-rechecks",
             message_retention_seconds=RECHECK_RETENTION_SECONDS,
@@ -376,12 +389,16 @@ class TableGuard(pulumi.ComponentResource):
             maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
             opts=child,
         )
-        # Batch size 1: a message that fails is retried alone, never with another's.
+        # Batch size 1: a message that fails is retried alone, never with another's. The maximum
+        # concurrency, not the reservation, bounds the mapping's invocations (AWS's advice).
         self.recheck_source = aws.lambda_.EventSourceMapping(
             f"{name}-rechecks",
             event_source_arn=self.recheck_queue.arn,
             function_name=self.function.arn,
             batch_size=1,
+            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                maximum_concurrency=RECHECK_MAX_CONCURRENCY
+            ),
             opts=child,
         )
 
@@ -459,8 +476,11 @@ class TableGuard(pulumi.ComponentResource):
 
 __all__ = [
     "DEFAULT_PATTERN_QUOTA",
+    "DEFAULT_RESERVED_CONCURRENCY",
+    "EVENT_CONCURRENCY",
     "GUARD_MODULES",
     "MAX_PATTERN_QUOTA",
+    "RECHECK_MAX_CONCURRENCY",
     "RECHECK_POLLING_ACTIONS",
     "TableGuard",
     "code_archive",

@@ -15,8 +15,11 @@ import pytest
 from remediation import aws, guard
 from remediation.aws import DEFAULT_RATES
 from remediation.guard_component import (
+    DEFAULT_RESERVED_CONCURRENCY,
+    EVENT_CONCURRENCY,
     GUARD_MODULES,
     HANDLER,
+    RECHECK_MAX_CONCURRENCY,
     RECHECK_MAX_RECEIVES,
     RECHECK_POLLING_ACTIONS,
     event_pattern,
@@ -137,7 +140,7 @@ def test_the_lambda_runs_the_guard_handler_with_the_stack_settings(
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sentinel-guard-dlq"
     assert function["deadLetterConfig"] == {"targetArn": queue_arn}
     assert function["loggingConfig"]["logGroup"] == "sentinel-guard-logs"
-    assert function["reservedConcurrentExecutions"] == 1
+    assert function["reservedConcurrentExecutions"] == DEFAULT_RESERVED_CONCURRENCY == 3
     variables = function["environment"]["variables"]
     assert variables["SENTINEL_RECHECK_QUEUE_URL"] == (
         f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sentinel-guard-rechecks"
@@ -426,10 +429,30 @@ def test_reserved_concurrency_comes_from_stack_config_and_divides_the_pacing(
     assert function["environment"]["variables"]["SENTINEL_RATES"] == rates_for(reserved or 1)
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "1", "2"])
 def test_a_reserved_concurrency_that_would_stop_or_confuse_the_guard_is_refused(
     value: str,
 ) -> None:
     with pytest.raises(ValueError, match="runtimeGuardReservedConcurrency"):
         reserved_concurrency_from(value)
-    assert reserved_concurrency_from(None) == 1
+    assert reserved_concurrency_from(None) == 3
+
+
+@pytest.mark.parametrize("value", [None, "4", "none"])
+def test_the_recheck_mapping_has_a_maximum_concurrency_within_the_reservation(
+    value: str | None,
+) -> None:
+    resources = guarded(**({} if value is None else {"runtimeGuardReservedConcurrency": value}))
+    mapping = resources["aws:lambda/eventSourceMapping:EventSourceMapping"].props
+    maximum = mapping["scalingConfig"]["maximumConcurrency"]
+    assert maximum == RECHECK_MAX_CONCURRENCY >= 2  # SQS's minimum for maximum concurrency
+    function = resources["aws:lambda/function:Function"].props
+    reserved = function.get("reservedConcurrentExecutions")
+    if value == "none":
+        assert reserved is None
+        assert function["environment"]["variables"]["SENTINEL_RATES"] == rates_for(1)
+    else:
+        # The re-checks' maximum, and at least one more for EventBridge's invocations; the pacing
+        # shares the account's quotas among all of them.
+        assert reserved >= maximum + EVENT_CONCURRENCY
+        assert function["environment"]["variables"]["SENTINEL_RATES"] == rates_for(reserved)
