@@ -72,6 +72,10 @@ RECHECK_POLLING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQu
 AWSLambdaSQSQueueExecutionRole); the handler itself only sends."""
 
 
+class StackConfigError(pulumi.RunError, ValueError):
+    """A stack config value the guard refuses: one line at preview, no traceback (a RunError)."""
+
+
 def rates_for(concurrency: int) -> str:
     """SENTINEL_RATES for one instance when `concurrency` instances share the account's quotas."""
     return ",".join(f"{op}={rate / concurrency:g}" for op, rate in DEFAULT_RATES.items())
@@ -80,7 +84,7 @@ def rates_for(concurrency: int) -> str:
 def reserved_concurrency_from(text: str | None) -> int | None:
     """Stack config's `runtimeGuardReservedConcurrency`: unset is DEFAULT_RESERVED_CONCURRENCY,
     `none` no reservation, else a whole number above the re-checks' maximum concurrency (at or
-    below it, EventBridge's events would find no room). Raises ValueError."""
+    below it, EventBridge's events would find no room). Raises StackConfigError."""
     if text is None or not text.strip():
         return DEFAULT_RESERVED_CONCURRENCY
     if text.strip().lower() == "none":
@@ -90,7 +94,7 @@ def reserved_concurrency_from(text: str | None) -> int | None:
     except ValueError:
         number = 0
     if number <= RECHECK_MAX_CONCURRENCY:
-        raise ValueError(
+        raise StackConfigError(
             f"runtimeGuardReservedConcurrency must be a whole number of at least "
             f"{RECHECK_MAX_CONCURRENCY + 1} (the re-check queue may run {RECHECK_MAX_CONCURRENCY} "
             f"at once, and EventBridge's events need room beside them), or none; got {text!r}"
@@ -106,13 +110,13 @@ def _check_pattern_quota(prefix: str, min_recovery_days: int | None, quota: int)
     """Refuse, in one line and before any resource is declared, a rule EventBridge would refuse:
     a preview cannot see the account's quota, so the stack declares it."""
     if not DEFAULT_PATTERN_QUOTA <= quota <= MAX_PATTERN_QUOTA:
-        raise pulumi.RunError(
+        raise StackConfigError(
             f"runtimeGuardEventPatternQuota is the account's EventBridge event pattern size quota, "
             f"{DEFAULT_PATTERN_QUOTA} (the default) to {MAX_PATTERN_QUOTA}; got {quota}"
         )
     over = pattern_over_quota(prefix, min_recovery_days, quota)
     if over is not None:
-        raise pulumi.RunError(over)
+        raise StackConfigError(over)
 
 
 def code_archive() -> pulumi.AssetArchive:
@@ -210,10 +214,10 @@ class TableGuard(pulumi.ComponentResource):
         event_pattern_quota: int = DEFAULT_PATTERN_QUOTA,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("sentinel:guard:TableGuard", name, None, opts)
         if not prefix:
             raise ValueError("TableGuard needs a non-empty prefix: it never guards every table")
         _check_pattern_quota(prefix, min_recovery_days, event_pattern_quota)
+        super().__init__("sentinel:guard:TableGuard", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
@@ -482,6 +486,7 @@ __all__ = [
     "MAX_PATTERN_QUOTA",
     "RECHECK_MAX_CONCURRENCY",
     "RECHECK_POLLING_ACTIONS",
+    "StackConfigError",
     "TableGuard",
     "code_archive",
     "event_pattern",

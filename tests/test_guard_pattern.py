@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from remediation.guard_events import DEFAULT_PATTERN_QUOTA, event_pattern, pattern_json
-from tests import event_ruler
+from tests import event_ruler, pulumi_cli
 from tests.guard_support import sample, with_table
+from tests.servers import moto_server
 
 Event = dict[str, Any]
 
@@ -226,3 +229,50 @@ def test_a_32_character_prefix_still_matches_and_leaves_out_like_the_default() -
     }
     expected = {name: case[1] for name, case in CASES.items()}
     assert _answers(event_pattern(prefix, 14), events) == expected
+
+
+# -- the refusal, as the real Pulumi CLI shows it ------------------------------------------------
+
+
+def _preview(tmp_path: Path, config: dict[str, str]) -> pulumi_cli.Run:
+    """`pulumi preview` of the project's program on the real CLI, with the guard on."""
+    cli, why_not = pulumi_cli.locate()
+    if cli is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true needs the real Pulumi CLI: {why_not}", pytrace=False)
+        pytest.skip(why_not)
+    with moto_server() as server:
+        space = pulumi_cli.Workspace(cli, tmp_path, server.url)
+        space.init({"runtimeGuard": "true", **config})
+        return space.preview(pack=False)
+
+
+def _refusal(preview: pulumi_cli.Run, words: str) -> str:
+    assert preview.code != 0
+    assert "Traceback" not in preview.output
+    assert "TableGuard" not in preview.output
+    lines = [line.strip() for line in preview.output.splitlines() if words in line]
+    assert lines, preview.output
+    return lines[-1]
+
+
+def test_a_preview_over_the_declared_quota_fails_with_one_line_and_declares_no_guard(
+    tmp_path: Path,
+) -> None:
+    prefix = "acme-" + "x" * 154 + "-"  # a legal table-name prefix whose pattern is over 2,048
+    config = {"prefix": prefix, "runtimeGuardMinRecoveryDays": "14"}
+    assert _refusal(_preview(tmp_path, config), "pattern size") == (
+        f"error: the guard's EventBridge pattern for prefix {prefix!r} is "
+        f"{len(pattern_json(prefix, 14))} characters, over the account's event pattern size quota "
+        f"of 2048 (runtimeGuardEventPatternQuota): raise it in Service Quotas (Amazon EventBridge, "
+        f'"Event pattern size", up to 4096) and declare the new value, or use a shorter prefix'
+    )
+
+
+def test_a_preview_with_a_reservation_the_recheck_mapping_would_fill_fails_with_one_line(
+    tmp_path: Path,
+) -> None:
+    preview = _preview(tmp_path, {"runtimeGuardReservedConcurrency": "2"})
+    line = _refusal(preview, "runtimeGuardReservedConcurrency")
+    assert line.startswith("error: runtimeGuardReservedConcurrency must be a whole number of at")
+    assert line.endswith("got '2'")
