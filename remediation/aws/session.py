@@ -99,12 +99,6 @@ class ClientLimits:
         """Seconds one attempt may last: both timeouts."""
         return self.connect_timeout + self.read_timeout
 
-    def worst_case(self) -> float:
-        """Seconds one call may last without a deadline, every attempt timing out and every
-        backoff at its cap."""
-        backoff = sum(min(2.0**i, BOTOCORE_MAX_BACKOFF) for i in range(self.retries))
-        return (self.retries + 1) * self.attempt() + backoff
-
     @classmethod
     def until(
         cls,
