@@ -8,7 +8,8 @@ BreakGlassTableSchema, SessionTableSchema); deletion protection and PITR are on.
     pulumi config set hardenAtSource true        # also protect any other prefixed table here
     pulumi config set --path 'exclude[0]' 'sentinel-scratch-*'   # ...but not these (globs)
     pulumi config set runtimeGuard true          # re-protect them within seconds of any weakening
-    pulumi config set runtimeGuardReservedConcurrency 2   # or none (default 1)
+    pulumi config set runtimeGuardReservedConcurrency 4   # or none (default 3, at least 3)
+    pulumi config set runtimeGuardEventPatternQuota 4096  # the account raised EventBridge's quota
     pulumi config set protect false              # a throwaway stack that `pulumi destroy` removes
     pulumi config set sourceProtection false     # declare them unprotected: what the pack fixes
     pulumi config set --path 'guardrailBreakGlassRoles[0]' arn:aws:iam::111122223333:role/BreakGlass
@@ -90,7 +91,13 @@ for logical_name, gsi_keys in TABLES.items():
 guard_role: pulumi.Output[str] | None = None
 if config.get_bool("runtimeGuard"):
     # Imported only when asked for, so a stack without the guard declares none of it.
-    from remediation.guard_component import TableGuard, reserved_concurrency_from
+    from remediation.guard_component import (
+        DEFAULT_PATTERN_QUOTA,
+        TableGuard,
+        reserved_concurrency_from,
+    )
+
+    pattern_quota = config.get_int("runtimeGuardEventPatternQuota")
 
     guard = TableGuard(
         "sentinel-guard",
@@ -103,6 +110,8 @@ if config.get_bool("runtimeGuard"):
         reserved_concurrency=reserved_concurrency_from(
             config.get("runtimeGuardReservedConcurrency")
         ),
+        # The account's EventBridge "Event pattern size" quota: 2048 unless raised (up to 4096).
+        event_pattern_quota=DEFAULT_PATTERN_QUOTA if pattern_quota is None else pattern_quota,
     )
     pulumi.export("guard_function", guard.function.name)
     pulumi.export("guard_dead_letter_queue", guard.dead_letter_queue.url)

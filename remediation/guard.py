@@ -48,6 +48,7 @@ from remediation.guard_events import (
     Target,
     Trigger,
     event_id,
+    guardrail_table,
     named_table,
     parse,
     targets,
@@ -67,10 +68,10 @@ RESERVE_SECONDS = 5.0
 """Kept back from the Lambda's remaining time for the read-back, the alert and the log line."""
 
 CALL_SHARES = 10
-"""The time left (less the reserve) is cut in this many shares: one call of any client, with all
-its retries and timeouts, fits in one share (`aws.ClientLimits.within`); a table takes at most six
-calls (two reads, two writes, the alert, the re-check) and two bounded waits, plus one share of
-overrun for each wait's last poll."""
+"""The time left (less the reserve) is cut in this many shares: one attempt of any call fits in
+one share, and a call retries fast failures until the time left is spent, never into the reserve
+(`aws.ClientLimits.until`); a table takes at most six calls (two reads, two writes, the alert, the
+re-check) and two bounded waits of one share each."""
 
 INLINE_WAIT_SECONDS = 30.0
 """The longest a busy table (UPDATING, ResourceInUse) is waited for in the function; past it, the
@@ -103,9 +104,12 @@ class Guard:
     write: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
     clock: Callable[[], float] = time.time
     """Wall-clock epoch seconds: a re-check's horizon spans invocations."""
+    # Kept per region and limits: the limits take a few sizes only (`aws.TIMEOUT_HALVINGS`) and one
+    # deadline, moved per invocation, so a warm guard keeps a bounded number of clients.
     _hardeners: dict[tuple[str, aws.ClientLimits], aws.Hardener] = field(default_factory=dict)
     _clients: dict[tuple[str, str | None, aws.ClientLimits], Any] = field(default_factory=dict)
     _hubs: dict[tuple[str, aws.ClientLimits], aws.SecurityHub] = field(default_factory=dict)
+    _deadline: aws.Deadline = field(default_factory=aws.Deadline)
 
     def __post_init__(self) -> None:
         # The Lambda runtime's boto3 varies: one whose model cannot carry a period fails at start.
@@ -118,9 +122,10 @@ class Guard:
 
     def handle(self, event: object, context: LambdaContext) -> list[dict[str, Any]]:
         """Every decision this event leads to, each also written as one JSON log line."""
-        # Every call of every client, retries and timeouts included, fits in one share of the time
-        # left; clients are kept per limits, which stay the same from one invocation to the next.
-        limits = aws.ClientLimits.within(_budget(context) / CALL_SHARES)
+        # Fast failures are retried until the time left, less the reserve, is spent; each attempt
+        # fits in one share of it.
+        self._deadline.set_in(_budget(context))
+        limits = aws.ClientLimits.until(self._deadline, _budget(context) / CALL_SHARES)
         bodies = sqs_bodies(event)
         if bodies is not None:
             return self._rechecks(bodies, context, limits)
@@ -139,6 +144,10 @@ class Guard:
             return [self._log({**base, **_without_call(trigger)}, trigger.event_id)]
         if not found:
             nothing = "the call changed nothing the guard protects"
+            policy_table = guardrail_table(trigger)
+            if policy_table is not None:  # the guardrail's check hooks in here
+                base |= {"region": trigger.region, "table": policy_table}
+                nothing = "a resource-policy change: the guardrail is not checked by this guard"
             return [self._log({**base, "decision": "ignored", "reason": nothing}, trigger.event_id)]
         now = self.clock()
         looks = [
@@ -197,7 +206,7 @@ class Guard:
                 self._alert(logged, limits)
             return logged
         budget = _budget(context)
-        if budget < 6 * limits.worst_case():
+        if budget < 6 * limits.attempt():
             reason = "no time left in this invocation"
             verdict: dict[str, Any] = {"decision": "pending", "reason": reason, "found": None}
             verdict["changed"] = []
@@ -292,6 +301,10 @@ class Guard:
             failure = {"errors": [*errors, _error_json(exc.error)], "retry": True}
             return verdict | {"decision": "failed"} | failure
         return verdict | {"recheck": {"attempt": later.attempt, "in_seconds": later.delay()}}
+
+    def warm_clients(self) -> int:
+        """How many clients this guard keeps for its next invocations."""
+        return len(self._hardeners) + len(self._clients) + len(self._hubs)
 
     def _hardener(self, region: str, limits: aws.ClientLimits) -> aws.Hardener:
         hardener = self._hardeners.get((region, limits))

@@ -19,7 +19,12 @@ import pulumi_aws as aws
 
 from remediation import guard
 from remediation.aws import DEFAULT_RATES, IMPORT_ACTION
-from remediation.guard_events import event_pattern
+from remediation.guard_events import (
+    DEFAULT_PATTERN_QUOTA,
+    event_pattern,
+    pattern_json,
+    pattern_over_quota,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUARD_MODULES = (
@@ -52,11 +57,23 @@ RECHECK_VISIBILITY_FACTOR = 6
 """AWS's advice for a queue feeding Lambda: a visibility timeout of six times the function's, so a
 batch throttled by the reserved concurrency is retried before it counts as received again."""
 RECHECK_MAX_RECEIVES = 5  # AWS's advice: at least 5, so throttling alone sends nothing to the DLQ
+RECHECK_MAX_CONCURRENCY = 2
+"""The re-check mapping's `scaling_config.maximum_concurrency`, SQS's minimum: the mapping ignores
+reserved concurrency and starts five pollers, so without it re-checks are throttled, and each
+throttle counts toward the queue's maxReceiveCount. Re-checks are few (tables not ready yet)."""
+EVENT_CONCURRENCY = 1
+"""What the default reservation keeps, beyond the re-checks' maximum, for EventBridge's
+asynchronous invocations (a throttled one waits in Lambda's own queue and is retried)."""
+DEFAULT_RESERVED_CONCURRENCY = RECHECK_MAX_CONCURRENCY + EVENT_CONCURRENCY
 
 
 RECHECK_POLLING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 """What Lambda's event source mapping calls with the function's role (as in AWS's managed policy
 AWSLambdaSQSQueueExecutionRole); the handler itself only sends."""
+
+
+class StackConfigError(pulumi.RunError, ValueError):
+    """A stack config value the guard refuses: one line at preview, no traceback (a RunError)."""
 
 
 def rates_for(concurrency: int) -> str:
@@ -65,22 +82,41 @@ def rates_for(concurrency: int) -> str:
 
 
 def reserved_concurrency_from(text: str | None) -> int | None:
-    """Stack config's `runtimeGuardReservedConcurrency`: unset is 1, `none` no reservation, else a
-    whole number of at least 1 (0 would stop the guard). Raises ValueError."""
+    """Stack config's `runtimeGuardReservedConcurrency`: unset is DEFAULT_RESERVED_CONCURRENCY,
+    `none` no reservation, else a whole number above the re-checks' maximum concurrency (at or
+    below it, EventBridge's events would find no room). Raises StackConfigError."""
     if text is None or not text.strip():
-        return 1
+        return DEFAULT_RESERVED_CONCURRENCY
     if text.strip().lower() == "none":
         return None
     try:
         number = int(text)
     except ValueError:
         number = 0
-    if number < 1:
-        raise ValueError(
-            f"runtimeGuardReservedConcurrency must be a whole number of at least 1, or none; "
-            f"got {text!r}"
+    if number <= RECHECK_MAX_CONCURRENCY:
+        raise StackConfigError(
+            f"runtimeGuardReservedConcurrency must be a whole number of at least "
+            f"{RECHECK_MAX_CONCURRENCY + 1} (the re-check queue may run {RECHECK_MAX_CONCURRENCY} "
+            f"at once, and EventBridge's events need room beside them), or none; got {text!r}"
         )
     return number
+
+
+MAX_PATTERN_QUOTA = 4096
+"""The most EventBridge's "Event pattern size" quota can be raised to (Service Quotas)."""
+
+
+def _check_pattern_quota(prefix: str, min_recovery_days: int | None, quota: int) -> None:
+    """Refuse, in one line and before any resource is declared, a rule EventBridge would refuse:
+    a preview cannot see the account's quota, so the stack declares it."""
+    if not DEFAULT_PATTERN_QUOTA <= quota <= MAX_PATTERN_QUOTA:
+        raise StackConfigError(
+            f"runtimeGuardEventPatternQuota is the account's EventBridge event pattern size quota, "
+            f"{DEFAULT_PATTERN_QUOTA} (the default) to {MAX_PATTERN_QUOTA}; got {quota}"
+        )
+    over = pattern_over_quota(prefix, min_recovery_days, quota)
+    if over is not None:
+        raise StackConfigError(over)
 
 
 def code_archive() -> pulumi.AssetArchive:
@@ -174,12 +210,14 @@ class TableGuard(pulumi.ComponentResource):
         security_hub: bool = False,
         log_retention_days: int = 365,
         timeout_seconds: int = 300,
-        reserved_concurrency: int | None = 1,
+        reserved_concurrency: int | None = DEFAULT_RESERVED_CONCURRENCY,
+        event_pattern_quota: int = DEFAULT_PATTERN_QUOTA,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("sentinel:guard:TableGuard", name, None, opts)
         if not prefix:
             raise ValueError("TableGuard needs a non-empty prefix: it never guards every table")
+        _check_pattern_quota(prefix, min_recovery_days, event_pattern_quota)
+        super().__init__("sentinel:guard:TableGuard", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
@@ -225,8 +263,11 @@ class TableGuard(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=child,
         )
-        if reserved_concurrency is not None and reserved_concurrency < 1:
-            raise ValueError("reserved_concurrency must be at least 1, or None for no reservation")
+        if reserved_concurrency is not None and reserved_concurrency <= RECHECK_MAX_CONCURRENCY:
+            raise ValueError(
+                f"reserved_concurrency must exceed the re-checks' maximum concurrency "
+                f"({RECHECK_MAX_CONCURRENCY}), or be None for no reservation"
+            )
         self.recheck_queue = aws.sqs.Queue(
             f"{name}-rechecks",
             message_retention_seconds=RECHECK_RETENTION_SECONDS,
@@ -352,12 +393,16 @@ class TableGuard(pulumi.ComponentResource):
             maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
             opts=child,
         )
-        # Batch size 1: a message that fails is retried alone, never with another's.
+        # Batch size 1: a message that fails is retried alone, never with another's. The maximum
+        # concurrency, not the reservation, bounds the mapping's invocations (AWS's advice).
         self.recheck_source = aws.lambda_.EventSourceMapping(
             f"{name}-rechecks",
             event_source_arn=self.recheck_queue.arn,
             function_name=self.function.arn,
             batch_size=1,
+            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                maximum_concurrency=RECHECK_MAX_CONCURRENCY
+            ),
             opts=child,
         )
 
@@ -368,7 +413,7 @@ class TableGuard(pulumi.ComponentResource):
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
             description=f"CloudTrail calls that may leave a {prefix}* DynamoDB table unprotected",
-            event_pattern=json.dumps(event_pattern(prefix, min_recovery_days)),
+            event_pattern=pattern_json(prefix, min_recovery_days),
             opts=child,
         )
         self.permission = aws.lambda_.Permission(
@@ -434,11 +479,18 @@ class TableGuard(pulumi.ComponentResource):
 
 
 __all__ = [
+    "DEFAULT_PATTERN_QUOTA",
+    "DEFAULT_RESERVED_CONCURRENCY",
+    "EVENT_CONCURRENCY",
     "GUARD_MODULES",
+    "MAX_PATTERN_QUOTA",
+    "RECHECK_MAX_CONCURRENCY",
     "RECHECK_POLLING_ACTIONS",
+    "StackConfigError",
     "TableGuard",
     "code_archive",
     "event_pattern",
+    "pattern_json",
     "policy_document",
     "reserved_concurrency_from",
 ]

@@ -5,7 +5,8 @@ mode; and the EventBridge pattern that matches exactly those events. No boto3, n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,11 +188,20 @@ def _session_issuer(identity: object) -> str | None:
 
 
 def named_table(trigger: Trigger) -> str | None:
-    for key in ("tableName", "targetTableName"):
+    for key in ("tableName", "targetTableName", "resourceArn"):
         value = trigger.request.get(key)
         if isinstance(value, str):
             return value
     return None
+
+
+def guardrail_table(trigger: Trigger) -> str | None:
+    """The hook for the guardrail's check: the table (name or ARN) whose resource policy a
+    PutResourcePolicy or DeleteResourcePolicy changed, or None for any other event. `targets`
+    gives these events no table to re-protect: deletion protection and PITR are untouched."""
+    if trigger.event_name not in RESOURCE_POLICY_EVENTS:
+        return None
+    return named_table(trigger)
 
 
 def event_id(event: object) -> str | None:
@@ -201,51 +211,101 @@ def event_id(event: object) -> str | None:
 
 # -- the EventBridge pattern: exactly the events above -----------------------------------------
 
+RESOURCE_POLICY_EVENTS = frozenset({"PutResourcePolicy", "DeleteResourcePolicy"})
+"""Calls that may take the guardrail (issue 19: a table resource policy) off a table; the table is
+named by ARN in requestParameters.resourceArn. Matched by the pattern; `targets` maps them to no
+table until the guardrail's check is built on this hook (`guardrail_table`)."""
+
+DEFAULT_PATTERN_QUOTA = 2048
+"""EventBridge's default "Event pattern size" quota, in characters (Service Quotas, EventBridge,
+"Event pattern size"; an account may raise it to 4,096)."""
+
+_WEAKENED_BY_NAME = (
+    "CreateTable",
+    "RestoreTableToPointInTime",
+    "RestoreTableFromBackup",
+    "ImportTable",
+    "DeleteTable",
+    *sorted(RESOURCE_POLICY_EVENTS),
+)
+"""Matched whatever they ask, when they succeed: their own lookup decides what is left to do."""
+
 
 def event_pattern(prefix: str, min_recovery_days: int | None = None) -> dict[str, Any]:
-    """Exactly the CloudTrail events that may leave a `prefix` table unprotected, and deletions,
-    refused or not; a call that failed is matched only when it is a DeleteTable refused by
-    protection. The guard's own calls are left out by the handler, not here: `anything-but` on
-    the session issuer would also drop every caller without one (an IAM user, root)."""
-    named = [{"prefix": prefix}, {"wildcard": f"arn:aws*:dynamodb:*:*:table/{prefix}*"}]
-    succeeded = {"errorCode": [{"exists": False}]}
+    """Exactly the CloudTrail events that may leave a `prefix` table unprotected, deletions refused
+    or not, and the guardrail's resource-policy calls; a call that failed is matched only when it
+    is a DeleteTable refused by protection. The guard's own calls are left out by the handler, not
+    here: `anything-but` on the session issuer would also drop every caller without one (an IAM
+    user, root).
 
-    def branch(events: Sequence[str], request: Mapping[str, Any]) -> dict[str, Any]:
-        return {"eventName": list(events), "requestParameters": dict(request), **succeeded}
-
-    pitr = "pointInTimeRecoverySpecification"
-    branches = [
-        branch(["CreateTable"], {"tableName": named}),
-        branch(["UpdateTable"], {"tableName": named, "deletionProtectionEnabled": [False]}),
-        branch(
-            ["UpdateTable"],
-            {"tableName": named, "replicaUpdates": {"create": {"regionName": [{"exists": True}]}}},
-        ),
-        branch(
-            ["UpdateContinuousBackups"],
-            {"tableName": named, pitr: {"pointInTimeRecoveryEnabled": [False]}},
-        ),
-        branch(["RestoreTableToPointInTime", "RestoreTableFromBackup"], {"targetTableName": named}),
-        branch(["ImportTable"], {"tableCreationParameters": {"tableName": named}}),
-        branch(["DeleteTable"], {"tableName": named}),
-        {
-            "eventName": ["DeleteTable"],
-            "requestParameters": {"tableName": named},
-            "errorCode": [DELETION_BLOCKED_CODE],
-            "errorMessage": [{"wildcard": f"*{DELETION_BLOCKED_TEXT}*"}],
-        },
-    ]
+    The table's name is judged once for every event (EventBridge ANDs the two `$or`s), so the
+    pattern grows by four copies of the prefix, not one per event: see `pattern_json`."""
+    arn = {"wildcard": f"arn:aws*:dynamodb:*:*:table/{prefix}*"}
+    named = [{"prefix": prefix}, arn]
+    pitr_off: dict[str, Any] = {"pointInTimeRecoveryEnabled": [False]}
     if min_recovery_days is not None:
         shorter = {"recoveryPeriodInDays": [{"numeric": ["<", min_recovery_days]}]}
-        branches.insert(4, branch(["UpdateContinuousBackups"], {"tableName": named, pitr: shorter}))
+        pitr_off = {"$or": [pitr_off, shorter]}
+    weakening = [
+        {"eventName": list(_WEAKENED_BY_NAME)},
+        {
+            "eventName": ["UpdateTable"],
+            "requestParameters": {
+                "$or": [
+                    {"deletionProtectionEnabled": [False]},
+                    {"replicaUpdates": {"create": {"regionName": [{"exists": True}]}}},
+                ]
+            },
+        },
+        {
+            "eventName": ["UpdateContinuousBackups"],
+            "requestParameters": {"pointInTimeRecoverySpecification": pitr_off},
+        },
+    ]
+    refused_delete = {
+        "eventName": ["DeleteTable"],
+        "errorCode": [DELETION_BLOCKED_CODE],
+        "errorMessage": [{"wildcard": f"*{DELETION_BLOCKED_TEXT}*"}],
+    }
     return {
         "source": [EVENT_SOURCE],
         "detail-type": [DETAIL_TYPE],
-        "detail": {"eventSource": ["dynamodb.amazonaws.com"], "$or": branches},
+        "detail": {
+            "eventSource": ["dynamodb.amazonaws.com"],
+            "requestParameters": {
+                "$or": [
+                    {"tableName": named},
+                    {"targetTableName": named},
+                    {"tableCreationParameters": {"tableName": named}},
+                    {"resourceArn": [arn]},
+                ]
+            },
+            "$or": [{"errorCode": [{"exists": False}], "$or": weakening}, refused_delete],
+        },
     }
 
 
+def pattern_json(prefix: str, min_recovery_days: int | None = None) -> str:
+    """The pattern exactly as TableGuard submits it: JSON without whitespace, whose length is what
+    EventBridge's "Event pattern size" quota counts."""
+    return json.dumps(event_pattern(prefix, min_recovery_days), separators=(",", ":"))
+
+
+def pattern_over_quota(prefix: str, min_recovery_days: int | None, quota: int) -> str | None:
+    """One line saying why the pattern cannot be submitted under `quota`, or None when it fits."""
+    size = len(pattern_json(prefix, min_recovery_days))
+    if size <= quota:
+        return None
+    return (
+        f"the guard's EventBridge pattern for prefix {prefix!r} is {size} characters, over the "
+        f"account's event pattern size quota of {quota} (runtimeGuardEventPatternQuota): raise it "
+        f'in Service Quotas (Amazon EventBridge, "Event pattern size", up to 4096) and declare the '
+        f"new value, or use a shorter prefix"
+    )
+
+
 __all__ = [
+    "DEFAULT_PATTERN_QUOTA",
     "DELETION_BLOCKED_CODE",
     "DELETION_BLOCKED_TEXT",
     "DETAIL_TYPE",
@@ -253,15 +313,19 @@ __all__ = [
     "EVENT_SOURCE",
     "LOOKUPS",
     "NEW_TABLE_EVENTS",
+    "RESOURCE_POLICY_EVENTS",
     "Lookup",
     "Malformed",
     "Target",
     "Trigger",
     "event_id",
     "event_pattern",
+    "guardrail_table",
     "named_table",
     "optional_str",
     "parse",
+    "pattern_json",
+    "pattern_over_quota",
     "required_str",
     "targets",
 ]

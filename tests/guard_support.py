@@ -33,6 +33,8 @@ def with_table(event: dict[str, Any], table: str) -> dict[str, Any]:
             request[key] = table
     if "tableCreationParameters" in request:
         request["tableCreationParameters"]["tableName"] = table
+    if "resourceArn" in request:  # a table ARN: keep its partition, region and account
+        request["resourceArn"] = request["resourceArn"].split(":table/")[0] + f":table/{table}"
     return event
 
 

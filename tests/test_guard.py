@@ -7,6 +7,7 @@ every DynamoDB call is counted at the proxy.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from remediation import guard
+from remediation import aws, guard
 from remediation.aws import ClientLimits
 from tests.conftest import TableFactory, create_table, protection
 from tests.fault_proxy import Call, FaultProxy
@@ -281,20 +282,23 @@ def test_without_a_recheck_queue_a_table_still_creating_raises_at_once_for_lambd
     assert line["found"]["table_status"] == "CREATING"
 
 
-def test_every_client_call_fits_in_a_share_of_the_time_left() -> None:
-    for seconds in (10.0, 30.0, 60.0, 120.0, FUNCTION_TIMEOUT, 900.0):
-        share = (seconds - guard.RESERVE_SECONDS) / guard.CALL_SHARES
-        limits = ClientLimits.within(share)
-        assert limits.worst_case() <= max(share, 0.5)
+def test_every_attempt_fits_in_a_share_of_the_time_left_in_a_few_sizes() -> None:
+    deadline = aws.Deadline()
+    kept: set[ClientLimits] = set()
+    smallest = ClientLimits.until(deadline, 0.0).attempt()
+    for tenths in range(60, 9000, 7):  # every time left from 6 s to 15 min
+        share = (tenths / 10 - guard.RESERVE_SECONDS) / guard.CALL_SHARES
+        limits = ClientLimits.until(deadline, share)
+        assert limits.attempt() <= max(share, smallest)
         assert limits.connect_timeout > 0 and limits.read_timeout > 0
-    # At the deployed timeout, a throttled call is still retried.
-    assert (
-        ClientLimits.within((FUNCTION_TIMEOUT - guard.RESERVE_SECONDS) / guard.CALL_SHARES).retries
-        >= 2
-    )
+        assert (limits.retries, limits.deadline) == (aws.MAX_ATTEMPTS, deadline)
+        kept.add(limits)
+    assert len(kept) == aws.TIMEOUT_HALVINGS + 1
 
 
+@pytest.mark.parametrize("seconds", [60.0, FUNCTION_TIMEOUT])
 def test_throttling_is_retried_until_the_table_is_hardened(
+    seconds: float,
     env: Any,
     server_client: Any,
     server_table: TableFactory,
@@ -304,7 +308,8 @@ def test_throttling_is_retried_until_the_table_is_hardened(
     server_table(TABLE)
     for operation in ("DescribeTable", "UpdateTable", "UpdateContinuousBackups"):
         fault_proxy.fail(operation, "ThrottlingException", times=2)
-    run(sample("create-table"))
+    # At 60 s a call's attempt must fit in 5.5 s: the retries come from the deadline, not a count.
+    run(sample("create-table"), seconds)
     assert protection(server_client, TABLE) == (True, True)
     assert fault_proxy.faulted() == 6
     assert fault_proxy.forwarded("UpdateTable") == 1
@@ -322,14 +327,46 @@ def test_throttling_that_outlasts_the_retries_raises_so_lambda_keeps_the_event(
     fault_proxy.fail("UpdateTable", "ThrottlingException", times=None)
     with pytest.raises(guard.GuardError):
         run(sample("update-table-deletion-protection-off"))
-    # botocore's `max_attempts` counts the retries after the first call; the guard gives each
-    # call as many as fit in its share of the time left.
-    share = (FUNCTION_TIMEOUT - guard.RESERVE_SECONDS) / guard.CALL_SHARES
-    assert fault_proxy.calls("UpdateTable") == ClientLimits.within(share).retries + 1
+    # botocore's `max_attempts` counts the retries after the first call: with five minutes left,
+    # the deadline is far and every one of them is made.
+    assert fault_proxy.calls("UpdateTable") == aws.MAX_ATTEMPTS + 1
     assert protection(server_client, TABLE) == (False, True)
     line = decision(capsys)
     assert (line["decision"], line["retry"]) == ("failed", True)
     assert line["errors"][0]["code"] == "ThrottlingException"
+
+
+def test_throttling_past_the_deadline_stops_retrying_and_leaves_the_reserve(
+    env: Any,
+    server_client: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE, pitr=True)
+    fault_proxy.fail("UpdateTable", "ThrottlingException", times=None)
+    context = Context(12.0)  # 7 s to spend, the reserve kept back
+    with pytest.raises(guard.GuardError):
+        guard.handler(sample("update-table-deletion-protection-off"), context)
+    assert context.get_remaining_time_in_millis() >= guard.RESERVE_SECONDS * 1000 - 100
+    assert 2 <= fault_proxy.calls("UpdateTable") <= aws.MAX_ATTEMPTS
+    assert protection(server_client, TABLE) == (False, True)
+    line = decision(capsys)
+    assert (line["decision"], line["retry"]) == ("failed", True)
+    assert line["errors"][0]["code"] == "ThrottlingException"
+
+
+def test_a_warm_guard_keeps_a_bounded_number_of_clients_whatever_the_time_left(
+    env: Any, server_table: TableFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server_table(TABLE, pitr=True, deletion_protection=True)
+    warm = guard.Guard(guard.GuardConfig.from_env(os.environ))
+    for tenths in range(80, 9000, 223):  # forty invocations, each with another time left
+        assert warm.handle(sample("create-table"), Context(tenths / 10))[0]["decision"] == (
+            "protected"
+        )
+    # One region: one hardener per size of the limits, whatever the deadline of each invocation.
+    assert 1 < warm.warm_clients() <= aws.TIMEOUT_HALVINGS + 1
 
 
 def test_access_denied_on_the_write_raises_so_the_dlq_keeps_the_event(
@@ -519,6 +556,23 @@ def test_an_update_that_weakens_nothing_makes_no_call(
     run(event)
     assert fault_proxy.calls() == 0
     assert decision(capsys)["decision"] == "ignored"
+
+
+@pytest.mark.parametrize("name", ["put-resource-policy", "delete-resource-policy"])
+def test_a_resource_policy_call_the_pattern_delivers_names_its_table_and_makes_no_call(
+    name: str,
+    env: Any,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_table(TABLE)
+    result = run(sample(name))
+    assert result["decisions"] == ["ignored"]
+    line = decision(capsys)
+    assert line["table"] == f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
+    assert "resource-policy" in line["reason"]
+    assert fault_proxy.calls() == 0
 
 
 def test_a_delete_refused_for_another_reason_is_ignored_not_reported_as_blocked(

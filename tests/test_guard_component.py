@@ -9,17 +9,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
-from moto.events.models import EventPattern
 
 from remediation import aws, guard
 from remediation.aws import DEFAULT_RATES
 from remediation.guard_component import (
+    DEFAULT_RESERVED_CONCURRENCY,
+    EVENT_CONCURRENCY,
     GUARD_MODULES,
     HANDLER,
+    RECHECK_MAX_CONCURRENCY,
     RECHECK_MAX_RECEIVES,
     RECHECK_POLLING_ACTIONS,
     event_pattern,
+    pattern_json,
     rates_for,
     reserved_concurrency_from,
 )
@@ -136,7 +140,7 @@ def test_the_lambda_runs_the_guard_handler_with_the_stack_settings(
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:sentinel-guard-dlq"
     assert function["deadLetterConfig"] == {"targetArn": queue_arn}
     assert function["loggingConfig"]["logGroup"] == "sentinel-guard-logs"
-    assert function["reservedConcurrentExecutions"] == 1
+    assert function["reservedConcurrentExecutions"] == DEFAULT_RESERVED_CONCURRENCY == 3
     variables = function["environment"]["variables"]
     assert variables["SENTINEL_RECHECK_QUEUE_URL"] == (
         f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sentinel-guard-rechecks"
@@ -170,6 +174,8 @@ def test_stack_config_reaches_the_handlers_environment_and_the_pattern() -> None
     assert config.requirement.min_recovery_days == 14
     assert "SENTINEL_ALERT_TOPIC_ARN" not in variables
     pattern = resources["aws:cloudwatch/eventRule:EventRule"].props["eventPattern"]
+    # The very string whose length the quota tests measure (tests/test_guard_pattern.py).
+    assert pattern == pattern_json("acme-sentinel-", 14)
     assert json.loads(pattern) == event_pattern("acme-sentinel-", 14)
     (tables,) = [s for s in statements(resources).values() if s["Sid"] == "GuardTables"]
     assert tables["Resource"] == f"arn:aws:dynamodb:*:{ACCOUNT}:table/acme-sentinel-*"
@@ -263,66 +269,34 @@ def test_the_role_may_import_findings_and_the_lambda_is_told_to_only_with_securi
     assert "SENTINEL_SECURITY_HUB" not in variables(plain)
 
 
-# -- the event pattern, through moto's EventBridge pattern engine ------------------------------
+# -- EventBridge's event pattern size quota, declared by the stack ---------------------------------
 
-# moto flattens objects but not arrays of objects, so it cannot follow replicaUpdates[].create;
-# EventBridge does. That branch is checked by its shape below instead.
-MATCHED = sorted(
-    path.stem
-    for path in EVENTS.glob("*.json")
-    if path.stem
-    not in {"update-table-access-denied", "update-table-replica-create", "update-table-by-guard"}
-)
+LONG_PREFIX = "acme-" + "x" * 154 + "-"  # a legal table-name prefix (of 255) over 2,048
 
 
-def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    return bool(EventPattern.load(json.dumps(pattern)).matches_event(event))
+def test_a_pattern_over_the_declared_quota_is_refused_in_one_line_naming_the_quota() -> None:
+    assert len(pattern_json(LONG_PREFIX, 14)) > 2048
+    with pytest.raises(pulumi.RunError) as refused:
+        guarded(prefix=LONG_PREFIX, runtimeGuardMinRecoveryDays="14")
+    line = str(refused.value)
+    assert "\n" not in line
+    assert "2048" in line and "runtimeGuardEventPatternQuota" in line
+    assert 'Service Quotas (Amazon EventBridge, "Event pattern size"' in line
 
 
-@pytest.mark.parametrize("name", MATCHED)
-def test_the_pattern_matches_each_guarded_event_on_prefix_tables_only(name: str) -> None:
-    pattern = event_pattern("sentinel-", 14)
-    assert matches(pattern, sample(name))
-    assert not matches(pattern, with_table(sample(name), "billing-ledger"))
-    assert not matches(event_pattern("acme-sentinel-", 14), sample(name))
+def test_a_raised_quota_declared_by_the_stack_lets_the_longer_pattern_through() -> None:
+    assert len(pattern_json(LONG_PREFIX, 14)) <= 4096
+    resources = guarded(
+        prefix=LONG_PREFIX, runtimeGuardMinRecoveryDays="14", runtimeGuardEventPatternQuota="4096"
+    )
+    rule = resources["aws:cloudwatch/eventRule:EventRule"].props
+    assert rule["eventPattern"] == pattern_json(LONG_PREFIX, 14)
 
 
-def test_the_pattern_leaves_out_failed_calls_and_harmless_changes() -> None:
-    pattern = event_pattern("sentinel-", 14)
-    assert not matches(pattern, sample("update-table-access-denied"))
-    protected = sample("update-table-deletion-protection-off")
-    protected["detail"]["requestParameters"]["deletionProtectionEnabled"] = True
-    assert not matches(pattern, protected)
-    throughput = sample("update-table-deletion-protection-off")
-    del throughput["detail"]["requestParameters"]["deletionProtectionEnabled"]
-    assert not matches(pattern, throughput)
-    long_period = sample("update-continuous-backups-period-lowered")
-    spec = long_period["detail"]["requestParameters"]["pointInTimeRecoverySpecification"]
-    spec["recoveryPeriodInDays"] = 14
-    assert not matches(pattern, long_period)
-    assert not matches(pattern, sample("update-table-by-guard")), "the guard's own write"
-    other_delete_error = sample("delete-table-refused")
-    other_delete_error["detail"]["errorCode"] = "ResourceInUseException"
-    other_delete_error["detail"]["errorMessage"] = "Table is being updated"
-    assert not matches(pattern, other_delete_error)
-
-
-def test_a_lowered_period_is_matched_only_when_a_minimum_is_set() -> None:
-    event = sample("update-continuous-backups-period-lowered")
-    assert matches(event_pattern("sentinel-", 14), event)
-    assert not matches(event_pattern("sentinel-"), event)
-
-
-def test_the_replica_branch_asks_for_a_created_replica_on_a_prefix_table() -> None:
-    branches = event_pattern("sentinel-")["detail"]["$or"]
-    (replica,) = [b for b in branches if "replicaUpdates" in b["requestParameters"]]
-    assert replica["eventName"] == ["UpdateTable"]
-    assert replica["requestParameters"]["replicaUpdates"] == {
-        "create": {"regionName": [{"exists": True}]}
-    }
-    assert replica["errorCode"] == [{"exists": False}]
-    create = sample("update-table-replica-create")["detail"]["requestParameters"]
-    assert "regionName" in create["replicaUpdates"][0]["create"]
+@pytest.mark.parametrize("quota", ["0", "1024", "8192"])
+def test_a_quota_eventbridge_cannot_have_is_refused(quota: str) -> None:
+    with pytest.raises(pulumi.RunError, match=f"runtimeGuardEventPatternQuota .* got {quota}"):
+        guarded(runtimeGuardEventPatternQuota=quota)
 
 
 # -- meta: the role grants exactly what the handler calls --------------------------------------
@@ -455,10 +429,30 @@ def test_reserved_concurrency_comes_from_stack_config_and_divides_the_pacing(
     assert function["environment"]["variables"]["SENTINEL_RATES"] == rates_for(reserved or 1)
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "1", "2"])
 def test_a_reserved_concurrency_that_would_stop_or_confuse_the_guard_is_refused(
     value: str,
 ) -> None:
     with pytest.raises(ValueError, match="runtimeGuardReservedConcurrency"):
         reserved_concurrency_from(value)
-    assert reserved_concurrency_from(None) == 1
+    assert reserved_concurrency_from(None) == 3
+
+
+@pytest.mark.parametrize("value", [None, "4", "none"])
+def test_the_recheck_mapping_has_a_maximum_concurrency_within_the_reservation(
+    value: str | None,
+) -> None:
+    resources = guarded(**({} if value is None else {"runtimeGuardReservedConcurrency": value}))
+    mapping = resources["aws:lambda/eventSourceMapping:EventSourceMapping"].props
+    maximum = mapping["scalingConfig"]["maximumConcurrency"]
+    assert maximum == RECHECK_MAX_CONCURRENCY >= 2  # SQS's minimum for maximum concurrency
+    function = resources["aws:lambda/function:Function"].props
+    reserved = function.get("reservedConcurrentExecutions")
+    if value == "none":
+        assert reserved is None
+        assert function["environment"]["variables"]["SENTINEL_RATES"] == rates_for(1)
+    else:
+        # The re-checks' maximum, and at least one more for EventBridge's invocations; the pacing
+        # shares the account's quotas among all of them.
+        assert reserved >= maximum + EVENT_CONCURRENCY
+        assert function["environment"]["variables"]["SENTINEL_RATES"] == rates_for(reserved)

@@ -4,9 +4,11 @@ every client of every service is made there, with the same endpoint, limits and 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,32 +61,59 @@ BOTOCORE_MAX_BACKOFF = 20.0
 """botocore's standard retry mode sleeps up to min(2 ** (attempt - 1), 20) s before a retry."""
 
 
+class Deadline:
+    """When a client stops retrying: a monotonic instant that its owner moves (the guard, once per
+    invocation, to the time its function has left less the reserve). Until set, there is none."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._at = math.inf
+
+    def set_in(self, seconds: float) -> None:
+        self._at = self._clock() + seconds
+
+    def left(self) -> float:
+        return self._at - self._clock()
+
+
+TIMEOUT_HALVINGS = 4
+"""How often `ClientLimits.until` may halve an attempt's timeouts: a few sizes only, so the clients
+a warm guard keeps for them stay few."""
+
+
 @dataclass(frozen=True)
 class ClientLimits:
-    """How long one call of a client may take: connect and read timeouts, and the retries botocore
-    makes after the first attempt (its `max_attempts`)."""
+    """How long one call of a client may take: connect and read timeouts, the retries botocore
+    makes after the first attempt (its `max_attempts`), and, with a `deadline`, no retry that could
+    end after it."""
 
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     retries: int = MAX_ATTEMPTS
+    deadline: Deadline | None = None
+    """Retry what botocore retries (throttling, 5xx, a dropped connection) only while the backoff at
+    its cap and one more attempt's timeouts end before it: fast failures are retried until then,
+    and a slow one is not started when it could not finish."""
 
-    def worst_case(self) -> float:
-        """Seconds one call may last, every attempt timing out and every backoff at its cap."""
-        backoff = sum(min(2.0**i, BOTOCORE_MAX_BACKOFF) for i in range(self.retries))
-        return (self.retries + 1) * (self.connect_timeout + self.read_timeout) + backoff
+    def attempt(self) -> float:
+        """Seconds one attempt may last: both timeouts."""
+        return self.connect_timeout + self.read_timeout
 
     @classmethod
-    def within(
-        cls, seconds: float, connect_timeout: float = 2.0, read_timeout: float = 5.0
+    def until(
+        cls,
+        deadline: Deadline,
+        share: float,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
     ) -> ClientLimits:
-        """The most retries (up to MAX_ATTEMPTS) whose worst case fits in `seconds`; when not even
-        one attempt fits, one attempt with both timeouts shrunk in proportion."""
-        for retries in range(MAX_ATTEMPTS, -1, -1):
-            limits = cls(connect_timeout, read_timeout, retries)
-            if limits.worst_case() <= seconds:
-                return limits
-        scale = max(seconds, 0.5) / (connect_timeout + read_timeout)
-        return cls(round(connect_timeout * scale, 3), round(read_timeout * scale, 3), 0)
+        """Limits for calls that retry until `deadline`, each attempt's timeouts fitting in
+        `share` seconds: halved until they fit, at most TIMEOUT_HALVINGS times."""
+        for _ in range(TIMEOUT_HALVINGS):
+            if connect_timeout + read_timeout <= share:
+                break
+            connect_timeout, read_timeout = connect_timeout / 2, read_timeout / 2
+        return cls(connect_timeout, read_timeout, MAX_ATTEMPTS, deadline)
 
     def config(self, max_pool_connections: int = 10, **extra: Any) -> Config:
         return Config(
@@ -219,7 +248,7 @@ def _client(
     url = endpoint_url(service, settings.endpoint_url)
     make: Any = session.client  # typed per literal service name; ours vary
     try:
-        return make(
+        client = make(
             service, region_name=region, endpoint_url=url, config=_config(settings, **extra)
         )
     except NoRegionError:
@@ -228,6 +257,23 @@ def _client(
         raise SetupError(f"invalid endpoint URL {url!r}: {exc}") from None
     except BotoCoreError as exc:
         raise SetupError(f"cannot load AWS credentials: {exc}") from None
+    if settings.limits.deadline is not None:
+        _retry_until(client, settings.limits, settings.limits.deadline)
+    return client
+
+
+def _retry_until(client: Any, limits: ClientLimits, deadline: Deadline) -> None:
+    """Veto each retry botocore would make that could end after `deadline`."""
+
+    def veto(attempts: int, **_: Any) -> bool | None:
+        # Standard mode sleeps up to min(2 ** (attempts - 1), 20) s before the next attempt.
+        backoff = min(2.0 ** (attempts - 1), BOTOCORE_MAX_BACKOFF)
+        if deadline.left() < backoff + limits.attempt():
+            return False  # not None: botocore's own handler, called after this one, is not heard
+        return None
+
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register_first(f"needs-retry.{service}", veto)
 
 
 def dynamodb_client(session: Session, region: str | None, settings: Settings) -> DynamoDBClient:
