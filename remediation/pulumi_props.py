@@ -30,6 +30,7 @@ from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
 from remediation.core import (
     MAX_RECOVERY_DAYS,
     InvalidTableRef,
+    LeftAlone,
     Reading,
     Requirement,
     Selection,
@@ -55,6 +56,7 @@ __all__ = [
     "Target",
     "enable",
     "judge",
+    "left_alone_message",
     "read_resource",
 ]
 
@@ -503,15 +505,15 @@ def judge(
         for control in requirement.controls
         for finding in resource.findings(control, requirement)
     )
-    return Judged(resource, findings, _left_alone(resource.name, selection))
+    return Judged(resource, findings, left_alone_message(resource.name, selection))
 
 
-def _left_alone(name: str | None, selection: Selection) -> str | None:
-    if name is None:
-        return None
-    if not name.startswith(selection.prefix):
+def left_alone_message(name: str | None, selection: Selection) -> str | None:
+    """The selection's reason for leaving the table alone, as the pack words it."""
+    reason = None if name is None else selection.left_alone(name)
+    if reason is LeftAlone.OUTSIDE_PREFIX:
         return f"table {name!r} does not start with {selection.prefix!r}"
-    if selection.excludes(name):
+    if reason is LeftAlone.EXCLUDED:
         patterns = ", ".join(repr(p) for p in selection.exclude)
         return f"table {name!r} is excluded ({EXCLUDE_KEY}: {patterns})"
     return None
