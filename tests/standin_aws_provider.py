@@ -64,6 +64,30 @@ def _gsi(index: Mapping[str, Any]) -> dict[str, Any]:
     return {"IndexName": index["name"], "KeySchema": keys, "Projection": projection}
 
 
+def _pitr_differs(want: Mapping[str, Any], have: Mapping[str, Any]) -> bool:
+    if bool(want.get("enabled")) != bool(have.get("enabled")):
+        return True
+    days = want.get("recoveryPeriodInDays")
+    # Like the real provider, a period is compared only where the program declares one.
+    return bool(want.get("enabled") and days) and int(days) != int(
+        have.get("recoveryPeriodInDays") or 35
+    )
+
+
+def _drifted(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """The protections whose deployed value (the outputs, as a refresh last read them) is not the
+    declared one: the real provider plans against its prior state, so `pulumi preview --refresh`
+    shows the update that restores them."""
+    found = []
+    want = bool(news.get("deletionProtectionEnabled"))
+    if want != bool(deployed.get("deletionProtectionEnabled")):
+        found.append("deletionProtectionEnabled")
+    pitr = news.get("pointInTimeRecovery") or {}
+    if _pitr_differs(pitr, deployed.get("pointInTimeRecovery") or {}):
+        found.append("pointInTimeRecovery")
+    return found
+
+
 class Provider(provider_pb2_grpc.ResourceProviderServicer):
     def __init__(self) -> None:
         self.region: str | None = None
@@ -123,7 +147,10 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
         self._only_tables(request, context)
         olds = _dict(request.old_inputs) if request.HasField("old_inputs") else _dict(request.olds)
         news = _dict(request.news)
-        changed = sorted(k for k in {*olds, *news} if olds.get(k) != news.get(k))
+        changed = sorted(
+            {k for k in {*olds, *news} if olds.get(k) != news.get(k)}
+            | set(_drifted(_dict(request.olds), news))
+        )
         replaces = [k for k in changed if k in REPLACE_KEYS]
         kind = provider_pb2.DiffResponse
         return kind(
@@ -162,21 +189,28 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
         return outputs
 
     def _apply(self, name: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
-        """Every updatable setting that differs from `olds`, each with its own DynamoDB call."""
+        """Every updatable setting that differs from `olds` (the deployed state: the outputs as
+        last read, so that drift is repaired), each with its own DynamoDB call."""
         client = self._client()
-        if news.get("deletionProtectionEnabled") != olds.get("deletionProtectionEnabled"):
+        drifted = _drifted(olds, news)
+        if "deletionProtectionEnabled" in drifted:
             client.update_table(
                 TableName=name,
                 DeletionProtectionEnabled=bool(news.get("deletionProtectionEnabled")),
             )
         pitr = news.get("pointInTimeRecovery") or {}
-        if pitr != (olds.get("pointInTimeRecovery") or {}):
+        if "pointInTimeRecovery" in drifted:
             spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": bool(pitr.get("enabled"))}
             if pitr.get("enabled") and pitr.get("recoveryPeriodInDays"):
                 spec["RecoveryPeriodInDays"] = int(pitr["recoveryPeriodInDays"])
             client.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
         ttl = news.get("ttl") or {}
-        if ttl != (olds.get("ttl") or {}) and ttl.get("attributeName"):
+        had = olds.get("ttl") or {}
+        same_ttl = (ttl.get("attributeName"), bool(ttl.get("enabled"))) == (
+            had.get("attributeName"),
+            bool(had.get("enabled")),
+        )
+        if not same_ttl and ttl.get("attributeName"):
             client.update_time_to_live(
                 TableName=name,
                 TimeToLiveSpecification={
@@ -246,7 +280,7 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
                 f"the stand-in provider cannot update {', '.join(other)}",
             )
         try:
-            self._apply(request.id, olds, news)
+            self._apply(request.id, _dict(request.olds), news)
             outputs = self._read(request.id, news)
         except ClientError as error:
             self._fail(context, "updating", request.id, error)
