@@ -8,7 +8,10 @@ property names (deletionProtectionEnabled, pointInTimeRecovery {enabled, recover
 ttl, globalSecondaryIndexes, ...), and creates, reads, updates and deletes tables with boto3 on
 whatever endpoint boto3 is given (moto_server in the tests, through AWS_ENDPOINT_URL). Like AWS,
 it does not delete a table whose deletion protection is on: DynamoDB's own refusal is passed
-through as the provider's error. Nothing in remediation/ or policy_pack/ knows of it.
+through as the provider's error. Read (and so `pulumi refresh`) returns what DynamoDB answers now,
+and Diff and Update plan against those outputs, as the real provider plans against its prior
+state: a protection turned off out of band shows as an update in `pulumi preview --refresh` and is
+restored by `pulumi up --refresh`. Nothing in remediation/ or policy_pack/ knows of it.
 
 Only what the Sentinel program declares is implemented; any other change is refused out loud.
 """
