@@ -6,8 +6,10 @@
    declared unprotected, so the pack remediates half of them), `--policy-pack policy_pack` and
    `--policy-pack bench/empty_pack` alternately, `--runs` times each.
 2. `pulumi policy analyze --file` of a `pulumi stack export` of 1,000 deployed tables (half of
-   them Sentinel's): the export of a real two-table stack, its table resources repeated under new
-   names and URNs; the same alternation. There the stack policies judge every table's outputs.
+   them Sentinel's): the export of a real two-table stack, up with the pack, its table resources
+   repeated under new names and URNs; the same alternation. Once as deployed (every Sentinel
+   table protected: the audit's usual answer), once with every Sentinel table's outputs drifted
+   (deletion protection off: a violation per Sentinel table to report).
 
 On a file:// backend and a local moto_server, with the stand-in AWS provider. Each ratio is the
 median of the pairs' ratios (the pairs ran back to back, so load hits both alike), printed beside
@@ -104,8 +106,9 @@ def _alternate(runs: int, command: Callable[[Path], Run]) -> dict[str, list[floa
     return times
 
 
-def _export(space: Workspace, tmp: Path, count: int) -> Path:
-    """A stack export of `count` deployed tables: a real two-table stack's, tables repeated."""
+def _export(space: Workspace, tmp: Path, count: int, *, drifted: bool) -> Path:
+    """A stack export of `count` deployed tables: a real two-table stack's, tables repeated;
+    `drifted`, every Sentinel table's outputs say deletion protection is off."""
     state = json.loads(space.run("stack", "export", check=True).stdout)
     resources = state["deployment"]["resources"]
     tables = [r for r in resources if r["type"] == "aws:dynamodb/table:Table"]
@@ -119,9 +122,11 @@ def _export(space: Workspace, tmp: Path, count: int) -> Path:
         for bag in (table["inputs"], table["outputs"]):
             bag["name"] = name
         table["outputs"]["arn"] = table["outputs"]["arn"].replace(old, name)
+        if drifted and name.startswith("sentinel-"):
+            table["outputs"]["deletionProtectionEnabled"] = False
         made.append(table)
     state["deployment"]["resources"] = made
-    path = tmp / f"export-{count}.json"
+    path = tmp / f"export-{count}{'-drifted' if drifted else ''}.json"
     path.write_text(json.dumps(state))
     return path
 
@@ -145,7 +150,7 @@ def _report(out: TextIO, title: str, times: dict[str, list[float]], imitation: f
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_pulumi", description=__doc__)
-    parser.add_argument("--tables", type=int, nargs="+", default=[100, 1000], metavar="N")
+    parser.add_argument("--tables", type=int, nargs="*", default=[100, 1000], metavar="N")
     parser.add_argument("--export-tables", type=int, default=1000, metavar="N")
     parser.add_argument("--runs", type=int, default=3, metavar="N")
     args = parser.parse_args(argv)
@@ -164,21 +169,25 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
             title = f"pulumi preview of {count} tables (half of them unprotected Sentinel tables)"
             _report(out, title, times, _imitation(count))
         small = _workspace(cli, tmp, server.url, 2)
-        if small.up(pack=False).code != 0:
+        if small.up().code != 0:
             out.write("error: pulumi up of the two-table stack failed\n")
             return 1
-        export = _export(small, tmp, args.export_tables)
-        times = _alternate(
-            args.runs,
-            lambda pack: small.run(
-                "policy", "analyze", "--policy-pack", str(pack), "--file", str(export)
-            ),
-        )
-        title = (
-            f"pulumi policy analyze --file of {args.export_tables} deployed tables "
-            "(half of them Sentinel's, unprotected: every one reported)"
-        )
-        _report(out, title, times, _imitation(args.export_tables))
+        imitation = _imitation(args.export_tables)
+        for drifted in (False, True):
+            export = _export(small, tmp, args.export_tables, drifted=drifted)
+            times = _alternate(
+                args.runs,
+                lambda pack, e=export: small.run(
+                    "policy", "analyze", "--policy-pack", str(pack), "--file", str(e)
+                ),
+            )
+            reported = f"each Sentinel one drifted: {args.export_tables // 2} reported"
+            state = reported if drifted else "all protected"
+            title = (
+                f"pulumi policy analyze --file of {args.export_tables} deployed tables "
+                f"(half of them Sentinel's, {state})"
+            )
+            _report(out, title, times, imitation)
     return 0
 
 

@@ -27,13 +27,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from remediation.controls import PITR, Control
-from remediation.core import (
-    InvalidTableRef,
-    Requirement,
-    Selection,
-    parse_table_ref,
-    recovery_period_short,
-)
+from remediation.core import InvalidTableRef, Requirement, Selection, parse_table_ref
 from remediation.pulumi_config import CouldNotJudge, config_schema, settings_from
 from remediation.pulumi_meta import metadata
 from remediation.pulumi_props import (
@@ -116,15 +110,16 @@ def _deployed_value(finding: Finding, requirement: Requirement) -> str:
     return f"{control.label} off ({finding.target.shape.path(control)}: {shown})"
 
 
-def _declared_value(target: Target | None, control: Control) -> str | None:
+def _declared_value(target: Target | None, control: Control, period: bool) -> str | None:
     """What the program declares for the same table, when this run read it."""
     if target is None:
         return None
     reading = target.state.reading(control).enabled
     if reading is None:
-        return "not known until the update runs"
-    if control is PITR and reading:
-        return f"PITR on ({target.state.pitr_recovery_days} days unless set otherwise)"
+        return "a value not known until the update runs"
+    if period and reading:
+        days = target.state.pitr_recovery_days
+        return f"PITR on, {days} days (AWS's 35 where none is declared)"
     return f"{control.label} {'on' if reading else 'off'}"
 
 
@@ -132,22 +127,17 @@ def _message(
     finding: Finding, where: str, declared: Target | None, requirement: Requirement
 ) -> str:
     control, target = finding.control, finding.target
+    # PITR reads on, so what is short is its period.
     period = control is PITR and bool(target.state.pitr.enabled)
-    deployed = _deployed_value(finding, requirement)
-    said = _declared_value(declared, control)
-    drifted = (
-        said is not None
-        and declared is not None
-        and declared.state.reading(control).enabled is True
-        and not (period and recovery_period_short(declared.state, requirement))
-    )
-    head = f"{target.label}{where}: the deployed state has {deployed}"
+    head = f"{target.label}{where}: the deployed state has {_deployed_value(finding, requirement)}"
+    said = _declared_value(declared, control, period)
     if said is not None:
         head += f"; the stack declares {said}"
-    days = requirement.min_recovery_days if period else None
-    code = target.shape.fix(control, days)
-    if drifted and not period:
+    declared_on = declared is not None and declared.state.reading(control).enabled is True
+    if declared_on and not period:
         return f"{head}. It drifted: {_REPAIR}."
+    # A period is planned back only where the program declares one, so the fix names it.
+    code = target.shape.fix(control, requirement.min_recovery_days if period else None)
     return f"{head}. Fix: declare {code}, then {_REPAIR}."
 
 
