@@ -2,7 +2,7 @@
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from remediation.pulumi_guardrail_policy import guardrail_policy, keep_stack_config
+from remediation.pulumi_guardrail_policy import keep_stack_config
 from remediation.pulumi_policies import PACK_NAME, policies
 
 # Remediate by default: `pulumi preview` marks what `pulumi up` will fix. The guardrail's stack
@@ -10,6 +10,6 @@ from remediation.pulumi_policies import PACK_NAME, policies
 keep_stack_config()  # the guardrail policy reads the stack's config (guardrailCoveredByRcp)
 PolicyPack(
     name=PACK_NAME,
-    policies=[*policies(), guardrail_policy()],
+    policies=policies(),
     enforcement_level=EnforcementLevel.REMEDIATE,
 )

@@ -336,6 +336,13 @@ def summarize(outcomes: Iterable[Outcome], requirement: Requirement = Requiremen
     return Summary(succeeded + failed + pending, succeeded, failed, pending)
 
 
+class LeftAlone(enum.StrEnum):
+    """Why a table is left alone; the value is how the guard's log says it."""
+
+    OUTSIDE_PREFIX = "outside the prefix"
+    EXCLUDED = "excluded"
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which tables are Sentinel's: a case-sensitive name prefix, less any excluded glob.
@@ -351,15 +358,25 @@ class Selection:
     def excludes(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.exclude)
 
+    def left_alone(self, name: str) -> LeftAlone | None:
+        """Why this table is not Sentinel's to protect, or None when it is: the one rule the
+        pack, the guard and the CLI's selection follow."""
+        if not name.startswith(self.prefix):
+            return LeftAlone.OUTSIDE_PREFIX
+        if self.excludes(name):
+            return LeftAlone.EXCLUDED
+        return None
+
     def matches(self, name: str) -> bool:
         """Starts with the prefix and is not excluded."""
-        return name.startswith(self.prefix) and not self.excludes(name)
+        return self.left_alone(name) is None
 
     def partition(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
         """(selected, excluded) among the names with the prefix; each sorted, no duplicates."""
-        prefixed = sorted({name for name in names if name.startswith(self.prefix)})
-        excluded = [name for name in prefixed if self.excludes(name)]
-        return [name for name in prefixed if not self.excludes(name)], excluded
+        reasons = {name: self.left_alone(name) for name in names}
+        prefixed = sorted(n for n, why in reasons.items() if why is not LeftAlone.OUTSIDE_PREFIX)
+        excluded = [name for name in prefixed if reasons[name] is LeftAlone.EXCLUDED]
+        return [name for name in prefixed if reasons[name] is None], excluded
 
 
 def select(names: Iterable[str], prefix: str = DEFAULT_PREFIX) -> list[str]:

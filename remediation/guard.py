@@ -225,11 +225,8 @@ class Guard:
         """Why the guard makes no call for this target, or None when it is the guard's."""
         if target.foreign:
             return "a table of another account"
-        if not target.table.startswith(self.config.selection.prefix):
-            return "outside the prefix"
-        if self.config.selection.excludes(target.table):
-            return "excluded"
-        return None
+        reason = self.config.selection.left_alone(target.table)
+        return None if reason is None else reason.value
 
     def _guard(self, target: Target, budget: float, limits: aws.ClientLimits) -> dict[str, Any]:
         # Two inline waits at most per table (deletion protection, then PITR), each one share.

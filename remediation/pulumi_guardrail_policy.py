@@ -23,7 +23,6 @@ from pulumi_policy import (
     EnforcementLevel,
     PolicyResource,
     ReportViolation,
-    Severity,
     StackValidationArgs,
     StackValidationPolicy,
 )
@@ -33,7 +32,9 @@ from pulumi_policy.proxy import UnknownValueError
 from remediation import guardrail as rail
 from remediation.controls import GUARDRAIL
 from remediation.core import Requirement, Selection
-from remediation.pulumi_policies import CouldNotJudge, _selection, config_schema
+from remediation.pulumi_config import CouldNotJudge, config_schema
+from remediation.pulumi_config import selection_from as _selection
+from remediation.pulumi_meta import metadata
 from remediation.pulumi_props import read_resource
 from remediation.pulumi_state import RESOURCE_TYPES, TABLE
 
@@ -305,7 +306,7 @@ def guardrail_policy() -> StackValidationPolicy:
         validate=_validate,
         config_schema=config_schema(None),
         enforcement_level=EnforcementLevel.ADVISORY,
-        severity=Severity.HIGH,
-        remediation_steps=GUARDRAIL.remediation,
-        url=GUARDRAIL.docs_url,
+        **metadata(
+            GUARDRAIL, GUARDRAIL.id, remediation=GUARDRAIL.remediation, tags=["guardrail-policy"]
+        ),
     )

@@ -1,9 +1,11 @@
-"""The policies: one per control, and the `protect` advisory, assembled into the pack.
+"""The policies: per control one on what is declared and one on what is deployed
+(`remediation.pulumi_deployed`), and the `protect` advisory, assembled into the pack.
 
-The policy pack (`policy_pack/__main__.py`) runs `policies()`. Each policy reads a resource's
-inputs through `remediation.pulumi_props` (the only module that knows Pulumi property shapes),
-asks the core what is missing, and reports or remediates in the same property bag. The names the
-pack, the transform and the tests used from here before the shapes moved out are re-exported.
+The policy pack (`policy_pack/__main__.py`) runs `policies()`. Each resource policy reads a
+resource's inputs through `remediation.pulumi_props` (the only module that knows Pulumi property
+shapes), asks the core what is missing, and reports or remediates in the same property bag. The
+names the pack, the transform and the tests used from here before the shapes and the config moved
+out are re-exported.
 """
 
 from __future__ import annotations
@@ -13,23 +15,27 @@ from typing import Any, Final, cast
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyConfigSchema,
+    Policy,
     ReportViolation,
     ResourceRemediation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
 )
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from remediation.controls import ALL, PITR, Control
-from remediation.core import (
-    DEFAULT_PREFIX,
-    MAX_RECOVERY_DAYS,
-    MIN_RECOVERY_DAYS,
-    Requirement,
-    Selection,
+from remediation.controls import ALL, Control
+from remediation.core import Requirement
+from remediation.pulumi_config import (
+    MIN_RECOVERY_DAYS_KEY,
+    PREFIX_KEY,
+    CouldNotJudge,
+    config_schema,
+    selection_from,
+    settings_from,
 )
+from remediation.pulumi_deployed import Declared, deployed_policy, deployed_policy_name
+from remediation.pulumi_guardrail_policy import guardrail_policy
+from remediation.pulumi_meta import metadata, policy_url
 from remediation.pulumi_props import (
     EXCLUDE_KEY,
     Finding,
@@ -63,6 +69,7 @@ __all__ = [
     "Judged",
     "TableResource",
     "config_schema",
+    "deployed_policy_name",
     "enable",
     "judge",
     "policies",
@@ -74,79 +81,13 @@ PACK_NAME: Final = "sentinel-dynamodb"
 PROTECT_POLICY: Final = "pulumi-protect"
 """The advisory on Pulumi's own `protect` option: a policy, not a control (no AWS setting)."""
 
-PREFIX_KEY: Final = "prefix"
-MIN_RECOVERY_DAYS_KEY: Final = "minRecoveryPeriodDays"
-
-
-class CouldNotJudge(UnknownValueError):
-    """A table whose protection cannot be decided before the update runs.
-
-    Raised from validate and remediate, so that the engine reports our message as a "can't run
-    policy during preview" diagnostic (advisory) instead of the table passing or being skipped.
-    """
-
-    def __init__(self, message: str, path: str) -> None:
-        super().__init__(UNKNOWN_STRING_VALUE, [path])
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-# --- the policies -------------------------------------------------------------------------------
-
-
-def config_schema(control: Control | None) -> PolicyConfigSchema:
-    """The policy's config: which tables are ours, and for PITR the shortest recovery period."""
-    properties: dict[str, dict[str, Any]] = {
-        PREFIX_KEY: {
-            "type": "string",
-            "minLength": 1,  # an empty prefix would claim every table in the stack
-            "default": DEFAULT_PREFIX,
-            "description": "Only tables whose physical name starts with this are Sentinel's.",
-        },
-        EXCLUDE_KEY: {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-            "description": (
-                "Glob patterns (fnmatch, case-sensitive) on the physical name of prefixed tables "
-                "that are not Sentinel's to protect, such as `sentinel-scratch-*`."
-            ),
-        },
-    }
-    if control is PITR:
-        properties[MIN_RECOVERY_DAYS_KEY] = {
-            "type": "integer",
-            "minimum": MIN_RECOVERY_DAYS,
-            "maximum": MAX_RECOVERY_DAYS,
-            "description": "The shortest PITR recovery period accepted, in days (AWS default 35).",
-        }
-    return PolicyConfigSchema(properties=properties)
-
-
-def _selection(config: Mapping[str, Any], policy: str) -> Selection:
-    prefix = config.get(PREFIX_KEY, DEFAULT_PREFIX)
-    if not isinstance(prefix, str):
-        raise TypeError(f"{policy}: {PREFIX_KEY} must be a string, got {prefix!r}")
-    exclude = config.get(EXCLUDE_KEY) or ()
-    if isinstance(exclude, str) or not all(isinstance(p, str) for p in exclude):
-        raise TypeError(f"{policy}: {EXCLUDE_KEY} must be a list of glob strings")
-    return Selection(prefix, tuple(exclude))
-
-
-def _settings(config: Mapping[str, Any], control: Control) -> tuple[Selection, Requirement]:
-    selection = _selection(config, control.id)
-    days = config.get(MIN_RECOVERY_DAYS_KEY) if control is PITR else None
-    if days is not None:
-        # JSON numbers arrive as floats over gRPC.
-        if isinstance(days, bool) or not isinstance(days, int | float) or days != int(days):
-            raise TypeError(f"{control.id}: {MIN_RECOVERY_DAYS_KEY} must be an integer")
-        days = int(days)
-    return selection, Requirement(controls=(control,), min_recovery_days=days)
+# The config and the "not judged" error live in `pulumi_config`; the old names stay importable.
+_selection = selection_from
+_settings = settings_from
 
 
 def _judge(
-    args: ResourceValidationArgs, control: Control
+    args: ResourceValidationArgs, control: Control, declared: Declared
 ) -> tuple[tuple[Finding, ...], Requirement] | None:
     """Read and judge the resource; None when it is not a table of ours (or not a table)."""
     if args.resource_type not in RESOURCE_TYPES:
@@ -156,6 +97,7 @@ def _judge(
     if judged is None:
         return None
     resource, findings = judged.resource, judged.findings
+    declared.record(args.urn, resource)
     if resource.name is None:
         if findings:
             message = resource.unjudged_name(findings, selection.prefix)
@@ -171,8 +113,10 @@ def _could_not_judge(findings: Sequence[Finding], requirement: Requirement) -> C
     return CouldNotJudge(message, findings[0].target.shape.path(findings[0].control))
 
 
-def _validate(control: Control, args: ResourceValidationArgs, report: ReportViolation) -> None:
-    judged = _judge(args, control)
+def _validate(
+    control: Control, declared: Declared, args: ResourceValidationArgs, report: ReportViolation
+) -> None:
+    judged = _judge(args, control, declared)
     if judged is None:
         return
     findings, requirement = judged
@@ -184,8 +128,10 @@ def _validate(control: Control, args: ResourceValidationArgs, report: ReportViol
         raise _could_not_judge(unjudged, requirement)
 
 
-def _remediate(control: Control, args: ResourceValidationArgs) -> Mapping[str, Any] | None:
-    judged = _judge(args, control)
+def _remediate(
+    control: Control, declared: Declared, args: ResourceValidationArgs
+) -> Mapping[str, Any] | None:
+    judged = _judge(args, control, declared)
     if judged is None:
         return None
     findings, requirement = judged
@@ -198,12 +144,12 @@ def _remediate(control: Control, args: ResourceValidationArgs) -> Mapping[str, A
     return args.props
 
 
-def _policy(control: Control) -> ResourceValidationPolicy:
+def _policy(control: Control, declared: Declared) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        _validate(control, args, report)
+        _validate(control, declared, args, report)
 
     def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
-        return _remediate(control, args)
+        return _remediate(control, declared, args)
 
     return ResourceValidationPolicy(
         name=control.id,
@@ -213,9 +159,7 @@ def _policy(control: Control) -> ResourceValidationPolicy:
         # return value as well; a coroutine would cost an event loop per call.
         remediate=cast(ResourceRemediation, remediate),
         config_schema=config_schema(control),
-        severity=Severity.HIGH,
-        remediation_steps=control.remediation,
-        url=control.docs_url,
+        **metadata(control, control.id, remediation=control.remediation, tags=["declared"]),
     )
 
 
@@ -253,10 +197,20 @@ def protect_policy() -> ResourceValidationPolicy:
             "Declare the table with `opts=pulumi.ResourceOptions(protect=True)`, register "
             "`remediation.transform.protect_tables()`, or run `pulumi state protect <urn>`."
         ),
-        url="https://www.pulumi.com/docs/iac/concepts/options/protect/",
+        url=policy_url(PROTECT_POLICY),
+        tags=["sentinel", "dynamodb", "pulumi-protect", "declared"],
     )
 
 
-def policies() -> list[ResourceValidationPolicy]:
-    """One policy per control, named by the control's id, and the `protect` advisory."""
-    return [*(_policy(control) for control in ALL), protect_policy()]
+def policies() -> list[Policy]:
+    """Per control a resource policy named by the control's id (what is declared) and a stack
+    policy `<id>-deployed` (what is deployed), the `protect` advisory, and the guardrail's stack
+    policy (advisory: asked for by stack config, never implied). Every policy that
+    judges a table takes the same config (`pulumi_config.config_schema`)."""
+    declared = Declared()
+    return [
+        *(_policy(control, declared) for control in ALL),
+        protect_policy(),
+        *(deployed_policy(control, declared) for control in ALL),
+        guardrail_policy(),
+    ]

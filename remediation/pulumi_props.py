@@ -30,6 +30,7 @@ from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
 from remediation.core import (
     MAX_RECOVERY_DAYS,
     InvalidTableRef,
+    LeftAlone,
     Reading,
     Requirement,
     Selection,
@@ -55,6 +56,7 @@ __all__ = [
     "Target",
     "enable",
     "judge",
+    "left_alone_message",
     "read_resource",
 ]
 
@@ -279,7 +281,7 @@ class Target:
 
 
 def _read_target(
-    label: str, name: str, shape: _Shape, bag: Any, requirement: Requirement
+    label: str, name: str, shape: _Shape, bag: Any, requirement: Requirement, deployed: bool
 ) -> Target:
     if not isinstance(bag, Mapping):
         # The whole entry is unknown (or not an object): nothing in it can be judged or written.
@@ -288,7 +290,9 @@ def _read_target(
         return Target(label, unknown, shape, None, details)
     deletion = _lookup(bag, shape.deletion_key)
     pitr_value = _lookup(bag, shape.pitr_key)
-    # A period the program does not set is AWS's default, 35 days: what the provider creates.
+    # A period the program does not set is AWS's default, 35 days: what the provider creates. A
+    # deployed state that does not record it (a preview's planned outputs) says nothing about
+    # it: not known, never 35.
     days: int | None = MAX_RECOVERY_DAYS
     days_unknown = False
     if shape.pitr_enabled_key is None:
@@ -297,7 +301,7 @@ def _read_target(
         pitr_enabled = _lookup(pitr_value, shape.pitr_enabled_key)
         if shape.days_key is not None:
             raw_days = _lookup(pitr_value, shape.days_key)
-            days_unknown = raw_days is UNKNOWN
+            days_unknown = raw_days is UNKNOWN or (deployed and _days(raw_days) is None)
             days = None if days_unknown else _days(raw_days) or MAX_RECOVERY_DAYS
     else:
         pitr_enabled = pitr_value
@@ -403,25 +407,38 @@ def read_resource(
     props: Mapping[str, Any],
     logical_name: str,
     requirement: Requirement,
+    *,
+    deployed: bool = False,
 ) -> TableResource | None:
-    """Read a resource's inputs; None for anything that is not a DynamoDB table."""
+    """Read a resource's inputs (or, `deployed`, its outputs: the state as last read from AWS);
+    None for anything that is not a DynamoDB table."""
     if resource_type == TABLE:
         name, problem = _name(_lookup(props, "name"), logical_name)
         label = name or f"table {logical_name!r}"
-        main = _read_target(label, name or "", _table_shape(logical_name), props, requirement)
-        targets = [main, *_replica_targets(props, label, name or "", logical_name, requirement)]
+        shape = _table_shape(logical_name)
+        main = _read_target(label, name or "", shape, props, requirement, deployed)
+        replicas = _replica_targets(props, label, name or "", logical_name, requirement, deployed)
+        targets = [main, *replicas]
         return TableResource(resource_type, logical_name, name, problem, "name", tuple(targets))
     if resource_type == NATIVE_TABLE:
         name, problem = _name(_lookup(props, "tableName"), logical_name)
         label = name or f"table {logical_name!r}"
-        target = _read_target(label, name or "", _native_shape(logical_name), props, requirement)
+        shape = _native_shape(logical_name)
+        target = _read_target(label, name or "", shape, props, requirement, deployed)
         return TableResource(resource_type, logical_name, name, problem, "tableName", (target,))
     if resource_type == NATIVE_GLOBAL_TABLE:
         # No protection at the top: every replica, the stack region's included, has its own.
         name, problem = _name(_lookup(props, "tableName"), logical_name)
         label = name or f"table {logical_name!r}"
         targets = _replica_targets(
-            props, label, name or "", logical_name, requirement, "region", _native_replica_shape
+            props,
+            label,
+            name or "",
+            logical_name,
+            requirement,
+            deployed,
+            "region",
+            _native_replica_shape,
         )
         return TableResource(
             resource_type, logical_name, name, problem, "tableName", tuple(targets)
@@ -430,7 +447,7 @@ def read_resource(
         name, problem = _replica_table_name(_lookup(props, "globalTableArn"), logical_name)
         label = f"{name or 'table'} replica {logical_name!r}"
         shape = _table_replica_shape(logical_name)
-        target = _read_target(label, name or "", shape, props, requirement)
+        target = _read_target(label, name or "", shape, props, requirement, deployed)
         return TableResource(
             resource_type, logical_name, name, problem, "globalTableArn", (target,)
         )
@@ -453,6 +470,7 @@ def _replica_targets(
     name: str,
     logical_name: str,
     requirement: Requirement,
+    deployed: bool,
     region_key: str = "regionName",
     entry_shape: Callable[[str, str], _Shape] = _replica_entry_shape,
 ) -> list[Target]:
@@ -463,7 +481,7 @@ def _replica_targets(
         return []
     if replicas is UNKNOWN or not isinstance(replicas, Sequence) or isinstance(replicas, str):
         shape = entry_shape(logical_name, "...")
-        return [_read_target(f"{label} replicas", name, shape, UNKNOWN, requirement)]
+        return [_read_target(f"{label} replicas", name, shape, UNKNOWN, requirement, deployed)]
     targets = []
     for index in range(len(replicas)):
         entry = _item(replicas, index)
@@ -471,7 +489,7 @@ def _replica_targets(
         region_text = region if isinstance(region, str) else f"#{index}"
         shape = entry_shape(logical_name, region_text)
         entry_label = f"{label} replica in {region_text}"
-        targets.append(_read_target(entry_label, name, shape, entry, requirement))
+        targets.append(_read_target(entry_label, name, shape, entry, requirement, deployed))
     return targets
 
 
@@ -503,15 +521,15 @@ def judge(
         for control in requirement.controls
         for finding in resource.findings(control, requirement)
     )
-    return Judged(resource, findings, _left_alone(resource.name, selection))
+    return Judged(resource, findings, left_alone_message(resource.name, selection))
 
 
-def _left_alone(name: str | None, selection: Selection) -> str | None:
-    if name is None:
-        return None
-    if not name.startswith(selection.prefix):
+def left_alone_message(name: str | None, selection: Selection) -> str | None:
+    """The selection's reason for leaving the table alone, as the pack words it."""
+    reason = None if name is None else selection.left_alone(name)
+    if reason is LeftAlone.OUTSIDE_PREFIX:
         return f"table {name!r} does not start with {selection.prefix!r}"
-    if selection.excludes(name):
+    if reason is LeftAlone.EXCLUDED:
         patterns = ", ".join(repr(p) for p in selection.exclude)
         return f"table {name!r} is excluded ({EXCLUDE_KEY}: {patterns})"
     return None

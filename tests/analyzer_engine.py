@@ -138,6 +138,11 @@ class Report:
         return (*(d for s in self.steps for d in s.diagnostics), *self.stack_diagnostics)
 
     @property
+    def resource_diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Only the resource policies' verdicts (on inputs), not the stack policies'."""
+        return tuple(d for s in self.steps for d in s.diagnostics)
+
+    @property
     def blocked(self) -> bool:
         """True when the engine would stop the preview or update (a mandatory violation)."""
         return any(d.level == "mandatory" for d in self.diagnostics)

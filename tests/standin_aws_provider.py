@@ -8,7 +8,10 @@ property names (deletionProtectionEnabled, pointInTimeRecovery {enabled, recover
 ttl, globalSecondaryIndexes, ...), and creates, reads, updates and deletes tables with boto3 on
 whatever endpoint boto3 is given (moto_server in the tests, through AWS_ENDPOINT_URL). Like AWS,
 it does not delete a table whose deletion protection is on: DynamoDB's own refusal is passed
-through as the provider's error. Nothing in remediation/ or policy_pack/ knows of it.
+through as the provider's error. Read (and so `pulumi refresh`) returns what DynamoDB answers now,
+and Diff and Update plan against those outputs, as the real provider plans against its prior
+state: a protection turned off out of band shows as an update in `pulumi preview --refresh` and is
+restored by `pulumi up --refresh`. Nothing in remediation/ or policy_pack/ knows of it.
 
 Only what the Sentinel program declares is implemented (tables and, for the guardrail, their
 resource policies: `GuardrailProvider`); any other change is refused out loud.
@@ -63,6 +66,30 @@ def _gsi(index: Mapping[str, Any]) -> dict[str, Any]:
     if index.get("nonKeyAttributes"):
         projection["NonKeyAttributes"] = index["nonKeyAttributes"]
     return {"IndexName": index["name"], "KeySchema": keys, "Projection": projection}
+
+
+def _pitr_differs(want: Mapping[str, Any], have: Mapping[str, Any]) -> bool:
+    if bool(want.get("enabled")) != bool(have.get("enabled")):
+        return True
+    days = want.get("recoveryPeriodInDays")
+    # Like the real provider, a period is compared only where the program declares one.
+    return bool(want.get("enabled") and days) and int(days) != int(
+        have.get("recoveryPeriodInDays") or 35
+    )
+
+
+def _drifted(deployed: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """The protections whose deployed value (the outputs, as a refresh last read them) is not the
+    declared one: the real provider plans against its prior state, so `pulumi preview --refresh`
+    shows the update that restores them."""
+    found = []
+    want = bool(news.get("deletionProtectionEnabled"))
+    if want != bool(deployed.get("deletionProtectionEnabled")):
+        found.append("deletionProtectionEnabled")
+    pitr = news.get("pointInTimeRecovery") or {}
+    if _pitr_differs(pitr, deployed.get("pointInTimeRecovery") or {}):
+        found.append("pointInTimeRecovery")
+    return found
 
 
 class Provider(provider_pb2_grpc.ResourceProviderServicer):
@@ -124,7 +151,10 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
         self._only_tables(request, context)
         olds = _dict(request.old_inputs) if request.HasField("old_inputs") else _dict(request.olds)
         news = _dict(request.news)
-        changed = sorted(k for k in {*olds, *news} if olds.get(k) != news.get(k))
+        changed = sorted(
+            {k for k in {*olds, *news} if olds.get(k) != news.get(k)}
+            | set(_drifted(_dict(request.olds), news))
+        )
         replaces = [k for k in changed if k in REPLACE_KEYS]
         kind = provider_pb2.DiffResponse
         return kind(
@@ -163,21 +193,28 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
         return outputs
 
     def _apply(self, name: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
-        """Every updatable setting that differs from `olds`, each with its own DynamoDB call."""
+        """Every updatable setting that differs from `olds` (the deployed state: the outputs as
+        last read, so that drift is repaired), each with its own DynamoDB call."""
         client = self._client()
-        if news.get("deletionProtectionEnabled") != olds.get("deletionProtectionEnabled"):
+        drifted = _drifted(olds, news)
+        if "deletionProtectionEnabled" in drifted:
             client.update_table(
                 TableName=name,
                 DeletionProtectionEnabled=bool(news.get("deletionProtectionEnabled")),
             )
         pitr = news.get("pointInTimeRecovery") or {}
-        if pitr != (olds.get("pointInTimeRecovery") or {}):
+        if "pointInTimeRecovery" in drifted:
             spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": bool(pitr.get("enabled"))}
             if pitr.get("enabled") and pitr.get("recoveryPeriodInDays"):
                 spec["RecoveryPeriodInDays"] = int(pitr["recoveryPeriodInDays"])
             client.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
         ttl = news.get("ttl") or {}
-        if ttl != (olds.get("ttl") or {}) and ttl.get("attributeName"):
+        had = olds.get("ttl") or {}
+        same_ttl = (ttl.get("attributeName"), bool(ttl.get("enabled"))) == (
+            had.get("attributeName"),
+            bool(had.get("enabled")),
+        )
+        if not same_ttl and ttl.get("attributeName"):
             client.update_time_to_live(
                 TableName=name,
                 TimeToLiveSpecification={
@@ -247,7 +284,7 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
                 f"the stand-in provider cannot update {', '.join(other)}",
             )
         try:
-            self._apply(request.id, olds, news)
+            self._apply(request.id, _dict(request.olds), news)
             outputs = self._read(request.id, news)
         except ClientError as error:
             self._fail(context, "updating", request.id, error)

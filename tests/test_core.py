@@ -243,3 +243,32 @@ def test_a_selection_is_the_prefix_less_excluded_globs(
     selection = core.Selection("sentinel-", exclude)
     assert selection.partition(names) == (selected, excluded)
     assert [n for n in names if selection.matches(n)] == [n for n in names if n in selected]
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("sentinel-requests", None),
+        ("billing-ledger", core.LeftAlone.OUTSIDE_PREFIX),
+        ("Sentinel-requests", core.LeftAlone.OUTSIDE_PREFIX),  # the prefix is case-sensitive
+        ("sentinel-scratch-1", core.LeftAlone.EXCLUDED),
+        ("scratch-sentinel-x", core.LeftAlone.OUTSIDE_PREFIX),  # outside first, then excluded
+    ],
+)
+def test_the_selection_says_why_it_leaves_a_table_alone_and_the_pack_says_the_same(
+    name: str, reason: core.LeftAlone | None
+) -> None:
+    from remediation.pulumi_props import left_alone_message
+
+    selection = core.Selection("sentinel-", ("sentinel-scratch-*", "scratch-*"))
+    assert selection.left_alone(name) is reason
+    assert selection.matches(name) is (reason is None)
+    message = left_alone_message(name, selection)
+    if reason is None:
+        assert message is None
+    elif reason is core.LeftAlone.OUTSIDE_PREFIX:
+        assert message == f"table {name!r} does not start with 'sentinel-'"
+    else:
+        assert message == f"table {name!r} is excluded (exclude: 'sentinel-scratch-*', 'scratch-*')"
+    # The guard logs the reason's value as it always has.
+    assert reason is None or reason.value in {"outside the prefix", "excluded"}

@@ -14,8 +14,10 @@ from typing import Any
 
 import grpc
 import pytest
+from pulumi.runtime.proto import analyzer_pb2
 
 from remediation.controls import ALL, DELETION_PROTECTION, GUARDRAIL, PITR
+from remediation.pulumi_meta import FSBP, policy_url
 from remediation.pulumi_policies import (
     NATIVE_GLOBAL_TABLE,
     NATIVE_TABLE,
@@ -23,6 +25,7 @@ from remediation.pulumi_policies import (
     PROTECT_POLICY,
     TABLE,
     TABLE_REPLICA,
+    deployed_policy_name,
 )
 from tests.analyzer_engine import (
     PACK_DIR,
@@ -37,6 +40,9 @@ from tests.analyzer_engine import (
 )
 
 DP, PITR_ID = DELETION_PROTECTION.id, PITR.id
+DP_DEPLOYED, PITR_DEPLOYED = (deployed_policy_name(c) for c in (DELETION_PROTECTION, PITR))
+TABLE_POLICIES = (DP, PITR_ID, PROTECT_POLICY, DP_DEPLOYED, PITR_DEPLOYED)
+"""Every policy that judges a table, each with the same `prefix` and `exclude` keys."""
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/{}"
 
 
@@ -101,7 +107,7 @@ def acme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalyzerEngine]:
 def excluding(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalyzerEngine]:
     """Both policies leave `sentinel-scratch-*` and `sentinel-load-test` alone."""
     exclude = {"exclude": ["sentinel-scratch-*", "sentinel-load-test"]}
-    config = {DP: exclude, PITR_ID: exclude}
+    config = {name: exclude for name in TABLE_POLICIES}
     path = write_config(tmp_path_factory.mktemp("config"), "exclude.json", config)
     with AnalyzerEngine(policy_config=path) as engine:
         yield engine
@@ -125,19 +131,33 @@ def test_the_pack_should_describe_one_policy_per_control(pack: AnalyzerEngine) -
     assert pack.plugin_version
     assert pack.info.name == PACK_NAME and pack.info.supportsConfig
     infos = {p.name: p for p in pack.info.policies}
-    assert list(infos) == [*(c.id for c in ALL), PROTECT_POLICY, GUARDRAIL.id]
+    assert list(infos) == [*TABLE_POLICIES, GUARDRAIL.id]
     for control in ALL:
         info = infos[control.id]
         assert info.description == control.description
-        assert info.remediation_steps == control.remediation and info.url == control.docs_url
-    # The pack remediates by default; the `protect` advisory keeps its own level.
+        assert info.remediation_steps == control.remediation
+        for name in (control.id, deployed_policy_name(control)):
+            info = infos[name]
+            assert info.url == policy_url(name)
+            assert info.severity == analyzer_pb2.PolicySeverity.Value(
+                f"POLICY_SEVERITY_{control.severity}"
+            )
+            assert (info.framework.name, info.framework.reference) == (FSBP, control.aws_control)
+            assert {"sentinel", "dynamodb"} <= set(info.tags)
+            assert info.remediation_steps
+    assert infos[PROTECT_POLICY].url == policy_url(PROTECT_POLICY)
+    assert not infos[PROTECT_POLICY].HasField("framework")
+    # The pack remediates by default; the `protect` advisory and the stack policies keep their
+    # own levels.
     assert {name: c.level for name, c in pack.config.items()} == {
         DP: "remediate",
         PITR_ID: "remediate",
         PROTECT_POLICY: "advisory",
+        DP_DEPLOYED: "mandatory",
+        PITR_DEPLOYED: "mandatory",
         GUARDRAIL.id: "advisory",
     }
-    assert pack.config[DP].properties == {"prefix": "sentinel-"}
+    assert all(pack.config[name].properties == {"prefix": "sentinel-"} for name in TABLE_POLICIES)
 
 
 # --- Pulumi's own `protect` option: an advisory ----------------------------------------------
@@ -261,7 +281,8 @@ def test_an_excluded_table_should_raise_no_violation_even_when_mandatory(
     tmp_path: Path,
 ) -> None:
     exclude = {"enforcementLevel": "mandatory", "exclude": ["sentinel-scratch-*"]}
-    path = write_config(tmp_path, "mandatory-exclude.json", {DP: exclude, PITR_ID: exclude})
+    config = {name: exclude for name in TABLE_POLICIES}
+    path = write_config(tmp_path, "mandatory-exclude.json", config)
     with AnalyzerEngine(policy_config=path) as engine:
         excluded = engine.run([table("sentinel-scratch-1", "scratch")])
         kept = engine.run([table("sentinel-requests", "requests")])
@@ -330,7 +351,10 @@ def test_every_replica_of_a_table_should_be_protected_on_its_own(pack: AnalyzerE
 def test_advisory_should_name_the_replica_region_in_its_violation(advisory: AnalyzerEngine) -> None:
     replicas = [{"regionName": "us-west-2", "pointInTimeRecovery": True}]
     report = advisory.run([table(replicas=replicas, **PROTECTED)])
-    (diagnostic,) = report.diagnostics
+    (diagnostic,) = report.resource_diagnostics
+    (deployed,) = report.stack_diagnostics
+    assert deployed.policy == DP_DEPLOYED and deployed.level == "advisory"
+    assert "sentinel-requests replica in us-west-2: the deployed state has" in deployed.message
     assert diagnostic.policy == DP
     assert (
         "sentinel-requests replica in us-west-2: Deletion Protection is off" in diagnostic.message
@@ -407,7 +431,7 @@ def test_advisory_should_name_the_global_table_replica_and_its_fix(
     east = {"region": "us-east-1", **NATIVE_REPLICA_PROTECTED}
     west = {"region": "eu-west-1", "deletionProtectionEnabled": True}
     report = advisory.run([native_global_table(east, west)])
-    (diagnostic,) = report.diagnostics
+    (diagnostic,) = report.resource_diagnostics
     assert diagnostic.policy == PITR_ID
     assert "sentinel-ledger replica in eu-west-1: PITR is off" in diagnostic.message
     assert (
@@ -502,8 +526,13 @@ def test_a_computed_protection_should_be_set_on_up_and_not_judged_when_advisory(
     resource = table(deletionProtectionEnabled=UNKNOWN, pointInTimeRecovery={"enabled": True})
     fixed = pack.run([resource]).step("requests")
     assert fixed.remediated["deletionProtectionEnabled"] is True and fixed.diagnostics == ()
-    (diagnostic,) = advisory.run([resource]).diagnostics
+    report = advisory.run([resource])
+    (diagnostic,) = report.resource_diagnostics
     assert diagnostic.policy == DP and diagnostic.level == "advisory"
+    # The deployed state (here the planned outputs, as during a preview) is not judged either.
+    (stack,) = report.stack_diagnostics
+    assert stack.policy == DP_DEPLOYED and stack.level == "advisory"
+    assert "was not judged" in stack.message
     assert "sentinel-requests could not be judged: deletionProtectionEnabled" in diagnostic.message
 
 

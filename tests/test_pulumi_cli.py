@@ -22,13 +22,16 @@ from typing import Any
 import pytest
 
 from remediation.controls import DELETION_PROTECTION, PITR
-from remediation.pulumi_policies import PROTECT_POLICY
+from remediation.pulumi_policies import PROTECT_POLICY, deployed_policy_name
 from tests.conftest import create_table, protection, recovery_days
 from tests.pulumi_cli import PACK, Run, Workspace, locate
 from tests.servers import MotoServer, dynamodb_client, moto_server
 
 NAMES = ("sentinel-breakglass", "sentinel-requests", "sentinel-sessions")
 DP, PITR_ID = DELETION_PROTECTION.id, PITR.id
+DP_DEPLOYED, PITR_DEPLOYED = (deployed_policy_name(c) for c in (DELETION_PROTECTION, PITR))
+TABLE_POLICIES = (DP, PITR_ID, PROTECT_POLICY, DP_DEPLOYED, PITR_DEPLOYED)
+MANDATORY = PACK / "config" / "mandatory.json"
 
 CLI, WHY_NOT = locate()
 if CLI is None:
@@ -64,6 +67,12 @@ def policy_lines(run: Run) -> set[tuple[str, str, str]]:
 
 def every(level: str, *policies: str) -> set[tuple[str, str, str]]:
     return {(level, p, n) for p in policies for n in NAMES}
+
+
+def analyze(space: Workspace, *args: str, config: Path = MANDATORY) -> Run:
+    return space.run(
+        "policy", "analyze", "--policy-pack", str(PACK), "--policy-pack-config", str(config), *args
+    )
 
 
 def summary(run: Run) -> str:
@@ -117,7 +126,8 @@ def test_a_advisory_config_should_warn_about_every_table_and_exit_0(
 ) -> None:
     run = unprotected.advisory
     assert run.code == 0, run.output
-    assert policy_lines(run) == every("advisory", DP, PITR_ID)
+    # The stack policies judge the planned outputs (the provider plans the inputs as they are).
+    assert policy_lines(run) == every("advisory", DP, PITR_ID, DP_DEPLOYED, PITR_DEPLOYED)
     for name in NAMES:
         assert f"{name}: Deletion Protection is off" in run.output
         assert f"{name}: PITR is off" in run.output
@@ -128,7 +138,7 @@ def test_a_mandatory_config_should_fail_the_preview_naming_every_table(
 ) -> None:
     run = unprotected.mandatory
     assert run.code != 0
-    assert policy_lines(run) == every("mandatory", DP, PITR_ID)
+    assert policy_lines(run) == every("mandatory", DP, PITR_ID, DP_DEPLOYED, PITR_DEPLOYED)
     assert "error: preview failed" in run.output
     assert all(f"{name}: Deletion Protection is off" in run.output for name in NAMES)
 
@@ -238,10 +248,9 @@ def test_e_exclude_and_min_recovery_days_from_a_config_file_should_reach_the_pac
 ) -> None:
     space, server = configured
     exclude = {"exclude": ["sentinel-sess*"]}
-    config = write(
-        tmp_path / "config.json",
-        {DP: exclude, PITR_ID: {**exclude, "minRecoveryPeriodDays": 30}, PROTECT_POLICY: exclude},
-    )
+    days = {**exclude, "minRecoveryPeriodDays": 30}
+    every_policy = {p: days if p in (PITR_ID, PITR_DEPLOYED) else exclude for p in TABLE_POLICIES}
+    config = write(tmp_path / "config.json", every_policy)
     up = space.up("--policy-pack-config", str(config))
     assert up.code == 0, up.output
     client = dynamodb_client(server.url)
@@ -271,6 +280,206 @@ def test_e_an_invalid_config_should_be_refused_with_the_schemas_message(
     assert f"error: validating policy config: sentinel-dynamodb 0.1.0  {message}" in run.output, (
         run.output
     )
+
+
+def test_e_an_exclude_set_on_some_policies_only_should_leave_the_others_reporting_the_table(
+    configured: tuple[Workspace, MotoServer], tmp_path: Path
+) -> None:
+    """Pulumi's config is per policy: each policy uses its own `exclude`."""
+    space, server = configured
+    sessions = {"exclude": ["sentinel-sess*"]}
+    every_policy = write(tmp_path / "all.json", {p: sessions for p in TABLE_POLICIES})
+    up = space.up("--policy-pack-config", str(every_policy))  # as test_e's: a no-op after it
+    assert up.code == 0, up.output
+    assert protection(dynamodb_client(server.url), "sentinel-sessions") == (False, False)
+    exclude = {"enforcementLevel": "mandatory", **sessions}
+    some = write(tmp_path / "some.json", {DP: exclude, PITR_ID: exclude})
+    run = space.run(
+        "policy", "analyze", "--policy-pack", str(PACK), "--policy-pack-config", str(some)
+    )
+    assert run.code != 0, run.output
+    assert {(p, t) for _, p, t in policy_lines(run)} == {
+        (DP_DEPLOYED, "sentinel-sessions"),
+        (PITR_DEPLOYED, "sentinel-sessions"),
+    }
+    every_policy = write(tmp_path / "all.json", {p: exclude for p in TABLE_POLICIES})
+    quiet = space.run(
+        "policy", "analyze", "--policy-pack", str(PACK), "--policy-pack-config", str(every_policy)
+    )
+    assert quiet.code == 0 and policy_lines(quiet) == set(), quiet.output
+
+
+def test_e_every_example_config_should_be_accepted_by_preview_and_policy_analyze(
+    configured: tuple[Workspace, MotoServer],
+) -> None:
+    space, _ = configured
+    for config in sorted((PACK / "config").glob("*.json")):
+        flag = ("--policy-pack-config", str(config))
+        for run in (space.preview(*flag), analyze(space, config=config)):
+            assert "validating policy config" not in run.output, (config.name, run.output)
+            assert "Policies:" in run.output, (config.name, run.output)
+
+
+def test_e_policy_analyze_should_refuse_a_bad_config_with_the_schemas_message(
+    configured: tuple[Workspace, MotoServer], tmp_path: Path
+) -> None:
+    space, _ = configured
+    bad = write(tmp_path / "bad.json", {PITR_DEPLOYED: {"minRecoveryPeriodDays": 0}})
+    run = space.run(
+        "policy", "analyze", "--policy-pack", str(PACK), "--policy-pack-config", str(bad)
+    )
+    assert run.code != 0
+    assert (
+        f"{PITR_DEPLOYED}: minRecoveryPeriodDays: Must be greater than or equal to 1" in run.output
+    ), run.output
+
+
+# --- h: the pack judges what is deployed (issue 20) ------------------------------------------
+
+
+@dataclass
+class Drift:
+    space: Workspace
+    server: MotoServer
+    remediated_quiet: Run
+    healthy: Run
+    before_refresh: Run
+    analyzed: Run
+    from_file: Run
+    as_json: Run
+    preview: Run
+    repaired: Run
+    after_repair: Run
+    pitr: Run
+
+
+@pytest.fixture(scope="module")
+def drift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drift]:
+    """The issue's scenario: up with the pack, deletion protection off with boto3, refresh."""
+    tmp = tmp_path_factory.mktemp("drift")
+    with moto_server() as server:
+        space = workspace(tmp, server, {"sourceProtection": "false"})
+        remediated_quiet = space.up()
+        client = dynamodb_client(server.url)
+        assert all(protection(client, n) == (True, True) for n in NAMES)
+        healthy = analyze(space)
+        client.update_table(TableName="sentinel-requests", DeletionProtectionEnabled=False)
+        before_refresh = analyze(space)
+        space.run("refresh", "--yes", check=True)
+        analyzed = analyze(space)
+        export = tmp / "export.json"
+        space.run("stack", "export", "--file", str(export), check=True)
+        from_file = analyze(space, "--file", str(export))
+        as_json = analyze(space, "--json")
+        preview = space.preview("--refresh")
+        repaired = space.up("--refresh")
+        after_repair = analyze(space)
+        client.update_continuous_backups(
+            TableName="sentinel-sessions",
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+        )
+        client.update_continuous_backups(
+            TableName="sentinel-breakglass",
+            PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True,
+                "RecoveryPeriodInDays": 7,
+            },
+        )
+        space.run("refresh", "--yes", check=True)
+        fortnight = {"enforcementLevel": "mandatory", "minRecoveryPeriodDays": 14}
+        config = write(tmp / "fortnight.json", {"all": "mandatory", PITR_DEPLOYED: fortnight})
+        pitr = analyze(space, config=config)
+        yield Drift(
+            space,
+            server,
+            remediated_quiet,
+            healthy,
+            before_refresh,
+            analyzed,
+            from_file,
+            as_json,
+            preview,
+            repaired,
+            after_repair,
+            pitr,
+        )
+
+
+def test_h_after_a_remediated_up_the_stack_policies_should_be_quiet(drift: Drift) -> None:
+    """They ran after the tables were created, on the outputs read back: no false alarm."""
+    run = drift.remediated_quiet
+    assert run.code == 0, run.output
+    assert {p for _, p, _ in policy_lines(run)} <= {DP, PITR_ID}  # remediations, none deployed
+    assert DP_DEPLOYED not in run.output and PITR_DEPLOYED not in run.output
+
+
+def test_h_analyze_of_a_healthy_stack_should_exit_0_with_no_violation(drift: Drift) -> None:
+    assert drift.healthy.code == 0, drift.healthy.output
+    assert policy_lines(drift.healthy) == set()
+    assert "✅ sentinel-dynamodb@v0.1.0" in drift.healthy.output
+    # Before the refresh the state still records the table as protected: nothing to see yet.
+    assert drift.before_refresh.code == 0 and policy_lines(drift.before_refresh) == set()
+
+
+def test_h_analyze_after_refresh_should_name_exactly_the_drifted_table_and_control(
+    drift: Drift,
+) -> None:
+    run = drift.analyzed
+    assert run.code == 1, run.output
+    assert policy_lines(run) == {("mandatory", DP_DEPLOYED, "sentinel-requests")}
+    assert (
+        "sentinel-requests in us-east-1 (account 123456789012): the deployed state has Deletion "
+        "Protection off (deletionProtectionEnabled: false); the stack declares Deletion "
+        "Protection on. It drifted"
+    ) in run.output
+    assert "error: one or more mandatory policy violations were found" in run.output
+
+
+def test_h_analyze_of_an_export_should_find_the_same_drift(drift: Drift) -> None:
+    run = drift.from_file
+    assert run.code == 1, run.output
+    assert policy_lines(run) == {("mandatory", DP_DEPLOYED, "sentinel-requests")}
+
+
+def test_h_analyze_json_should_carry_one_violation_event_for_the_drift(drift: Drift) -> None:
+    run = drift.as_json
+    assert run.code == 1
+    events = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    violations = [e["policyEvent"] for e in events if "policyEvent" in e]
+    (violation,) = violations
+    assert violation["policyName"] == DP_DEPLOYED
+    assert violation["enforcementLevel"] == "mandatory" and violation["severity"] == "high"
+    assert violation["resourceUrn"].endswith("aws:dynamodb/table:Table::requests")
+    assert "sentinel-requests in us-east-1" in violation["message"]
+    (summary_event,) = [e["summaryEvent"] for e in events if "summaryEvent" in e]
+    assert summary_event["result"] == "failed"
+
+
+def test_h_preview_refresh_should_show_the_update_that_restores_the_protection(
+    drift: Drift,
+) -> None:
+    run = drift.preview
+    assert run.code == 0, run.output
+    assert re.search(r"~\s+aws:dynamodb:Table requests update", run.output), run.output
+    assert re.search(r"~ 1 to update", summary(run)), run.output
+    assert drift.repaired.code == 0, drift.repaired.output
+    assert protection(dynamodb_client(drift.server.url), "sentinel-requests") == (True, True)
+    assert drift.after_repair.code == 0 and policy_lines(drift.after_repair) == set()
+
+
+def test_h_pitr_off_and_a_short_period_should_each_be_detected(drift: Drift) -> None:
+    run = drift.pitr
+    assert run.code == 1, run.output
+    assert policy_lines(run) == {
+        ("mandatory", PITR_DEPLOYED, "sentinel-sessions"),
+        ("mandatory", PITR_DEPLOYED, "sentinel-breakglass"),
+    }
+    assert (
+        "sentinel-sessions in us-east-1 (account 123456789012): the deployed state has PITR off"
+        in (run.output)
+    )
+    assert "PITR keeping 7 days, fewer than the required 14" in run.output
+    assert recovery_days(dynamodb_client(drift.server.url), "sentinel-breakglass") == 7
 
 
 # --- g: pulumi destroy of protected tables ---------------------------------------------------

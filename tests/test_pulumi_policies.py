@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from pulumi_policy import EnforcementLevel
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.deserialize import deserialize_properties, serialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
 
@@ -21,6 +21,7 @@ from remediation.pulumi_policies import (
     TABLE,
     TABLE_REPLICA,
     config_schema,
+    deployed_policy_name,
     enable,
     policies,
     read_resource,
@@ -200,13 +201,19 @@ def test_enable_should_not_write_into_an_unknown_replica_list() -> None:
 
 
 def test_each_policy_should_be_named_by_its_control_and_carry_its_text() -> None:
-    *made, protect = policies()
-    assert [p.name for p in made] == [c.id for c in ALL]
-    for policy, control in zip(made, ALL, strict=True):
+    by_name = {p.name: p for p in policies()}
+    for control in ALL:
+        policy = by_name[control.id]
+        assert isinstance(policy, ResourceValidationPolicy)
         assert policy.description == control.description
         assert policy.remediation_steps == control.remediation
         assert policy.has_validation() and policy.has_remediation()
+        deployed = by_name[deployed_policy_name(control)]
+        assert isinstance(deployed, StackValidationPolicy)
+        assert deployed.enforcement_level is EnforcementLevel.MANDATORY
     # Pulumi's `protect` is a resource option, which no policy can set: it only reports.
+    protect = by_name[PROTECT_POLICY]
+    assert isinstance(protect, ResourceValidationPolicy)
     assert protect.name == PROTECT_POLICY
     assert protect.has_validation() and not protect.has_remediation()
     assert protect.enforcement_level is EnforcementLevel.ADVISORY
