@@ -968,6 +968,11 @@ def test_each_reprotection_is_a_security_hub_finding_that_says_who_and_when(
     assert fields["sentinel/reprotected-at"] >= fields["sentinel/weakened-at"]
     assert found["Compliance"]["Status"] == "PASSED"
     assert found["Action"]["AwsApiCallAction"]["Api"] == "UpdateTable"
+    # ASFF's own lower-case CallerType, with the event's sourceIPAddress.
+    assert found["Action"]["AwsApiCallAction"]["CallerType"] == "remoteip"
+    assert found["Action"]["AwsApiCallAction"]["RemoteIpDetails"] == {
+        "IpAddressV4": detail["sourceIPAddress"]
+    }
 
 
 def test_a_region_without_security_hub_is_logged_and_the_table_still_protected(
