@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from remediation.cli import ExitStatus
+from tests.cli_process import run_cli
 from tests.conftest import TableFactory
 from tests.fault_proxy import REST_ERRORS, ErrorShape, FaultProxy
 from tests.servers import REGION, MotoServer
@@ -175,3 +176,13 @@ def test_on_a_bare_moto_server_the_missing_batch_update_findings_is_named(
         f"Security Hub CSPM failed in {ACCOUNT} {REGION}: passed findings not set to RESOLVED: "
         "the endpoint does not implement BatchUpdateFindings" in summary
     )
+
+
+def test_help_names_security_hub_cspm_and_the_ocsf_extra() -> None:
+    result = run_cli(["harden", "--help"], {})
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "DynamoDB, STS, Organizations, EC2, Security Hub CSPM" in text  # --endpoint-url
+    assert "needs the `ocsf` extra" in text
+    assert "not for the new Security Hub" in text
+    assert "Security Hub CSPM (BatchImportFindings)" in text  # --security-hub
