@@ -1014,5 +1014,6 @@ def test_a_recheck_carries_the_events_own_time_to_the_finding_it_may_lead_to() -
         1795965000.0,
         2,
         "2026-11-25T09:14:03Z",
+        "192.0.2.10",  # sourceIPAddress, for the finding's RemoteIpDetails
     )
     assert guard.Recheck.from_body(look.body()) == look
