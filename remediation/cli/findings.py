@@ -83,7 +83,8 @@ def send_to_security_hub(report: Report, hub_for: HubFor) -> list[HubImport]:
     # Clients are made here, one by one: a boto3 session is not safe to share while it makes them.
     hubs = [(key, hub_for(key), group) for key, group in ordered if group.account is not None]
     with ThreadPoolExecutor(max_workers=max(1, min(IMPORT_WORKERS, len(hubs)))) as pool:
-        return list(pool.map(lambda item: _send(report, *item), hubs))
+        sent = list(pool.map(lambda item: _send(report, *item), hubs))
+    return [hub for hub in sent if hub is not None]
 
 
 def _groups(report: Report) -> dict[tuple[str | None, str], _Group]:
@@ -120,8 +121,11 @@ def _arn(account: str | None, region: str, name: str) -> str:
 
 def _send(
     report: Report, key: tuple[str | None, str], hub: SecurityHub, group: _Group
-) -> HubImport:
+) -> HubImport | None:
+    """What one account-region's Security Hub CSPM did; None for a region with no table of the
+    run's where there was nothing to archive (or no Security Hub CSPM to look in)."""
     account, region = group.account or "", key[1]
+    quiet = not group.pairs and not group.gone_ids
     verdicts = [verdict for _, verdict in group.pairs]
     ids = [v.id for v in verdicts]
     history = hub.read([*ids, *group.gone_ids])
@@ -129,12 +133,16 @@ def _send(
         product = findings.product_arn(findings.partition_of(region), region, account)
         swept = hub.active(product, _arn(account, region, report.prefix), GENERATOR)
         history = replace(swept, found={**swept.found, **history.found})
+    if history.error is not None and quiet and history.not_enabled:
+        return None
     if history.error is not None:
         return HubImport(
             account, region, len(verdicts), error=history.error, not_enabled=history.not_enabled
         )
     seen = {i: findings.Seen.of(stored) for i, stored in history.found.items()}
-    archive = _to_archive(report, history.found, set(ids), region)
+    archive = _to_archive(report, history.found, set(ids), key)
+    if quiet and not archive:
+        return None
     at = findings.iso(report.at or datetime.now(UTC))
     documents = [findings.asff(v, seen.get(v.id)) for v in verdicts]
     documents += [{**stored, "RecordState": "ARCHIVED", "UpdatedAt": at} for stored in archive]
@@ -169,12 +177,15 @@ GENERATOR = f"{findings.GENERATOR_PREFIX}/"
 
 
 def _to_archive(
-    report: Report, stored: Mapping[str, Mapping[str, Any]], current: set[str], region: str
+    report: Report,
+    stored: Mapping[str, Mapping[str, Any]],
+    current: set[str],
+    key: tuple[str | None, str],
 ) -> list[Mapping[str, Any]]:
     """The ACTIVE findings of required controls about tables this run did not judge: excluded,
     or (found by the sweep) no longer there."""
     controls = {c.id for c in report.requirement.controls}
-    judged = {t.name for t in report.tables if t.region == region}
+    judged = {t.name for t in report.tables if (t.key[0], t.region) == key}
     chosen: list[Mapping[str, Any]] = []
     for finding_id, finding in stored.items():
         table, _, control = finding_id.rpartition("/")
