@@ -3,19 +3,17 @@
 Pure, like the core: core values in (where, the control, the state before and after, what changed,
 the error), one neutral `Finding` out, and from it an ASFF dict (Security Hub CSPM), here; the OCSF
 Compliance Finding and JUnit XML are built in `findings_ocsf` and `findings_junit`. Every human
-sentence comes from the control's record in `remediation.controls`. No I/O, no boto3 (botocore's
-partition data is read once, as package data).
+sentence comes from the control's record in `remediation.controls`. No I/O, no boto3 (a region's
+partition is botocore's data, read through `remediation.aws` when an ARN has to be built).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, Literal
 
 from remediation import core
@@ -138,25 +136,12 @@ def finding(
 
 
 def partition_of(region: str) -> str:
-    """The partition a region is in, from botocore's partition data (its region lists, then
-    its region patterns): aws-cn, aws-us-gov, aws-eusc and the ISO partitions included."""
-    for partition, regions, pattern in _partitions():
-        if region in regions or pattern.match(region):
-            return partition
-    return "aws"
+    """The partition a region is in, from botocore's partition data (aws-cn, aws-us-gov,
+    aws-eusc and the ISO partitions included), never from the region's prefix."""
+    # Read through the aws package, the only one that imports botocore, on first use.
+    from remediation.aws.session import partition_of as botocore_partition
 
-
-@cache
-def _partitions() -> tuple[tuple[str, frozenset[str], re.Pattern[str]], ...]:
-    import botocore.loaders  # package data only: no client, no I/O beyond reading the file
-
-    data = botocore.loaders.Loader().load_data("partitions")
-    found = [
-        (str(p["id"]), frozenset(p.get("regions", {})), re.compile(str(p["regionRegex"])))
-        for p in data["partitions"]
-    ]
-    # Listed regions first, and the broad `aws` pattern last.
-    return tuple(sorted(found, key=lambda entry: entry[0] == "aws"))
+    return botocore_partition(region)
 
 
 ASFF_PARTITIONS: Mapping[str, str] = {

@@ -206,6 +206,13 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ),
     ResponseField("securityhub", "BatchUpdateFindings", "UnprocessedFindings[].ErrorCode"),
     ResponseField("securityhub", "BatchUpdateFindings", "UnprocessedFindings[].ErrorMessage"),
+    ResponseField("securityhub", "GetFindings", "Findings"),
+    ResponseField("securityhub", "GetFindings", "Findings[].Id"),
+    ResponseField("securityhub", "GetFindings", "Findings[].ProductArn"),
+    ResponseField("securityhub", "GetFindings", "Findings[].GeneratorId"),
+    ResponseField("securityhub", "GetFindings", "Findings[].RecordState"),
+    ResponseField("securityhub", "GetFindings", "Findings[].Resources[].Id"),
+    ResponseField("securityhub", "GetFindings", "NextToken"),
 )
 
 ERROR_KEYS = ("Error", "Code", "Message")
