@@ -1,16 +1,17 @@
 """Findings: one verdict per table and control, in the formats security teams already read.
 
 Pure, like the core: core values in (where, the control, the state before and after, what changed,
-the error), one neutral `Finding` out, and from it an ASFF dict (Security Hub), an OCSF Detection
-Finding (built and validated with py-ocsf-models, imported only when asked for) and JUnit XML.
-Every human sentence comes from the control's record in `remediation.controls`. No I/O, no boto3.
+the error), one neutral `Finding` out, and from it an ASFF dict (Security Hub CSPM), here; the OCSF
+Compliance Finding and JUnit XML are built in `findings_ocsf` and `findings_junit`. Every human
+sentence comes from the control's record in `remediation.controls`. No I/O, no boto3 (a region's
+partition is botocore's data, read through `remediation.aws` when an ARN has to be built).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
-import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -20,8 +21,13 @@ from remediation.controls import PITR, Control
 from remediation.core import AwsError, Requirement, TableState, parse_arn
 
 Status = Literal["pass", "fail", "unknown", "error"]
-"""pass: the control holds; fail: it provably does not; unknown: it could not be read; error:
-AWS refused a read or a write about it."""
+"""pass: the control holds; fail: it provably does not; unknown: it could not be read (or, for
+PITR with a minimum, its recovery period could not); error: AWS refused a read or a write about
+it."""
+
+Compliance = Literal["PASSED", "FAILED", "NOT_AVAILABLE"]
+"""ASFF's Compliance.Status as we use it: NOT_AVAILABLE is AWS's value for a check that could not
+be performed (the state could not be read or judged)."""
 
 PRODUCT_NAME = "Sentinel DynamoDB Hardening"
 GENERATOR_PREFIX = "sentinel-harden"
@@ -58,6 +64,9 @@ class Finding:
     """The control was turned on (or its recovery period raised) in this run."""
     observed_at: datetime
     error: AwsError | None = None
+    judged: bool = True
+    """The control's state was read and judged; False when it is unknown (a read refused, an
+    unknown recovery period): a failed write on a state read as off is judged, and fails."""
 
     @property
     def id(self) -> str:
@@ -78,6 +87,12 @@ class Finding:
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def compliance(self) -> Compliance:
+        if self.passed:
+            return "PASSED"
+        return "FAILED" if self.judged else "NOT_AVAILABLE"
 
 
 def finding(
@@ -102,6 +117,9 @@ def finding(
     readable = before.error is None
     error = error or before.error or after.reading(control).error
     status = _status(after, control, error, requirement)
+    judged = readable and after.reading(control).enabled is not None
+    if control is PITR and core.recovery_period_unknown(after, requirement):
+        judged = False
     return Finding(
         account=account,
         region=region,
@@ -115,15 +133,28 @@ def finding(
         changed=changed,
         observed_at=observed_at.astimezone(UTC),
         error=error,
+        judged=judged,
     )
 
 
 def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    """The partition a region is in, from botocore's partition data (aws-cn, aws-us-gov,
+    aws-eusc and the ISO partitions included), never from the region's prefix."""
+    # Read through the aws package, the only one that imports botocore, on first use.
+    from remediation.aws.session import partition_of as botocore_partition
+
+    return botocore_partition(region)
+
+
+ASFF_PARTITIONS: Mapping[str, str] = {
+    "aws": "aws",
+    "aws-cn": "aws-cn",
+    "aws-us-gov": "aws-us-gov",
+    "aws-iso": "aws-us-iso",
+    "aws-iso-b": "aws-us-iso-b",
+}
+"""botocore's partition id -> ASFF's Resources[].Partition value; a partition ASFF has no value
+for (aws-eusc, aws-iso-e, aws-iso-f) leaves the optional field out."""
 
 
 def _status(
@@ -132,6 +163,8 @@ def _status(
     if error is not None:
         return "error"
     if after.reading(control).enabled is None:
+        return "unknown"
+    if control is PITR and core.recovery_period_unknown(after, requirement):
         return "unknown"
     only = Requirement((control,), requirement.min_recovery_days if control is PITR else None)
     return "fail" if core.missing(after, only) else "pass"
@@ -153,6 +186,8 @@ def _sentence(
     table = after.name
     if status == "error":
         return f"{control.noun} on {table} could not be checked or enabled: {error}"
+    if status == "unknown" and after.reading(control).enabled:
+        return f"{control.noun} on {table} is enabled, but its recovery period could not be read"
     if status == "unknown":
         return f"{control.noun} on {table} could not be read"
     if status == "pass":
@@ -171,7 +206,58 @@ def _sentence(
     return f"{control.noun} on {table} is disabled"
 
 
-# -- ASFF (Security Hub) --------------------------------------------------------------------------
+# -- ASFF (Security Hub CSPM) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What Security Hub CSPM already holds under a finding's Id (read with GetFindings): the
+    finding's history. A file written by --format asff|ocsf has none: each is a first sighting."""
+
+    created_at: str
+    first_observed_at: str | None
+    compliance: str | None
+    """Compliance.Status as last imported."""
+    workflow: str | None
+    """Workflow.Status, as Security Hub or a person set it: NEW, NOTIFIED, RESOLVED, SUPPRESSED."""
+    record_state: str | None
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> Seen:
+        """From a finding as GetFindings returns it."""
+        return cls(
+            created_at=str(stored.get("CreatedAt", "")),
+            first_observed_at=stored.get("FirstObservedAt"),
+            compliance=(stored.get("Compliance") or {}).get("Status"),
+            workflow=(stored.get("Workflow") or {}).get("Status"),
+            record_state=stored.get("RecordState"),
+        )
+
+
+Activity = Literal["Create", "Update", "Close"]
+
+
+def activity(f: Finding, seen: Seen | None) -> Activity:
+    """What this sighting does to the finding: creates it (no history), closes it (it turns
+    PASSED), or updates it."""
+    if seen is None:
+        return "Create"
+    if f.passed and seen.compliance != "PASSED":
+        return "Close"
+    return "Update"
+
+
+def to_resolve(f: Finding, seen: Seen | None) -> bool:
+    """Set Workflow RESOLVED (BatchUpdateFindings) only for a finding that turns PASSED, or that
+    passed while a last update never landed (still NEW); a person's SUPPRESSED, NOTIFIED of a
+    passed finding, and RESOLVED are left as they are. A first sighting is created RESOLVED."""
+    if not f.passed or seen is None:
+        return False
+    if seen.record_state == "ARCHIVED":  # made ACTIVE again by this import, which reopens it
+        return seen.workflow != "SUPPRESSED"
+    if seen.workflow == "NEW":
+        return True
+    return seen.workflow == "NOTIFIED" and seen.compliance != "PASSED"
 
 
 def product_arn(partition: str, region: str, account: str) -> str:
@@ -187,14 +273,15 @@ def identifier(f: Finding) -> dict[str, str]:
     return {"Id": f.id, "ProductArn": product_arn(f.partition, f.region, f.account)}
 
 
-def asff(f: Finding) -> dict[str, Any]:
-    """The finding as Security Hub's BatchImportFindings takes it; ValueError for a finding that
+def asff(f: Finding, seen: Seen | None = None) -> dict[str, Any]:
+    """The finding as Security Hub's BatchImportFindings takes it, keeping CreatedAt and
+    FirstObservedAt from what Security Hub already holds (`seen`); ValueError for a finding that
     is not `importable` (no account or region to import it into)."""
     if f.account is None or f.region is None or f.arn is None:
         raise ValueError(f"{f.table}: no account or region to import its finding into")
-    stamp = _iso(f.observed_at)
-    # Unknown counts as missing, as everywhere: sentinel/status tells fail, unknown and error apart.
-    compliance = "PASSED" if f.passed else "FAILED"
+    stamp = iso(f.observed_at)
+    created = seen.created_at if seen is not None and seen.created_at else stamp
+    first = (seen.first_observed_at or created) if seen is not None else stamp
     product_fields = {
         "sentinel/control": f.control.id,
         "sentinel/status": f.status,
@@ -205,12 +292,8 @@ def asff(f: Finding) -> dict[str, Any]:
         product_fields["sentinel/after"] = json.dumps(f.after, sort_keys=True)
     if f.error is not None:
         product_fields["sentinel/error"] = str(f.error)[:2048]
-    resource: dict[str, Any] = {
-        "Type": RESOURCE_TYPE,
-        "Id": f.arn,
-        "Partition": f.partition,
-        "Region": f.region,
-    }
+    resource: dict[str, Any] = {"Type": RESOURCE_TYPE, "Id": f.arn, **_asff_partition(f.partition)}
+    resource["Region"] = f.region
     if f.after is not None and f.after.get("deletion_protection") is not None:
         resource["Details"] = {
             "AwsDynamoDbTable": {
@@ -227,9 +310,9 @@ def asff(f: Finding) -> dict[str, Any]:
         "GeneratorId": f"{GENERATOR_PREFIX}/{f.control.id}",
         "AwsAccountId": f.account,
         "Region": f.region,
-        "CreatedAt": stamp,
+        "CreatedAt": created,
         "UpdatedAt": stamp,
-        "FirstObservedAt": stamp,
+        "FirstObservedAt": first,
         "LastObservedAt": stamp,
         "Title": f.control.title,
         "Description": _cut(f"{f.detail}. {f.control.description}", DESCRIPTION_LIMIT),
@@ -247,9 +330,11 @@ def asff(f: Finding) -> dict[str, Any]:
         "ProductFields": product_fields,
         "Resources": [resource],
         # SecurityControlId is Security Hub's own controls' field: the AWS twin goes beside it.
-        "Compliance": {"Status": compliance, "RelatedRequirements": [_fsbp(f.control)]},
+        # NOT_AVAILABLE: AWS's value for a check that could not be performed.
+        "Compliance": {"Status": f.compliance, **_related(f.control)},
         # Taken only when this import creates the finding; on an update Security Hub keeps its
-        # own Workflow, so --security-hub sets a passed one RESOLVED with BatchUpdateFindings.
+        # own Workflow, so --security-hub sets one that turns PASSED RESOLVED with
+        # BatchUpdateFindings (`to_resolve`).
         "Workflow": {"Status": "RESOLVED" if f.passed else "NEW"},
         "RecordState": "ACTIVE",
     }
@@ -273,14 +358,16 @@ class Reprotection:
     """What the guard turned back on."""
     protected: bool
     """The table is protected again, as read back from DynamoDB."""
+    source: str | None = None
+    """CloudTrail's sourceIPAddress: an IP address, or an AWS service's domain name."""
 
 
 def guard_asff(r: Reprotection) -> dict[str, Any]:
     """One re-protection as an ASFF finding of its own: the history of attempts, one per event."""
-    arn = r.arn or (f"arn:{partition_of(r.region)}:dynamodb:{r.region}:{r.account}:table/{r.table}")
+    arn = r.arn or f"arn:{partition_of(r.region)}:dynamodb:{r.region}:{r.account}:table/{r.table}"
     partition = parsed.partition if (parsed := parse_arn(arn)) else partition_of(r.region)
-    stamp = _iso(r.reprotected_at)
-    weakened = _iso(r.weakened_at) if r.weakened_at else stamp
+    stamp = iso(r.reprotected_at)
+    weakened = iso(r.weakened_at) if r.weakened_at else stamp
     names = ", ".join(c.noun for c in r.controls) or "nothing"
     who = r.who or "an unknown principal"
     outcome = "turned it back on" if r.protected else "could not turn it back on"
@@ -315,9 +402,10 @@ def guard_asff(r: Reprotection) -> dict[str, Any]:
             "sentinel/weakened-at": weakened,
             "sentinel/reprotected-at": stamp,
             "sentinel/reprotected": ",".join(c.id for c in r.controls),
+            "sentinel/source": r.source or "",
         },
         "Resources": [
-            {"Type": RESOURCE_TYPE, "Id": arn, "Partition": partition, "Region": r.region}
+            {"Type": RESOURCE_TYPE, "Id": arn, **_asff_partition(partition), "Region": r.region}
         ],
         "Compliance": {"Status": "PASSED" if r.protected else "FAILED"},
         # The table holds again, but someone turned a protection off: a person should look.
@@ -328,7 +416,7 @@ def guard_asff(r: Reprotection) -> dict[str, Any]:
             "AwsApiCallAction": {
                 "Api": r.event_name,
                 "ServiceName": "dynamodb.amazonaws.com",
-                "CallerType": "remoteIp",
+                **_caller(r.source),
                 "FirstSeen": weakened,
                 "LastSeen": weakened,
             },
@@ -338,14 +426,42 @@ def guard_asff(r: Reprotection) -> dict[str, Any]:
     return result
 
 
-def _fsbp(control: Control) -> str:
+def _caller(source: str | None) -> dict[str, Any]:
+    """ASFF's CallerType (lower case, as AWS spells it) with its details: `remoteip` with the
+    address, or `domain` for a call an AWS service made (sourceIPAddress is then its name)."""
+    if source is None:
+        return {"CallerType": "remoteip"}
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return {"CallerType": "domain", "DomainDetails": {"Domain": source}}
+    if address.version == 6:  # RemoteIpDetails holds IpAddressV4 only: ProductFields keep it
+        return {"CallerType": "remoteip"}
+    return {"CallerType": "remoteip", "RemoteIpDetails": {"IpAddressV4": source}}
+
+
+def _asff_partition(partition: str) -> dict[str, str]:
+    value = ASFF_PARTITIONS.get(partition)
+    return {"Partition": value} if value else {}
+
+
+def fsbp(control: Control) -> str | None:
+    """The control's AWS Foundational Security Best Practices id, as a requirement; None where
+    FSBP has none (never the text "None")."""
+    if control.aws_control is None:
+        return None
     return f"AWS Foundational Security Best Practices {control.aws_control}"
+
+
+def _related(control: Control) -> dict[str, list[str]]:
+    named = fsbp(control)
+    return {"RelatedRequirements": [named]} if named else {}
 
 
 _SEVERITY_ORDER = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds, as Security Hub writes its own timestamps."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
         f"{moment.microsecond // 1000:03d}Z"
@@ -356,244 +472,26 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# -- OCSF (Detection Finding, class 2004) ---------------------------------------------------------
-
-OCSF_PRODUCT = {"name": PRODUCT_NAME, "uid": GENERATOR_PREFIX, "vendor_name": "Sentinel"}
-
-
-def ocsf(f: Finding, version: str = "") -> Any:
-    """The finding as an OCSF Detection Finding (py-ocsf-models validates every field)."""
-    # Imported here: pydantic and the models cost more start-up than the whole CLI otherwise.
-    from py_ocsf_models.events.base_event import SeverityID, StatusID
-    from py_ocsf_models.events.findings.detection_finding import (
-        DetectionFinding,
-        DetectionFindingTypeID,
-    )
-    from py_ocsf_models.events.findings.finding import ActivityID
-    from py_ocsf_models.objects.remediation import Remediation
-
-    severity = (
-        SeverityID.Informational if f.passed else getattr(SeverityID, f.control.severity.title())
-    )
-    status = StatusID.Resolved if f.passed else StatusID.New
-    millis = int(f.observed_at.timestamp() * 1000)
-    return DetectionFinding(
-        activity_id=ActivityID.Create,
-        activity_name=ActivityID.Create.name,
-        type_uid=DetectionFindingTypeID.Create,
-        type_name=f"Detection Finding: {DetectionFindingTypeID.Create.name}",
-        time=millis,
-        time_dt=f.observed_at,
-        message=f.detail,
-        severity_id=severity,
-        severity=severity.name,
-        status_id=status,
-        status=status.name,
-        status_code=f.status.upper(),
-        status_detail=f.detail,
-        finding_info=_ocsf_finding_info(f, millis),
-        remediation=Remediation(desc=f.control.remediation, references=[f.control.docs_url]),
-        resources=[_ocsf_resource(f)],
-        cloud=_ocsf_cloud(f),
-        metadata=_ocsf_metadata(f, version),
-        unmapped=_ocsf_unmapped(f),
-    )
-
-
-def _ocsf_compliance(f: Finding) -> Any:
-    """The control the finding is about, and whether it holds, as an OCSF Compliance object."""
-    from py_ocsf_models.objects.check import Check
-    from py_ocsf_models.objects.compliance import Compliance
-    from py_ocsf_models.objects.compliance_status import StatusID as ComplianceStatusID
-
-    compliance_id = {
-        "pass": ComplianceStatusID.Pass,
-        "fail": ComplianceStatusID.Fail,
-        "unknown": ComplianceStatusID.Fail,  # unknown counts as missing
-        "error": ComplianceStatusID.Fail,
-    }[f.status]
-    return Compliance(
-        control=f.control.id,
-        desc=f.control.description,
-        requirements=[_fsbp(f.control)],
-        status_id=compliance_id,
-        checks=[
-            Check(
-                uid=f.control.id,
-                name=f.control.title,
-                desc=f.control.description,
-                status=compliance_id.name,
-                status_id=compliance_id,
-            )
-        ],
-    )
-
-
-def _ocsf_unmapped(f: Finding) -> dict[str, object]:
-    """What a Detection Finding has no field for: the compliance, the change, the error."""
-    compliance = _ocsf_compliance(f)
-    unmapped: dict[str, object] = {
-        "compliance": compliance.model_dump(mode="json", exclude_none=True),
-        "changed": f.changed,
-    }
-    if f.error is not None:
-        unmapped["error"] = {
-            "action": f.error.action,
-            "code": f.error.code,
-            "message": f.error.message,
-        }
-    return unmapped
-
-
-def _ocsf_finding_info(f: Finding, millis: int) -> Any:
-    from py_ocsf_models.events.findings.finding import FindingInformation
-
-    return FindingInformation(
-        uid=f.id,
-        title=f.control.title,
-        desc=f.control.description,
-        created_time=millis,
-        created_time_dt=f.observed_at,
-        types=[CHECK_TYPE],
-    )
-
-
-def _ocsf_resource(f: Finding) -> Any:
-    """The table, with its protection after the run (and before it, when the run changed it)."""
-    from py_ocsf_models.objects.resource_details import ResourceDetails
-
-    data: dict[str, object] = {"after": f.after}
-    if f.changed:
-        data["before"] = f.before
-    return ResourceDetails(
-        uid=f.arn,
-        name=f.table,
-        type=RESOURCE_TYPE,
-        region=f.region,
-        cloud_partition=f.partition,
-        data=data,
-    )
-
-
-def _ocsf_cloud(f: Finding) -> Any:
-    from py_ocsf_models.objects.account import Account, TypeID
-    from py_ocsf_models.objects.cloud import Cloud
-
-    return Cloud(
-        provider="aws",
-        region=f.region,
-        account=Account(
-            uid=f.account, name=f.account, type_id=TypeID.AWS_Account, type="AWS Account"
-        )
-        if f.account
-        else None,
-    )
-
-
-def _ocsf_metadata(f: Finding, version: str) -> Any:
-    from py_ocsf_models.objects.metadata import Metadata
-    from py_ocsf_models.objects.product import Product
-
-    return Metadata(
-        event_code=f.control.id,
-        product=Product(**OCSF_PRODUCT, version=version or None),
-        profiles=["cloud", "datetime"],
-    )
-
-
-def ocsf_json(findings: Iterable[Finding], version: str = "") -> list[dict[str, Any]]:
-    """Every finding as an OCSF Detection Finding, as JSON values (None fields left out)."""
-    return [ocsf(f, version).model_dump(mode="json", exclude_none=True) for f in findings]
-
-
-# -- JUnit XML -------------------------------------------------------------------------------------
-
-
-def junit_xml(
-    findings: Sequence[Finding], run_errors: Sequence[str] = (), name: str = GENERATOR_PREFIX
-) -> str:
-    """One testsuite per account-region, one testcase per table and control, and a failure for
-    each control that does not hold (unprotected, unknown, or an error on the way).
-
-    What kept the run from checking at all (a setup error, an account-region not reached) is an
-    error of its own; a run that checked no table at all says so as a skipped testcase, so that
-    no dashboard shows an empty run as green.
-    """
-    suites: dict[tuple[str, str], list[Finding]] = {}
-    for f in findings:
-        suites.setdefault((f.account or "-", f.region or "-"), []).append(f)
-    root = ET.Element("testsuites", name=name)
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    if run_errors or not findings:
-        suite = ET.SubElement(root, "testsuite", name=f"{name} run")
-        for text in run_errors:
-            case = ET.SubElement(suite, "testcase", classname=name, name="run", time="0")
-            ET.SubElement(case, "error", message=text, type="run").text = text
-        if not findings:
-            case = ET.SubElement(suite, "testcase", classname=name, name="tables", time="0")
-            ET.SubElement(case, "skipped", message="no table was checked")
-        suite.set("tests", str(len(run_errors) + (0 if findings else 1)))
-        suite.set("failures", "0")
-        suite.set("errors", str(len(run_errors)))
-        suite.set("skipped", "0" if findings else "1")
-        totals["tests"] += len(run_errors) + (0 if findings else 1)
-        totals["errors"] += len(run_errors)
-        totals["skipped"] += 0 if findings else 1
-    for (account, region), group in sorted(suites.items()):
-        failed = [f for f in group if not f.passed]
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=f"{name} {account} {region}",
-            tests=str(len(group)),
-            failures=str(len(failed)),
-            errors="0",
-            skipped="0",
-        )
-        if group:
-            suite.set("timestamp", group[0].observed_at.strftime("%Y-%m-%dT%H:%M:%S"))
-        for f in group:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"{account}.{region}.{f.table}",
-                name=f.control.id,
-                time="0",
-            )
-            properties = ET.SubElement(case, "properties")
-            if f.arn:
-                ET.SubElement(properties, "property", name="arn", value=f.arn)
-            ET.SubElement(properties, "property", name="status", value=f.status)
-            if f.changed:
-                ET.SubElement(properties, "property", name="changed", value="true")
-            if not f.passed:
-                failure = ET.SubElement(case, "failure", message=f.detail, type=f.status)
-                failure.text = f"{f.detail}\n\n{f.control.remediation}\n{f.control.docs_url}"
-            else:
-                ET.SubElement(case, "system-out").text = f.detail
-        totals["tests"] += len(group)
-        totals["failures"] += len(failed)
-    for key, value in totals.items():
-        root.set(key, str(value))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
 __all__ = [
+    "ASFF_PARTITIONS",
     "CHECK_TYPE",
     "GENERATOR_PREFIX",
     "PRODUCT_NAME",
     "SCHEMA_VERSION",
+    "Activity",
+    "Compliance",
     "Finding",
     "Reprotection",
+    "Seen",
     "Status",
+    "activity",
     "asff",
     "finding",
+    "fsbp",
     "guard_asff",
     "identifier",
-    "junit_xml",
-    "ocsf",
-    "ocsf_json",
+    "iso",
     "partition_of",
     "product_arn",
+    "to_resolve",
 ]

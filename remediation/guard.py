@@ -152,7 +152,14 @@ class Guard:
         now = self.clock()
         looks = [
             Recheck(
-                t, trigger.event_name, trigger.event_id, trigger.who, now, 0, trigger.event_time
+                t,
+                trigger.event_name,
+                trigger.event_id,
+                trigger.who,
+                now,
+                0,
+                trigger.event_time,
+                trigger.source,
             )
             for t in found
         ]
@@ -350,6 +357,7 @@ class Guard:
             reprotected_at=datetime.fromtimestamp(self.clock(), UTC),
             controls=tuple(c for c in ALL if c.id in verdict["changed"]),
             protected=verdict["decision"] == "hardened",
+            source=look.source,
         )
         answer = hub.import_findings([findings.guard_asff(reprotection)])
         if answer.not_enabled:

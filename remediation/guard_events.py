@@ -63,6 +63,8 @@ class Trigger:
     request: Mapping[str, Any]
     event_time: str | None = None
     """When the call was made (CloudTrail's eventTime): when the table was weakened."""
+    source: str | None = None
+    """CloudTrail's sourceIPAddress: the caller's address, or an AWS service's name."""
 
 
 Lookup = Callable[[Trigger], list[tuple[str | None, str, bool]]]
@@ -141,6 +143,7 @@ def parse(event: object) -> Trigger:
         error_message=optional_str(detail.get("errorMessage")),
         request=request if isinstance(request, dict) else {},
         event_time=optional_str(detail.get("eventTime") or event.get("time")),
+        source=optional_str(detail.get("sourceIPAddress")),
     )
 
 

@@ -39,6 +39,8 @@ class Recheck:
     """Re-checks made before this one."""
     event_time: str | None = None
     """The event's own time (CloudTrail's eventTime), carried for the Security Hub finding."""
+    source: str | None = None
+    """The event's sourceIPAddress, carried for the finding's RemoteIpDetails."""
 
     def next(self) -> Recheck:
         return replace(self, attempt=self.attempt + 1)
@@ -63,6 +65,7 @@ class Recheck:
             "since": self.since,
             "attempt": self.attempt,
             "event_time": self.event_time,
+            "source": self.source,
         }
         return json.dumps({"guard": "sentinel-dynamodb", "recheck": target | fields})
 
@@ -97,6 +100,7 @@ class Recheck:
             float(since),
             attempt,
             optional_str(found.get("event_time")),
+            optional_str(found.get("source")),
         )
 
 

@@ -17,10 +17,13 @@ Whatever no rule answers is forwarded to the backend byte for byte.
         ...run the CLI with aws_env(proxy.url)...
         assert proxy.calls("DescribeTable", "sentinel-a") == 1
 
-Security Hub (REST-JSON) is counted and faulted like the others, and two of AWS's rules that moto
-lacks stand in front of moto's store: BatchImportFindings of an existing finding keeps its stored
-Workflow, and BatchUpdateFindings (which moto does not implement) is applied to moto's store and
-answered in AWS's shape. See `FaultProxy._keep_workflow` and `FaultProxy._update_findings`.
+Security Hub CSPM (REST-JSON) is counted and faulted like the others, and three of AWS's rules that
+moto lacks stand in front of moto's store: BatchImportFindings of an existing finding keeps its
+stored Workflow, BatchUpdateFindings (which moto does not implement) is applied to moto's store and
+answered in AWS's shape, and GetFindings' Filters (which moto ignores) are applied to what moto
+holds. See `FaultProxy._keep_workflow`, `_update_findings` and `_get_findings`. AWS's answer for
+an account that has not enabled Security Hub CSPM comes whole-call (REST_ERRORS'
+InvalidAccessException) or per finding (`refuse_each_finding(NOT_SUBSCRIBED_FINDING)`).
 """
 
 from __future__ import annotations
@@ -207,11 +210,19 @@ REST_ERRORS: Final[dict[str, ErrorShape]] = {
         ),
     )
 }
+NOT_SUBSCRIBED_FINDING: Final = (
+    "InvalidAccess",
+    f"Account {ACCOUNT_ID} is not subscribed to AWS Security Hub",
+)
+"""A FailedFindings entry's ErrorCode and ErrorMessage when the account has not enabled Security
+Hub CSPM in the region (user guide, "Using BatchImportFindings to create and update findings")."""
 _IMPORT_FINDINGS: Final = "securityhub:BatchImportFindings"
 _UPDATE_FINDINGS: Final = "securityhub:BatchUpdateFindings"
+_GET_FINDINGS: Final = "securityhub:GetFindings"
 _REST_OPERATIONS: Final = {
     ("POST", "/findings/import"): _IMPORT_FINDINGS,
     ("PATCH", "/findings/batchupdate"): _UPDATE_FINDINGS,
+    ("POST", "/findings"): _GET_FINDINGS,
 }
 """REST-JSON calls counted and faulted like STS's: (method, path) -> operation."""
 _LEFT_PASSED: Final = frozenset({"FAILED", "WARNING", "NOT_AVAILABLE"})
@@ -418,6 +429,7 @@ class FaultProxy:
         self._rewrites: list[AnswerRewrite] = []
         self._records: list[CallRecord] = []
         self._credential_life: float | None = None
+        self._refusals: list[tuple[str, str, int | None]] = []
         self._token_deadlines: dict[str, float] = {}
         self._hook_errors: list[BaseException] = []
         self._connections: set[socket.socket] = set()
@@ -577,6 +589,14 @@ class FaultProxy:
         with self._lock:
             self._rewrites.append(rewrite)
         return rewrite
+
+    def refuse_each_finding(
+        self, refusal: tuple[str, str] = NOT_SUBSCRIBED_FINDING, *, times: int | None = None
+    ) -> None:
+        """Answer BatchImportFindings with HTTP 200 and every finding in FailedFindings with
+        `refusal` (ErrorCode, ErrorMessage), storing none, `times` calls (None: every call)."""
+        with self._lock:
+            self._refusals.append((*refusal, times))
 
     def expire_assumed_credentials(self, after: float) -> None:
         """Every AssumeRole answer from now on says its credentials expire `after` seconds
@@ -794,8 +814,13 @@ class FaultProxy:
             kind = decision.fault.content_type or kind
             response = [("Content-Type", kind), ("x-amzn-RequestId", uuid.uuid4().hex)]
             return decision.fault.status, "Error", response, fault_body
-        if operation == _UPDATE_FINDINGS:
+        refused = self._refused_findings(operation, body)
+        if refused is not None:
+            status, reason, response_headers, content = refused
+        elif operation == _UPDATE_FINDINGS:
             status, reason, response_headers, content = self._update_findings(headers, body)
+        elif operation == _GET_FINDINGS:
+            status, reason, response_headers, content = self._get_findings(headers, body)
         else:
             if operation == _IMPORT_FINDINGS:
                 body = self._keep_workflow(headers, body)
@@ -861,6 +886,54 @@ class FaultProxy:
                 workflow["Status"] = "NEW"
             finding["Workflow"] = workflow
         return json.dumps(document).encode()
+
+    def _refused_findings(
+        self, operation: str, body: bytes
+    ) -> tuple[int, str, list[tuple[str, str]], bytes] | None:
+        """AWS's per-finding refusal of a whole BatchImportFindings, when one is set."""
+        if operation != _IMPORT_FINDINGS:
+            return None
+        with self._lock:
+            live = [r for r in self._refusals if r[2] is None or r[2] > 0]
+            if not live:
+                return None
+            code, message, times = live[0]
+            index = self._refusals.index(live[0])
+            self._refusals[index] = (code, message, None if times is None else times - 1)
+        sent = json.loads(body or b"{}").get("Findings", [])
+        failed = [{"Id": f.get("Id", ""), "ErrorCode": code, "ErrorMessage": message} for f in sent]
+        answer = {"FailedCount": len(failed), "SuccessCount": 0, "FailedFindings": failed}
+        return 200, "OK", _rest_headers(), json.dumps(answer).encode()
+
+    def _get_findings(
+        self, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        """Stands in for GetFindings' Filters, which moto ignores (it returns every finding):
+        StringFilters with EQUALS, NOT_EQUALS and PREFIX on Id, ProductArn, GeneratorId,
+        RecordState, ComplianceStatus, WorkflowStatus and ResourceId, values of one field ORed
+        and fields ANDed, as AWS documents; MaxResults and NextToken page the matches. AWS
+        allows 20 values a field: more is InvalidInputException, as AWS answers it."""
+        request = json.loads(body or b"{}")
+        filters = request.get("Filters") or {}
+        unknown = sorted(set(filters) - set(_FILTER_FIELDS))
+        too_many = [name for name, values in filters.items() if len(values) > 20]
+        if unknown or too_many:
+            what = f"filters {', '.join(unknown)} are not modelled" if unknown else "over 20"
+            refusal = {"__type": "InvalidInputException", "Message": f"fault proxy: {what}"}
+            if too_many:
+                refusal["Message"] = f"Filter {too_many[0]} takes at most 20 values"
+            return 400, "Bad Request", _rest_headers(), json.dumps(refusal).encode()
+        matches = [
+            f
+            for _, f in sorted(self._stored_findings(headers).items())
+            if all(_matches(f, name, values) for name, values in filters.items())
+        ]
+        start = int(request.get("NextToken") or 0)
+        end = start + int(request.get("MaxResults") or 100)
+        answer: dict[str, Any] = {"Findings": matches[start:end]}
+        if end < len(matches):
+            answer["NextToken"] = str(end)
+        return 200, "OK", _rest_headers(), json.dumps(answer).encode()
 
     def _update_findings(
         self, headers: list[tuple[str, str]], body: bytes
@@ -981,6 +1054,31 @@ def _service(headers: list[tuple[str, str]]) -> str:
 
 def _table_arn(region: str, table: str | None) -> str:
     return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{table or '*'}"
+
+
+_FILTER_FIELDS: Final[dict[str, Callable[[dict[str, Any]], list[str]]]] = {
+    "Id": lambda f: [f.get("Id", "")],
+    "ProductArn": lambda f: [f.get("ProductArn", "")],
+    "GeneratorId": lambda f: [f.get("GeneratorId", "")],
+    "RecordState": lambda f: [f.get("RecordState", "")],
+    "ComplianceStatus": lambda f: [(f.get("Compliance") or {}).get("Status", "")],
+    "WorkflowStatus": lambda f: [(f.get("Workflow") or {}).get("Status", "")],
+    "ResourceId": lambda f: [r.get("Id", "") for r in f.get("Resources", [])],
+}
+"""The finding fields GetFindings' stand-in filters on, each as the values it holds."""
+
+
+def _matches(finding: dict[str, Any], name: str, values: list[dict[str, str]]) -> bool:
+    held = _FILTER_FIELDS[name](finding)
+    positive = [v for v in values if v.get("Comparison") != "NOT_EQUALS"]
+    negative = [v["Value"] for v in values if v.get("Comparison") == "NOT_EQUALS"]
+    if any(h in negative for h in held):
+        return False
+    return not positive or any(
+        h == v["Value"] if v.get("Comparison") == "EQUALS" else h.startswith(v["Value"])
+        for v in positive
+        for h in held
+    )
 
 
 def _rest_headers() -> list[tuple[str, str]]:

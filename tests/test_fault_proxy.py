@@ -573,3 +573,54 @@ def test_batch_update_findings_is_counted_and_faulted_like_any_call(
     assert "securityhub:BatchUpdateFindings" in denied.value.response["Error"]["Message"]
     assert stored(hub.url)["a"]["Workflow"] == {"Status": "NEW"}  # never reached moto
     assert fault_proxy.faulted("securityhub:BatchUpdateFindings") == 1
+
+
+def test_get_findings_applies_the_filters_moto_ignores(
+    hub: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    stamp = "2026-01-01T00:00:00.000Z"
+    every = [asff(i, "FAILED", "NEW", stamp) for i in ("a", "b", "c")]
+    hub_client(hub.url).batch_import_findings(Findings=every)
+    assert len(stored(hub.url)) == 3  # moto alone: the filter is ignored below as well
+    wanted = {
+        "Id": [{"Value": "a", "Comparison": "EQUALS"}, {"Value": "c", "Comparison": "EQUALS"}]
+    }
+    assert len(hub_client(hub.url).get_findings(Filters=wanted)["Findings"]) == 3
+    proxied = hub_client(fault_proxy.url)
+    assert {f["Id"] for f in proxied.get_findings(Filters=wanted)["Findings"]} == {"a", "c"}
+    prefix = {"ResourceId": [{"Value": "arn:aws:dynamodb:::table/b", "Comparison": "PREFIX"}]}
+    assert [f["Id"] for f in proxied.get_findings(Filters=prefix)["Findings"]] == ["b"]
+    paged = proxied.get_paginator("get_findings").paginate(PaginationConfig={"PageSize": 2})
+    assert [len(page["Findings"]) for page in paged] == [2, 1]
+    too_many = {"Id": [{"Value": str(i), "Comparison": "EQUALS"} for i in range(21)]}
+    with pytest.raises(ClientError) as refused:
+        proxied.get_findings(Filters=too_many)
+    assert refused.value.response["Error"]["Code"] == "InvalidInputException"
+    assert refused.value.response["ResponseMetadata"]["RequestId"]  # AWS's answer, with an id
+    assert fault_proxy.calls("securityhub:GetFindings") == 5
+
+
+def test_each_finding_refused_as_aws_refuses_an_account_without_security_hub(
+    hub: MotoServer,
+    fault_proxy: FaultProxy,  # noqa: F811
+) -> None:
+    fault_proxy.refuse_each_finding(times=1)
+    proxied = hub_client(fault_proxy.url)
+    answer = proxied.batch_import_findings(
+        Findings=[asff("a", "FAILED", "NEW", "2026-01-01T00:00:00.000Z")]
+    )
+    assert (answer["SuccessCount"], answer["FailedCount"]) == (0, 1)
+    assert answer["FailedFindings"] == [
+        {
+            "Id": "a",
+            "ErrorCode": "InvalidAccess",
+            "ErrorMessage": "Account 123456789012 is not subscribed to AWS Security Hub",
+        }
+    ]
+    assert answer["ResponseMetadata"]["RequestId"]
+    assert stored(hub.url) == {}  # nothing stored, as AWS stores nothing
+    again = proxied.batch_import_findings(
+        Findings=[asff("a", "FAILED", "NEW", "2026-01-01T00:00:00.000Z")]
+    )
+    assert again["SuccessCount"] == 1  # times=1: the next call goes through

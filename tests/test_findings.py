@@ -15,9 +15,9 @@ import botocore.session
 import pytest
 from botocore.validate import validate_parameters
 from junitparser import Failure, JUnitXml
-from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
-from remediation import findings
+from remediation import findings, findings_junit, findings_ocsf
 from remediation.controls import ALL, DELETION_PROTECTION, PITR, Control
 from remediation.core import AwsError, Reading, Requirement, TableState
 
@@ -167,10 +167,14 @@ def test_a_protected_tables_finding_is_passed_and_resolved() -> None:
     assert document["ProductFields"]["sentinel/changed"] == "true"
 
 
-@pytest.mark.parametrize("table", [state(dp=OFF), state(dp=Reading(None))])
-def test_an_unprotected_or_unknown_tables_finding_is_failed_and_new(table: TableState) -> None:
+@pytest.mark.parametrize(
+    ("table", "compliance"), [(state(dp=OFF), "FAILED"), (state(dp=Reading(None)), "NOT_AVAILABLE")]
+)
+def test_an_unprotected_tables_finding_is_failed_an_unknown_ones_not_available_and_both_new(
+    table: TableState, compliance: str
+) -> None:
     document = findings.asff(make(before=table))
-    assert document["Compliance"]["Status"] == "FAILED"
+    assert document["Compliance"]["Status"] == compliance
     assert document["Workflow"]["Status"] == "NEW"
     assert document["FindingProviderFields"]["Severity"]["Label"] == DELETION_PROTECTION.severity
 
@@ -230,32 +234,37 @@ def test_a_reprotection_by_the_guard_is_importable_and_says_who_when_and_what() 
 # -- OCSF --------------------------------------------------------------------------------------
 
 
-def test_ocsf_is_a_detection_finding_that_py_ocsf_models_reads_back() -> None:
-    [document] = findings.ocsf_json([make(PITR, state(pitr=OFF))])
-    again = DetectionFinding.model_validate(document)
-    assert again.class_uid == 2004 and document["class_uid"] == 2004
-    assert document["type_uid"] == 200401
+def test_ocsf_is_a_compliance_finding_that_py_ocsf_models_reads_back() -> None:
+    [document] = findings_ocsf.ocsf_json([make(PITR, state(pitr=OFF))])
+    again = ComplianceFinding.model_validate(document)
+    assert again.class_uid == 2003 and document["class_uid"] == 2003
+    assert document["type_uid"] == 200301  # Create: a file has no history
+    assert document["metadata"]["version"] == "1.5.0"
     assert document["status_code"] == "FAIL"
     assert document["resources"][0]["uid"] == ARN
     assert document["finding_info"]["uid"] == f"{ARN}/dynamodb-point-in-time-recovery"
-    assert document["unmapped"]["compliance"]["status_id"] == 3  # Fail
+    assert document["compliance"]["status_id"] == 3  # Fail
+    assert document["compliance"]["requirements"] == [
+        "AWS Foundational Security Best Practices DynamoDB.2"
+    ]
+    assert "unmapped" not in document
     assert document["remediation"]["references"] == [PITR.docs_url]
     assert document["cloud"]["account"]["uid"] == ACCOUNT
 
 
 def test_ocsf_of_a_control_turned_on_in_this_run_carries_before_and_after() -> None:
-    [document] = findings.ocsf_json([make(before=state(dp=OFF), after=state(), changed=True)])
+    [document] = findings_ocsf.ocsf_json([make(before=state(dp=OFF), after=state(), changed=True)])
     data = document["resources"][0]["data"]
     assert data["before"]["deletion_protection"] is False
     assert data["after"]["deletion_protection"] is True
     assert document["status_code"] == "PASS"
-    assert document["unmapped"]["compliance"]["status_id"] == 1  # Pass
-    assert document["status_id"] == 4  # Resolved
+    assert document["compliance"]["status_id"] == 1  # Pass
+    assert "status_id" not in document  # the consumer's to set, OCSF says
 
 
 def test_ocsf_of_a_control_left_alone_carries_only_its_state() -> None:
-    [document] = findings.ocsf_json([make()])
-    assert set(document["resources"][0]["data"]) == {"after"}
+    [document] = findings_ocsf.ocsf_json([make()])
+    assert set(document["resources"][0]["data"]) == {"after", "changed"}
 
 
 # -- JUnit -------------------------------------------------------------------------------------
@@ -272,7 +281,7 @@ def test_junit_has_one_testcase_per_table_and_control_and_a_failure_for_each_tha
     other = TableState("sentinel-b", OFF, Reading(None), arn=ARN.replace("-a", "-b"))
     every += [make(DELETION_PROTECTION, other), make(PITR, other)]
     path = tmp_path / "junit.xml"
-    path.write_text(findings.junit_xml(every))
+    path.write_text(findings_junit.junit_xml(every))
     xml = JUnitXml.fromfile(str(path))
     cases = [(case.classname, case.name, case) for suite in xml for case in suite]
     assert [(c, n) for c, n, _ in cases] == [

@@ -18,10 +18,11 @@ import botocore.session
 import pytest
 from botocore.validate import validate_parameters
 from junitparser import Error, Failure, JUnitXml
-from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
 from remediation import aws
 from remediation.cli import ExitStatus
+from tests import junit_xsd, ocsf_schema
 from tests.cli_process import UNPACED, run_cli
 from tests.conftest import TableFactory, create_table, protection
 from tests.fault_proxy import REST_ERRORS, FaultProxy
@@ -88,13 +89,17 @@ def test_format_ocsf_of_a_hardening_run_carries_before_and_after(
     result = harden(server.url, "--force", "--format", "ocsf")
     assert result.returncode == ExitStatus.OK, result.stderr
     documents = json.loads(result.stdout)
-    assert [DetectionFinding.model_validate(d).class_uid for d in documents] == [2004, 2004]
+    assert [ComplianceFinding.model_validate(d).class_uid for d in documents] == [2003, 2003]
+    # A file has no history: each finding is a first sighting, and holds against OCSF 1.5.0.
+    assert {d["activity_name"] for d in documents} == {"Create"}
+    ocsf_schema.require()
+    assert [ocsf_schema.errors(d) for d in documents] == [[], []]
     by_control = {d["metadata"]["event_code"]: d for d in documents}
     changed = by_control[DP]["resources"][0]["data"]
     assert changed["before"]["deletion_protection"] is False
     assert changed["after"]["deletion_protection"] is True
     assert protection(server_client, "sentinel-a") == (True, True)  # as the finding says
-    assert set(by_control[PITR]["resources"][0]["data"]) == {"after"}
+    assert set(by_control[PITR]["resources"][0]["data"]) == {"after", "changed"}
     assert {d["status_code"] for d in documents} == {"PASS"}
 
 
@@ -109,6 +114,8 @@ def test_format_junit_with_output_writes_the_file_and_keeps_text_on_the_terminal
     # The terminal keeps the text report, as without --output.
     assert "Tables to check (2 found in account 123456789012, region us-east-1):" in result.stdout
     assert "- sentinel-a: deletion protection off, PITR off" in result.stdout
+    junit_xsd.require()
+    assert junit_xsd.errors(report.read_bytes()) == []  # the xUnit plugin keeps the file
     xml = JUnitXml.fromfile(str(report))
     cases = {(c.classname, c.name): c for suite in xml for c in suite}
     assert set(cases) == {
@@ -128,6 +135,8 @@ def test_junit_of_a_run_that_could_not_start_is_an_error_not_an_empty_pass(
     env = aws_env("http://127.0.0.1:9")  # nothing listens there
     result = run_cli(["harden", "--check", "--format", "junit", "--output", str(report)], env)
     assert result.returncode == ExitStatus.AWS_SETUP
+    junit_xsd.require()
+    assert junit_xsd.errors(report.read_bytes()) == []
     xml = JUnitXml.fromfile(str(report))
     results = [r for suite in xml for case in suite for r in case.result]
     assert any(isinstance(r, Error) for r in results)
@@ -153,7 +162,7 @@ def test_security_hub_gets_one_finding_per_table_and_control_and_a_later_run_upd
     server_table("sentinel-a")
     first = harden(fault_proxy.url, "--check", "--security-hub")
     assert first.returncode == ExitStatus.FAILED  # unprotected, as --check says
-    assert "Security Hub: 2 findings imported in 1 of 1 account-regions." in first.stdout
+    assert "Security Hub CSPM: 2 findings imported in 1 of 1 account-regions." in first.stdout
     assert workflows(server.url) == {
         finding_id("sentinel-a", DP): ("FAILED", "NEW"),
         finding_id("sentinel-a", PITR): ("FAILED", "NEW"),
@@ -165,7 +174,7 @@ def test_security_hub_gets_one_finding_per_table_and_control_and_a_later_run_upd
     second = harden(fault_proxy.url, "--force", "--security-hub")
     assert second.returncode == ExitStatus.OK, second.stderr
     assert (
-        "Security Hub: 2 findings imported in 1 of 1 account-regions, 2 passed ones set to "
+        "Security Hub CSPM: 2 findings imported in 1 of 1 account-regions, 2 passed ones set to "
         "RESOLVED." in second.stdout
     )
     # The same findings, updated (no new ones), and closed.
@@ -209,11 +218,16 @@ def test_without_batch_update_findings_a_fixed_finding_stays_new_and_the_run_fai
 
 
 def test_a_finding_security_hub_does_not_update_is_named_by_table_and_fails_the_run(
-    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+    server: MotoServer,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    server_client: Any,
+    tmp_path: Path,
 ) -> None:
     security_hub(server.url).enable_security_hub()
-    server_table("sentinel-a", deletion_protection=True, pitr=True)
-    server_table("sentinel-b", deletion_protection=True, pitr=True)
+    server_table("sentinel-a")
+    server_table("sentinel-b")
+    assert harden(fault_proxy.url, "--check", "--security-hub").returncode == ExitStatus.FAILED
     busy = finding_id("sentinel-b", PITR)
 
     def unprocessed(answer: dict[str, Any]) -> None:
@@ -229,20 +243,30 @@ def test_a_finding_security_hub_does_not_update_is_named_by_table_and_fails_the_
 
     # Once: a finding imported moments ago may be busy; it is tried again, and closes.
     fault_proxy.rewrite_answer("securityhub:BatchUpdateFindings", unprocessed)
-    once = harden(fault_proxy.url, "--check", "--security-hub", "--json")
+    once = harden(fault_proxy.url, "--force", "--security-hub", "--json")
     assert once.returncode == ExitStatus.OK, once.stderr
     [hub] = once.json()["security_hub"]
     assert (hub["status"], hub["imported"], hub["resolved"]) == ("imported", 4, 4)
     assert fault_proxy.calls("securityhub:BatchUpdateFindings") == 2
     assert set(workflows(server.url).values()) == {("PASSED", "RESOLVED")}
-    # Every time: after its tries it is named, and the run fails.
+
+    # PITR turned off again: Security Hub CSPM reopens the finding (NEW) on the next import.
+    server_client.update_continuous_backups(
+        TableName="sentinel-b",
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+    )
+    assert harden(fault_proxy.url, "--check", "--security-hub").returncode == ExitStatus.FAILED
+    assert workflows(server.url)[busy] == ("FAILED", "NEW")
+    # Every time: after its tries it is named, and the run fails; only it turns PASSED.
     before = fault_proxy.calls("securityhub:BatchUpdateFindings")
     fault_proxy.rewrite_answer("securityhub:BatchUpdateFindings", unprocessed, times=None)
-    result = harden(fault_proxy.url, "--check", "--security-hub", "--json")
-    assert result.returncode == ExitStatus.FAILED, result.stderr
+    document = tmp_path / "report.json"
+    flags = ("--force", "--security-hub", "--format", "json", "--output", str(document))
+    text = harden(fault_proxy.url, *flags)
+    assert text.returncode == ExitStatus.FAILED, text.stderr
     assert fault_proxy.calls("securityhub:BatchUpdateFindings") - before == aws.UPDATE_ATTEMPTS
-    [hub] = result.json()["security_hub"]
-    assert (hub["status"], hub["imported"], hub["resolved"]) == ("failed", 4, 3)
+    [hub] = json.loads(document.read_text())["security_hub"]
+    assert (hub["status"], hub["imported"], hub["resolved"]) == ("failed", 4, 0)
     assert hub["unresolved"] == [
         {
             "table": "sentinel-b",
@@ -251,12 +275,13 @@ def test_a_finding_security_hub_does_not_update_is_named_by_table_and_fails_the_
             "message": "Concurrent finding updates detected",
         }
     ]
-    text = harden(fault_proxy.url, "--check", "--security-hub")
-    assert text.returncode == ExitStatus.FAILED
     assert (
         f"✗ {ACCOUNT} {REGION} sentinel-b: finding {PITR} passed but not set to RESOLVED: "
         "ConcurrentUpdateError: Concurrent finding updates detected" in text.stdout.splitlines()
     )
+    # The Summary names the Security Hub CSPM failure that made the exit status 1.
+    failure = f"Security Hub CSPM failed in {ACCOUNT} {REGION}: 1 passed findings not set to"
+    assert text.stdout.strip().splitlines()[-1].endswith(f"{failure} RESOLVED.")
 
 
 def test_security_hub_takes_at_most_100_findings_a_call(
@@ -268,11 +293,16 @@ def test_security_hub_takes_at_most_100_findings_a_call(
     result = harden(fault_proxy.url, "--check", "--security-hub", "--format", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     assert fault_proxy.calls("securityhub:BatchImportFindings") == 2  # 100 + 2
-    assert fault_proxy.calls("securityhub:BatchUpdateFindings") == 2  # every one passed
+    # Their history, 20 Ids a call (GetFindings' limit per filter field), and one look for
+    # findings of tables that are gone.
+    assert fault_proxy.calls("securityhub:GetFindings") == 6 + 1
+    # First sightings that pass are created RESOLVED: nothing to update.
+    assert fault_proxy.calls("securityhub:BatchUpdateFindings") == 0
+    assert set(workflows(server.url).values()) == {("PASSED", "RESOLVED")}
     assert len(hub_findings(server.url)) == 102
     [hub] = result.json()["security_hub"]
     assert (hub["status"], hub["sent"], hub["imported"]) == ("imported", 102, 102)
-    assert hub["resolved"] == 102
+    assert hub["resolved"] == 0
 
 
 def test_a_region_without_security_hub_is_said_once_and_does_not_fail_the_hardening(
@@ -286,7 +316,7 @@ def test_a_region_without_security_hub_is_said_once_and_does_not_fail_the_harden
     assert protection(server_client, "sentinel-a") == (True, True)
     lines = [line for line in result.stdout.splitlines() if "not enabled" in line]
     assert lines == [
-        f"- {ACCOUNT} {REGION}: Security Hub is not enabled there; its 4 findings were not "
+        f"- {ACCOUNT} {REGION}: Security Hub CSPM is not enabled there; its 4 findings were not "
         "imported (the hardening is not affected)"
     ]
     assert result.stdout.strip().splitlines()[-1].startswith("Summary: ")  # still the last line

@@ -1022,6 +1022,11 @@ def test_each_reprotection_is_a_security_hub_finding_that_says_who_and_when(
     assert fields["sentinel/reprotected-at"] >= fields["sentinel/weakened-at"]
     assert found["Compliance"]["Status"] == "PASSED"
     assert found["Action"]["AwsApiCallAction"]["Api"] == "UpdateTable"
+    # ASFF's own lower-case CallerType, with the event's sourceIPAddress.
+    assert found["Action"]["AwsApiCallAction"]["CallerType"] == "remoteip"
+    assert found["Action"]["AwsApiCallAction"]["RemoteIpDetails"] == {
+        "IpAddressV4": detail["sourceIPAddress"]
+    }
 
 
 def test_a_region_without_security_hub_is_logged_and_the_table_still_protected(
@@ -1063,5 +1068,6 @@ def test_a_recheck_carries_the_events_own_time_to_the_finding_it_may_lead_to() -
         1795965000.0,
         2,
         "2026-11-25T09:14:03Z",
+        "192.0.2.10",  # sourceIPAddress, for the finding's RemoteIpDetails
     )
     assert guard.Recheck.from_body(look.body()) == look

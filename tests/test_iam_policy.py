@@ -94,17 +94,35 @@ def test_check_calls_no_write_action_even_where_every_protection_is_missing(
 SECURITY_HUB_POLICY = ROOT / "docs" / "iam-policy-security-hub.json"
 
 
-def test_the_security_hub_statement_lists_exactly_the_import_and_update_actions() -> None:
-    assert allowed(SECURITY_HUB_POLICY) == {aws.IMPORT_ACTION: {"*"}, aws.UPDATE_ACTION: {"*"}}
+def test_the_security_hub_statement_lists_exactly_the_import_update_and_read_actions() -> None:
+    assert allowed(SECURITY_HUB_POLICY) == {
+        aws.IMPORT_ACTION: {"*"},
+        aws.UPDATE_ACTION: {"*"},
+        aws.READ_ACTION: {"*"},
+    }
 
 
 @pytest.mark.parametrize("flags", [["--force"], ["--check"]], ids=["harden", "check"])
 def test_a_security_hub_run_calls_only_what_the_policy_and_its_statement_allow(
-    flags: list[str], server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+    flags: list[str],
+    server: MotoServer,
+    server_table: TableFactory,
+    fault_proxy: FaultProxy,
+    server_client: Any,
 ) -> None:
     server_table("sentinel-a")
-    server_table("sentinel-b", deletion_protection=True, pitr=True)  # passed: closed too
+    server_table("sentinel-b")
     server_table("other")
+    # A first run leaves findings that a later one reads (GetFindings) and, as they turn PASSED
+    # (sentinel-b protected meanwhile; sentinel-a hardened by --force), resolves.
+    first = run_cli(["harden", "--check", "--security-hub", *UNPACED], aws_env(fault_proxy.url))
+    assert first.returncode == 1, first.stderr
+    server_client.update_table(TableName="sentinel-b", DeletionProtectionEnabled=True)
+    server_client.update_continuous_backups(
+        TableName="sentinel-b",
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
+    fault_proxy.reset_counts()
     result = run_cli(["harden", *flags, "--security-hub", *UNPACED], aws_env(fault_proxy.url))
     assert result.returncode == (0 if flags == ["--force"] else 1), result.stderr
     operations = fault_proxy.operations()

@@ -35,6 +35,15 @@ def _not_aws(action: str, metadata: Mapping[str, Any]) -> AwsError:
     status = metadata.get("HTTPStatusCode", "?")
     content_type = str(metadata.get("HTTPHeaders", {}).get("content-type", "")) or "no type"
     what = "a web page" if "html" in content_type.lower() else f"{content_type} with no request id"
+    if status == 404:
+        # No such path on the endpoint: a local emulator (moto_server lacks BatchUpdateFindings).
+        operation = action.split(":")[-1]
+        return AwsError(
+            action,
+            NOT_AWS,
+            f"the endpoint does not implement {operation} (HTTP 404 answered with {what}, no "
+            "AWS request id)",
+        )
     return AwsError(
         action,
         NOT_AWS,
@@ -212,6 +221,13 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ),
     ResponseField("securityhub", "BatchUpdateFindings", "UnprocessedFindings[].ErrorCode"),
     ResponseField("securityhub", "BatchUpdateFindings", "UnprocessedFindings[].ErrorMessage"),
+    ResponseField("securityhub", "GetFindings", "Findings"),
+    ResponseField("securityhub", "GetFindings", "Findings[].Id"),
+    ResponseField("securityhub", "GetFindings", "Findings[].ProductArn"),
+    ResponseField("securityhub", "GetFindings", "Findings[].GeneratorId"),
+    ResponseField("securityhub", "GetFindings", "Findings[].RecordState"),
+    ResponseField("securityhub", "GetFindings", "Findings[].Resources[].Id"),
+    ResponseField("securityhub", "GetFindings", "NextToken"),
 )
 
 ERROR_KEYS = ("Error", "Code", "Message")

@@ -1,5 +1,9 @@
-"""Security Hub: findings imported (BatchImportFindings) and closed (BatchUpdateFindings), each
-paced to its quota, through the same door."""
+"""Security Hub CSPM: findings read (GetFindings), imported (BatchImportFindings) and closed
+(BatchUpdateFindings), each paced to its quota, through the same door.
+
+A custom integration imports ASFF into Security Hub CSPM; AWS's newer Security Hub reads OCSF from
+AWS services and partners only, so an account that runs only the new one is "Security Hub CSPM is
+not enabled" here."""
 
 from __future__ import annotations
 
@@ -28,13 +32,20 @@ SECURITY_HUB_RATES: Mapping[str, float] = {
     "BatchImportFindings": 9.7,
     # AWS: BatchUpdateFindings has the same quota, 10 a second with bursts of 30, paced alike.
     "BatchUpdateFindings": 9.7,
+    # AWS: GetFindings takes 3 requests a second per account and region, bursts of 6.
+    "GetFindings": 2.9,
 }
 IMPORT_BATCH = 100
 """BatchImportFindings' maximum findings per call."""
 UPDATE_BATCH = 100
 """BatchUpdateFindings' maximum FindingIdentifiers per call."""
+READ_BATCH = 20
+"""GetFindings takes at most 20 values per filter field: the Ids asked for in one call."""
+READ_PAGE = 100
+"""GetFindings' MaxResults maximum."""
 IMPORT_ACTION = "securityhub:BatchImportFindings"
 UPDATE_ACTION = "securityhub:BatchUpdateFindings"
+READ_ACTION = "securityhub:GetFindings"
 
 UPDATE_RETRIED = frozenset({"ConcurrentUpdateError", "FindingNotFound"})
 """UnprocessedFindings codes a finding imported moments ago may get (AWS applies an import
@@ -43,8 +54,17 @@ UPDATE_ATTEMPTS = 4
 RESOLVED = "RESOLVED"
 
 NOT_SUBSCRIBED = "InvalidAccessException"
-"""What Security Hub answers in a region where the account has not enabled it: "Account ... is
-not subscribed to AWS Security Hub"."""
+"""The code of the whole-call answer in a region where the account has not enabled Security Hub
+CSPM; per finding, FailedFindings say `InvalidAccess` (user guide, "BatchImportFindings")."""
+NOT_SUBSCRIBED_FINDING = "InvalidAccess"
+NOT_SUBSCRIBED_MESSAGE = "is not subscribed to AWS Security Hub"
+"""AWS's words for that case, and only that case: any other InvalidAccess is a failure."""
+
+
+def not_subscribed(code: str, message: str) -> bool:
+    """Security Hub CSPM is not enabled for the account in the region: the call's or a finding's
+    InvalidAccess that says so in AWS's words."""
+    return code in (NOT_SUBSCRIBED, NOT_SUBSCRIBED_FINDING) and NOT_SUBSCRIBED_MESSAGE in message
 
 
 @dataclass(frozen=True)
@@ -71,7 +91,28 @@ class ImportAnswer:
 
     @property
     def not_enabled(self) -> bool:
-        return self.error is not None and self.error.code == NOT_SUBSCRIBED
+        """The whole call said so, or every finding it refused did (and none landed)."""
+        if self.error is not None:
+            return not_subscribed(self.error.code, self.error.message)
+        return (
+            bool(self.rejected)
+            and not self.landed
+            and all(not_subscribed(r.code, r.message) for r in self.rejected)
+        )
+
+
+@dataclass(frozen=True)
+class ReadAnswer:
+    """What Security Hub CSPM holds for the findings asked about (GetFindings)."""
+
+    found: Mapping[str, Mapping[str, Any]]
+    """Each stored finding, by Id."""
+    error: AwsError | None = None
+    """A call failed as a whole: what was found is incomplete, and must not be trusted."""
+
+    @property
+    def not_enabled(self) -> bool:
+        return self.error is not None and not_subscribed(self.error.code, self.error.message)
 
 
 @dataclass(frozen=True)
@@ -147,6 +188,71 @@ class SecurityHub:
             rejected += refused
             landed |= {str(f["Id"]) for f in batch} - {r.id for r in refused}
         return ImportAnswer(len(findings), imported, tuple(rejected), landed=frozenset(landed))
+
+    def read(self, ids: Sequence[str]) -> ReadAnswer:
+        """The findings Security Hub CSPM holds under `ids`: GetFindings filtered by Id,
+        READ_BATCH Ids a call, every page. Stops at the first call that fails."""
+        found: dict[str, Mapping[str, Any]] = {}
+        wanted = list(dict.fromkeys(ids))
+        for start in range(0, len(wanted), READ_BATCH):
+            batch = wanted[start : start + READ_BATCH]
+            filters = {"Id": [{"Value": i, "Comparison": "EQUALS"} for i in batch]}
+            answer = self._get(filters, found, set(batch))
+            if answer is not None:
+                return answer
+        return ReadAnswer(found)
+
+    def active(self, product_arn: str, resource_prefix: str, generator_prefix: str) -> ReadAnswer:
+        """The ACTIVE findings this product generated about resources whose Id starts with
+        `resource_prefix`: what a run looks through for tables that no longer exist."""
+        filters = {
+            "ProductArn": [{"Value": product_arn, "Comparison": "EQUALS"}],
+            "ResourceId": [{"Value": resource_prefix, "Comparison": "PREFIX"}],
+            "GeneratorId": [{"Value": generator_prefix, "Comparison": "PREFIX"}],
+            "RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}],
+        }
+        found: dict[str, Mapping[str, Any]] = {}
+        answer = self._get(filters, found, None)
+        if answer is not None:
+            return answer
+        # An endpoint that ignores a filter (moto_server) is not trusted: each is checked here.
+        kept = {
+            i: f
+            for i, f in found.items()
+            if f.get("ProductArn") == product_arn
+            and f.get("RecordState") == "ACTIVE"
+            and str(f.get("GeneratorId", "")).startswith(generator_prefix)
+            and any(
+                str(r.get("Id", "")).startswith(resource_prefix) for r in f.get("Resources", [])
+            )
+        }
+        return ReadAnswer(kept)
+
+    def _get(
+        self,
+        filters: Mapping[str, Any],
+        found: dict[str, Mapping[str, Any]],
+        ids: set[str] | None,
+    ) -> ReadAnswer | None:
+        """Every page of one GetFindings into `found` (only `ids`, when given); a ReadAnswer
+        with the error when a call fails, else None."""
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"Filters": dict(filters), "MaxResults": READ_PAGE}
+            if token:
+                params["NextToken"] = token
+            try:
+                answer = self._door.call("GetFindings", **params)
+            except CallFailed as exc:
+                return ReadAnswer(dict(found), exc.error)
+            except Cancelled:
+                return ReadAnswer(dict(found), _interrupted(READ_ACTION, "not read"))
+            for stored in answer.get("Findings", []):
+                if ids is None or stored.get("Id") in ids:
+                    found[str(stored["Id"])] = stored
+            token = answer.get("NextToken")
+            if not token:
+                return None
 
     def set_workflow(
         self, identifiers: Sequence[Mapping[str, str]], status: str = RESOLVED

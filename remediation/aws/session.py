@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -381,3 +382,23 @@ class SharedClients:
 
     def __len__(self) -> int:
         return len(self._clients)
+
+
+def partition_of(region: str) -> str:
+    """The partition a region is in, from botocore's partition data (its region lists, then its
+    region patterns): aws-cn, aws-us-gov, aws-eusc and the ISO partitions included."""
+    for partition, regions, pattern in _partitions():
+        if region in regions or pattern.match(region):
+            return partition
+    return "aws"
+
+
+@functools.cache
+def _partitions() -> tuple[tuple[str, frozenset[str], re.Pattern[str]], ...]:
+    data = botocore.loaders.Loader().load_data("partitions")
+    found = [
+        (str(p["id"]), frozenset(p.get("regions", {})), re.compile(str(p["regionRegex"])))
+        for p in data["partitions"]
+    ]
+    # Listed regions first, and the broad `aws` pattern last.
+    return tuple(sorted(found, key=lambda entry: entry[0] == "aws"))

@@ -192,11 +192,16 @@ def _add_pulumi_arguments(harden: argparse.ArgumentParser) -> None:
 
 
 def _add_report_arguments(harden: argparse.ArgumentParser) -> None:
-    """Where the report goes, in which format, and Security Hub."""
+    """Where the report goes, in which format, and Security Hub CSPM."""
     harden.add_argument(
         "--format",
         choices=sorted(formats.FORMATS),
-        help=f"how the report is written on stdout (default: {formats.DEFAULT})",
+        help=(
+            f"how the report is written on stdout (default: {formats.DEFAULT}); asff is what "
+            "Security Hub CSPM imports; ocsf (OCSF 1.5.0 Compliance Findings, for a data lake "
+            "or SIEM such as a Security Lake custom source, not for the new Security Hub) needs "
+            "the `ocsf` extra: pip install 'sentinel-dynamodb-hardening[ocsf]'"
+        ),
     )
     harden.add_argument(
         "--json",
@@ -216,8 +221,10 @@ def _add_report_arguments(harden: argparse.ArgumentParser) -> None:
         action="store_true",
         help=(
             "import one ASFF finding per table and control into each account-region's "
-            "Security Hub (BatchImportFindings), then set the passed ones RESOLVED "
-            "(BatchUpdateFindings); a region without Security Hub is reported"
+            "Security Hub CSPM (BatchImportFindings), keeping each finding's history "
+            "(GetFindings), set the ones that turn PASSED RESOLVED (BatchUpdateFindings) and "
+            "archive those of tables gone or excluded; a region without Security Hub CSPM "
+            "is reported"
         ),
     )
 
@@ -298,8 +305,8 @@ def _add_connection_arguments(harden: argparse.ArgumentParser) -> None:
         "--endpoint-url",
         metavar="URL",
         help=(
-            "endpoint of every service the run calls: DynamoDB, STS, Organizations, EC2 "
-            "(AWS_ENDPOINT_URL_<SERVICE> still wins for its service)"
+            "endpoint of every service the run calls: DynamoDB, STS, Organizations, EC2, "
+            "Security Hub CSPM (AWS_ENDPOINT_URL_<SERVICE> still wins for its service)"
         ),
     )
     harden.add_argument(
@@ -442,7 +449,7 @@ def _check_flags(args: argparse.Namespace, refs: Sequence[TableRef]) -> None:
         raise UsageError("--check never changes anything: it takes neither --force nor --dry-run")
     if args.security_hub and args.dry_run:
         raise UsageError(
-            "--dry-run changes nothing, and importing findings into Security Hub is a change: "
+            "--dry-run changes nothing, and importing findings into Security Hub CSPM is a change: "
             "use --check --security-hub to import what a read-only run found"
         )
     if args.endpoint_url is not None:

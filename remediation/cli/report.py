@@ -163,6 +163,9 @@ class HubImport:
     resolve_error: AwsError | None = None
     """A BatchUpdateFindings call that failed as a whole; its findings and those after it keep
     the Workflow they had."""
+    archived: int = 0
+    """Findings of tables gone or now excluded, set RecordState ARCHIVED (named only in a
+    Security Hub CSPM request, never in a DynamoDB one)."""
 
     @property
     def failed(self) -> bool:
@@ -201,7 +204,7 @@ class Report:
     at: datetime | None = None
     """When the run's verdicts were read (UTC): the time every finding carries."""
     security_hub: tuple[HubImport, ...] = ()
-    """Per account-region, the findings imported into Security Hub (with --security-hub)."""
+    """Per account-region, the findings imported into Security Hub CSPM (with --security-hub)."""
 
     # -- counts (over the selected tables; excluded ones are counted apart) --------------------
 

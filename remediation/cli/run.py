@@ -6,20 +6,18 @@ report. boto3 is imported only here, once the arguments are good.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 from remediation import core
 from remediation.cli.args import Options, UsageError
-from remediation.cli.findings import by_table
+from remediation.cli.findings import send_to_security_hub
 from remediation.cli.progress import Progress, isatty
 from remediation.cli.report import (
     NOT_ATTEMPTED,
     HubImport,
-    HubRejection,
     Report,
     RowKey,
     Stage,
@@ -32,12 +30,7 @@ from remediation.core import AwsError, Change, Outcome, TableRef, TableState
 from remediation.pulumi_state import ManagedTable
 
 if TYPE_CHECKING:
-    from remediation.aws import Rejected, SecurityHub
     from remediation.fleet import Fleet, Row, Scope, Target
-
-IMPORT_WORKERS = 8
-"""Account-regions imported at once; each paces its own BatchImportFindings and
-BatchUpdateFindings quotas."""
 
 ShowPlan = Callable[[Report], None]
 """Called once with the judged report, before the prompt: a streaming format shows the plan."""
@@ -231,59 +224,10 @@ def _judge(options: Options, rows: Sequence[Row], facts: _Facts) -> None:
 
 
 def _import_findings(targets: Fleet, facts: _Facts) -> None:
-    """One ASFF finding per table and control, into the Security Hub of the account-region the
-    table is in, with the credentials that reached it; each account-region on its own."""
-    from remediation import findings
-
+    """One ASFF finding per table and control, into the Security Hub CSPM of the account-region
+    the table is in, with the credentials that reached it; each account-region on its own."""
     facts.at = datetime.now(UTC)
-    groups: dict[tuple[str | None, str], list[tuple[TableResult, findings.Finding]]] = {}
-    for table, verdict in by_table(facts.freeze()):
-        if verdict.importable and table.region is not None:
-            groups.setdefault((table.key[0], table.region), []).append((table, verdict))
-    ordered = sorted(groups.items(), key=lambda item: (item[0][0] or "", item[0][1]))
-    # Clients are made here, one by one: a boto3 session is not safe to share while it makes them.
-    hubs = [(targets.security_hub(key), pairs) for key, pairs in ordered]
-
-    def send(hub: SecurityHub, pairs: list[tuple[TableResult, findings.Finding]]) -> HubImport:
-        answer = hub.import_findings([findings.asff(verdict) for _, verdict in pairs])
-        by_id = {verdict.id: (table, verdict) for table, verdict in pairs}
-
-        def named(refused: Iterable[Rejected]) -> tuple[HubRejection, ...]:
-            return tuple(
-                HubRejection(
-                    by_id[r.id][0].name if r.id in by_id else r.id,
-                    by_id[r.id][1].control.id if r.id in by_id else "",
-                    r.code,
-                    r.message,
-                )
-                for r in refused
-            )
-
-        # Security Hub keeps an existing finding's Workflow on import: a passed one that was
-        # NEW is closed with BatchUpdateFindings. A region without Security Hub landed nothing.
-        passed = [
-            findings.identifier(verdict)
-            for _, verdict in pairs
-            if verdict.passed and verdict.id in answer.landed
-        ]
-        update = hub.set_workflow(passed) if passed else None
-        first = pairs[0][1]
-        return HubImport(
-            account=first.account,
-            region=first.region or "",
-            sent=answer.sent,
-            imported=answer.imported,
-            rejected=named(answer.rejected),
-            error=answer.error,
-            not_enabled=answer.not_enabled,
-            to_resolve=len(passed),
-            resolved=update.processed if update else 0,
-            unresolved=named(update.unprocessed) if update else (),
-            resolve_error=update.error if update else None,
-        )
-
-    with ThreadPoolExecutor(max_workers=max(1, min(IMPORT_WORKERS, len(hubs)))) as pool:
-        facts.security_hub = list(pool.map(lambda item: send(*item), hubs))
+    facts.security_hub = send_to_security_hub(facts.freeze(), targets.security_hub)
 
 
 def _confirm(console: Console, options: Options, tables: int, where: str) -> bool:

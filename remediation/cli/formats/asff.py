@@ -1,21 +1,20 @@
 """`--format asff`: a JSON array of AWS Security Finding Format findings, one per table and
-control, as Security Hub's BatchImportFindings takes them (`--security-hub` sends the same)."""
+control, as Security Hub CSPM's BatchImportFindings takes them (`--security-hub` sends the same,
+with the history Security Hub CSPM holds). The file has no history: each finding is a first
+sighting."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 from typing import IO, Any
 
 from remediation import findings
 from remediation.cli.findings import of_report
+from remediation.cli.formats.writer import write_json
 from remediation.cli.report import Report
 
 
 def render(report: Report, stream: IO[str]) -> None:
-    with contextlib.suppress(BrokenPipeError):
-        json.dump(document(report), stream, indent=2)
-        stream.write("\n")
+    write_json(document(report), stream)
 
 
 def document(report: Report) -> list[dict[str, Any]]:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from typing import IO, Any
 
 from remediation import core
+from remediation.cli.formats.writer import write_json
 from remediation.cli.report import HubImport, HubRejection, Report, TableResult, TargetResult
 from remediation.controls import DELETION_PROTECTION, PITR
 from remediation.core import AwsError
 
 
 def render(report: Report, stream: IO[str]) -> None:
-    with contextlib.suppress(BrokenPipeError):
-        json.dump(document(report), stream, indent=2)
-        stream.write("\n")
+    write_json(document(report), stream)
 
 
 def document(report: Report) -> dict[str, Any]:
@@ -51,6 +48,7 @@ def _hub(hub: HubImport) -> dict[str, Any]:
         "resolved": hub.resolved,
         "resolve_error": str(hub.resolve_error) if hub.resolve_error else None,
         "unresolved": [_refusal(r) for r in hub.unresolved],
+        "archived": hub.archived,
     }
 
 

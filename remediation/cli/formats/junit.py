@@ -1,19 +1,20 @@
-"""`--format junit`: JUnit XML for CI dashboards; one testcase per table and control, and a
-failure for each control that does not hold or could not be enabled."""
+"""`--format junit`: JUnit XML for CI dashboards, valid against the xUnit plugin's junit-10.xsd; one
+testcase per table and control, and a failure for each control that does not hold or could not be
+enabled."""
 
 from __future__ import annotations
 
 import contextlib
 from typing import IO
 
-from remediation import findings
+from remediation import findings_junit
 from remediation.cli.findings import of_report
 from remediation.cli.report import Report
 
 
 def render(report: Report, stream: IO[str]) -> None:
     with contextlib.suppress(BrokenPipeError):
-        stream.write(findings.junit_xml(of_report(report), run_errors(report)))
+        stream.write(findings_junit.junit_xml(of_report(report), run_errors(report)))
 
 
 def run_errors(report: Report) -> list[str]:

@@ -303,7 +303,8 @@ def _table_cell(table: TableResult) -> str:
 
 
 def _targets(report: Report, say: _Lines) -> None:
-    """One line per account-region that failed or was skipped, then what Security Hub took."""
+    """One line per account-region that failed or was skipped, then what Security Hub CSPM
+    took."""
     troubled = report.troubled_targets
     # One line per account and reason: an account with 14 regions not enabled is one line, not 14.
     groups: dict[tuple[str, str, str, str], list[str]] = {}
@@ -330,16 +331,18 @@ def _security_hub(report: Report, say: _Lines) -> None:
     imported = sum(hub.imported for hub in hubs)
     reached = sum(not hub.not_enabled for hub in hubs)
     resolved = sum(hub.resolved for hub in hubs)
+    archived = sum(hub.archived for hub in hubs)
     closed = f", {resolved} passed ones set to RESOLVED" if resolved else ""
+    closed += f", {archived} of tables gone or excluded archived" if archived else ""
     say(
-        f"Security Hub: {imported} findings imported in {reached} of {len(hubs)} "
+        f"Security Hub CSPM: {imported} findings imported in {reached} of {len(hubs)} "
         f"account-regions{closed}."
     )
     for hub in hubs:
         where = f"{hub.account or '-'} {hub.region}"
         if hub.not_enabled:
             say(
-                f"- {where}: Security Hub is not enabled there; its {hub.sent} findings were "
+                f"- {where}: Security Hub CSPM is not enabled there; its {hub.sent} findings were "
                 "not imported (the hardening is not affected)"
             )
         elif hub.error is not None:
@@ -431,11 +434,33 @@ def summary(report: Report) -> str:
     skipped = len(report.skipped_targets)
     if skipped:
         parts.append(f"{_count(skipped, 'account-region')} skipped")
+    hub_failure = _hub_failure(report)
+    if hub_failure:
+        parts.append(hub_failure)
     text = ", ".join([head, *parts])
     changed_nothing = report.check or report.dry_run or report.cancelled or not report.hardened
     if changed_nothing and report.stage != "acted":
         text += "; nothing was changed"
     return f"Summary: {text}."
+
+
+def _hub_failure(report: Report) -> str:
+    """The Security Hub CSPM failure that fails the run, named in the Summary: the first one,
+    and how many account-regions more."""
+    failed = [hub for hub in report.security_hub if hub.failed]
+    if not failed:
+        return ""
+    hub = failed[0]
+    if hub.error is not None:
+        why = f"findings not imported: {hub.error.message}"
+    elif hub.rejected:
+        why = f"{len(hub.rejected)} findings refused"
+    elif hub.resolve_error is not None:
+        why = f"passed findings not set to RESOLVED: {hub.resolve_error.message}"
+    else:
+        why = f"{len(hub.unresolved)} passed findings not set to RESOLVED"
+    more = f" (and {_count(len(failed) - 1, 'account-region')} more)" if len(failed) > 1 else ""
+    return f"Security Hub CSPM failed in {hub.account or '-'} {hub.region}{more}: {why}"
 
 
 def _all(n: int, verb: str = "is") -> str:
