@@ -14,6 +14,7 @@ from botocore.credentials import RefreshableCredentials
 
 from remediation.aws.errors import _Door
 from remediation.aws.session import AccountCredentials, Settings, SetupError, SharedClients, _client
+from remediation.core import parse_arn
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -194,12 +195,12 @@ def hardener_role(identity: Identity, named: Sequence[str] = ()) -> HardenerRole
         )
     account, name = found["account"], found["name"]
     for arn in named:
-        parts = arn.split(":")
+        parsed = parse_arn(arn)
         if (
-            len(parts) == 6
-            and parts[4] == account
-            and parts[5].startswith("role/")
-            and parts[5].rsplit("/", 1)[-1] == name
+            parsed is not None
+            and parsed.account == account
+            and parsed.resource.startswith("role/")
+            and parsed.resource.rsplit("/", 1)[-1] == name
             and not any(c in arn for c in "*?")
         ):
             return HardenerRole(arn, f"{arn} (from --allow-role, matching the caller {caller})")
