@@ -33,7 +33,9 @@ from remediation.aws.identity import (
     ENABLED_REGION,
     IDENTITY_RATES,
     Account,
+    HardenerRole,
     Identity,
+    hardener_role_arn,
 )
 from remediation.aws.notify import (
     SNS_SUBJECT_MAX,
@@ -120,6 +122,7 @@ __all__ = [
     "Cancelled",
     "ClientLimits",
     "Hardener",
+    "HardenerRole",
     "Identity",
     "ImportAnswer",
     "NoSigningCredentials",
@@ -137,6 +140,7 @@ __all__ = [
     "dynamodb_client",
     "dynamodb_regions",
     "endpoint_url",
+    "hardener_role_arn",
     "in_partition",
     "known_regions",
     "make_client",

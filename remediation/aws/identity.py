@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import RefreshableCredentials
 
-from remediation.aws.errors import _Door
+from remediation.aws.errors import CallFailed, _Door
 from remediation.aws.session import AccountCredentials, Settings, SetupError, SharedClients, _client
 
 if TYPE_CHECKING:
@@ -139,3 +139,47 @@ class Identity:
                 status = region.get("OptInStatus")
                 regions[name] = status is None or status in ENABLED_REGION
         return regions
+
+
+@dataclass(frozen=True)
+class HardenerRole:
+    """Who the hardener is, for the guardrail's `aws:PrincipalArn`: the role ARN with its path,
+    and which source gave it."""
+
+    caller: str
+    """The caller's ARN as sts:GetCallerIdentity answers it (an assumed-role ARN has no path)."""
+    arn: str | None
+    """The role's ARN with its path; None when the caller is not a role or its ARN is unknown."""
+    source: str
+    """"--allow-role", "iam:GetRole", or why no role ARN was found."""
+
+
+def hardener_role_arn(
+    session: Session, region: str | None, settings: Settings, named: tuple[str, ...] = ()
+) -> HardenerRole:
+    """The caller's role ARN with its path: from a role ARN the user named (`--allow-role`) with
+    the same account and name, else from iam:GetRole. Raises CallFailed when STS cannot answer.
+
+    `aws:PrincipalArn` carries the role's path (`role/aws-reserved/sso.amazonaws.com/...`), and
+    sts:GetCallerIdentity answers `assumed-role/NAME/SESSION` without it.
+    """
+    cancel = threading.Event()
+    home = region or "us-east-1"
+    sts = _Door(_client(session, "sts", home, settings), "sts", IDENTITY_RATES, cancel)
+    caller: str = sts.call("GetCallerIdentity")["Arn"]
+    parts = caller.split(":", 5)
+    resource = parts[5] if len(parts) == 6 else ""
+    if not resource.startswith("assumed-role/"):
+        return HardenerRole(caller, None, "the caller is not a role (an IAM user or the root)")
+    partition, account, name = parts[1], parts[4], resource.split("/")[1]
+    for arn in named:
+        if "*" in arn or "?" in arn:
+            continue
+        if arn.startswith(f"arn:{partition}:iam::{account}:role/") and arn.endswith(f"/{name}"):
+            return HardenerRole(caller, arn, "--allow-role")
+    iam = _Door(_client(session, "iam", home, settings), "iam", IDENTITY_RATES, cancel)
+    try:
+        role = iam.call("GetRole", RoleName=name)["Role"]
+    except CallFailed as exc:
+        return HardenerRole(caller, None, f"unknown: iam:GetRole answered {exc.error.code}")
+    return HardenerRole(caller, str(role["Arn"]), "iam:GetRole")
