@@ -31,6 +31,7 @@ from remediation.aws.errors import (
 from remediation.aws.identity import (
     ACTIVE,
     ENABLED_REGION,
+    GET_ROLE_ACTION,
     IDENTITY_RATES,
     Account,
     HardenerRole,
@@ -100,6 +101,7 @@ __all__ = [
     "DEFAULT_WORKERS",
     "ENABLED_REGION",
     "ERROR_KEYS",
+    "GET_ROLE_ACTION",
     "IDENTITY_RATES",
     "IMPORT_ACTION",
     "IMPORT_BATCH",

@@ -29,6 +29,10 @@ IDENTITY_RATES: Mapping[str, float] = {
 
 ACTIVE = "ACTIVE"
 
+GET_ROLE_ACTION = "iam:GetRole"
+"""The one IAM action `harden --guardrail` needs beyond DynamoDB's: the hardener's own role's path
+(sts:GetCallerIdentity needs no permission). Not needed when --allow-role names that role."""
+
 ENABLED_REGION = frozenset({"opt-in-not-required", "opted-in"})
 """EC2's OptInStatus of a region the account can use; `not-opted-in` is not enabled."""
 
