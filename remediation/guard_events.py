@@ -97,6 +97,12 @@ def _import_table(trigger: Trigger) -> list[tuple[str | None, str, bool]]:
     return [(None, required_str(params, "tableName"), False)]
 
 
+def _policy_resource(trigger: Trigger) -> list[tuple[str | None, str, bool]]:
+    """A resource-policy call names its table by ARN; a stream's policy is not the guardrail."""
+    arn = required_str(trigger.request, "resourceArn")
+    return [] if "/stream/" in arn else [(None, arn, False)]
+
+
 LOOKUPS: Mapping[str, Lookup] = {
     "CreateTable": _table_name("tableName"),
     "UpdateTable": _update_table,
@@ -104,6 +110,8 @@ LOOKUPS: Mapping[str, Lookup] = {
     "RestoreTableToPointInTime": _table_name("targetTableName"),
     "RestoreTableFromBackup": _table_name("targetTableName"),
     "ImportTable": _import_table,
+    "PutResourcePolicy": _policy_resource,
+    "DeleteResourcePolicy": _policy_resource,
 }
 """Event name -> the tables it concerns. DeleteTable is only reported: `deleted` or
 `deletion_blocked`."""
