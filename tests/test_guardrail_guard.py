@@ -111,7 +111,7 @@ def test_the_root_deleting_the_policy_gets_the_guardrail_put_back_and_alerted(
     topic, sqs, queue = alerts
     env(alert_topic_arn=topic)
     server_table(TABLE, deletion_protection=True, pitr=True)
-    event = sample("delete-resource-policy-by-root")
+    event = sample("guardrail/delete-resource-policy-by-root")
     run(event)
     assert policy_of(server_client) == wanted(server_client)
     line = decision(capsys)
@@ -128,7 +128,7 @@ def test_a_put_without_the_guardrail_by_a_role_not_allowed_is_merged_back_keepin
     env: Any, server_client: Any, server_table: TableFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server_table(TABLE, deletion_protection=True, pitr=True)
-    event = sample("put-resource-policy-without-guardrail")
+    event = sample("guardrail/put-resource-policy-without-guardrail")
     # What the event records: Admin replaced the policy with one of its own.
     server_client.put_resource_policy(
         ResourceArn=arn_of(server_client, TABLE),
@@ -153,7 +153,7 @@ def test_a_break_glass_role_removing_it_is_alerted_and_left_alone(
     topic, sqs, queue = alerts
     env(alert_topic_arn=topic)
     server_table(TABLE, deletion_protection=True, pitr=True)
-    run(sample("delete-resource-policy-by-break-glass"))
+    run(sample("guardrail/delete-resource-policy-by-break-glass"))
     assert policy_of(server_client) is None
     assert fault_proxy.calls("PutResourcePolicy") == 0
     line = decision(capsys)
@@ -177,7 +177,7 @@ def test_a_policy_change_that_keeps_the_guardrail_writes_nothing(
     server_client.put_resource_policy(
         ResourceArn=arn_of(server_client, TABLE), Policy=json.dumps(policy)
     )
-    run(sample("put-resource-policy-without-guardrail"))
+    run(sample("guardrail/put-resource-policy-without-guardrail"))
     assert decision(capsys)["decision"] == "protected"
     assert fault_proxy.calls("PutResourcePolicy") == 0
     assert fault_proxy.calls("GetResourcePolicy") == 1
@@ -199,7 +199,7 @@ def test_the_15_second_block_after_the_removal_is_waited_out(
         aws_access_key_id="t",
         aws_secret_access_key="t",
     )
-    event = sample("put-resource-policy-without-guardrail")
+    event = sample("guardrail/put-resource-policy-without-guardrail")
     remover.put_resource_policy(
         ResourceArn=arn_of(server_client, TABLE),
         Policy=event["detail"]["requestParameters"]["policy"],
@@ -220,7 +220,7 @@ def test_a_guard_without_a_guardrail_ignores_policy_events(
 ) -> None:
     env(guardrail_break_glass_roles="", guardrail_allow_roles="")
     server_table(TABLE, deletion_protection=True, pitr=True)
-    run(sample("delete-resource-policy-by-root"))
+    run(sample("guardrail/delete-resource-policy-by-root"))
     line = decision(capsys)
     assert line["decision"] == "ignored"
     assert fault_proxy.calls() == 0
