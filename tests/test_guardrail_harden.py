@@ -16,6 +16,7 @@ from remediation.cli import ExitStatus, main
 from remediation.guardrail import Mode, Principals
 from tests.cli_process import UNPACED
 from tests.conftest import create_table, protection
+from tests.pulumi_states import sentinel_export, write_json
 from tests.servers import REGION
 
 BREAK_GLASS = "arn:aws:iam::123456789012:role/BreakGlass"
@@ -302,3 +303,35 @@ def test_each_findings_format_has_one_finding_per_control_the_guardrail_naming_n
         (mine,) = [f for f in found if "dynamodb-guardrail" in json.dumps(f)]
         assert mine["Compliance"]["Status"] == "FAILED"
         assert "SecurityControlId" not in mine["Compliance"]
+
+
+def test_a_table_pulumi_manages_is_shown_without_the_guardrail_and_left_to_pulumi(
+    as_hardener: Any, tmp_path: Any
+) -> None:
+    managed = create_table(as_hardener, "sentinel-requests", deletion_protection=True, pitr=True)
+    handmade = create_table(as_hardener, "sentinel-handmade", deletion_protection=True, pitr=True)
+    export = write_json(tmp_path / "dev.json", sentinel_export())
+    result = guarded("--pulumi-state", str(export), "--force", "--json")
+    assert result.status == ExitStatus.OK, result.stderr
+    by_name = {t["table_name"]: t for t in result.json()["tables"]}
+    assert by_name[managed]["result"] == "managed"
+    assert by_name[managed]["before"]["guardrail"] is False
+    assert policy_of(as_hardener, managed) is None  # Pulumi declares its own ResourcePolicy
+    assert by_name[handmade]["result"] == "hardened"
+    assert policy_of(as_hardener, handmade) == wanted(as_hardener, handmade)
+
+
+def test_a_member_role_the_guardrail_would_lock_out_is_refused_before_any_table_call(
+    as_hardener: Any,
+) -> None:
+    name = create_table(as_hardener, "sentinel-requests")
+    member = "arn:aws:iam::111111111111:role/SentinelHardener"
+    result = guarded("--role-arn", member, "--force")
+    assert result.status == ExitStatus.USAGE
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {member} writes the tables' policies")
+    assert policy_of(as_hardener, name) is None
+    allowed = guarded(
+        "--role-arn", member, "--allow-role", "arn:aws:iam::*:role/SentinelHardener", "--dry-run"
+    )
+    assert "writes the tables' policies" not in allowed.stderr
