@@ -191,7 +191,7 @@ def test_the_15_second_block_after_the_removal_is_waited_out(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     server_table(TABLE, deletion_protection=True, pitr=True)
-    fault_proxy.block_policy_updates(seconds=1.5)
+    fault_proxy.block_policy_updates(seconds=4)
     remover = boto3.client(
         "dynamodb",
         endpoint_url=fault_proxy.url,

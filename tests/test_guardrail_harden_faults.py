@@ -88,8 +88,7 @@ def test_a_put_within_the_15_second_block_waits_and_retries_within_wait_timeout(
     env: dict[str, str], server_client: Any, fault_proxy: FaultProxy
 ) -> None:
     name = create_table(server_client, "sentinel-a", deletion_protection=True, pitr=True)
-    fault_proxy.block_policy_updates(seconds=1.5)
-    # Someone else updated the policy a moment ago, through the proxy: the block starts now.
+    fault_proxy.block_policy_updates(seconds=4)
     proxied = boto3.client(
         "dynamodb",
         endpoint_url=fault_proxy.url,
@@ -97,9 +96,14 @@ def test_a_put_within_the_15_second_block_waits_and_retries_within_wait_timeout(
         aws_access_key_id="t",
         aws_secret_access_key="t",
     )
-    proxied.put_resource_policy(
-        ResourceArn=arn_of(server_client, name), Policy=others_policy(server_client, name)
-    )
+
+    def someone_else_writes(call: Any) -> None:
+        # As the CLI reads the table, someone else updates its policy: the block starts now.
+        proxied.put_resource_policy(
+            ResourceArn=arn_of(server_client, name), Policy=others_policy(server_client, name)
+        )
+
+    fault_proxy.on_call("DescribeTable", someone_else_writes, table=name, times=1)
     result = run_cli([*GUARDED, "--force", "--json"], env)
     assert result.returncode == ExitStatus.OK, result.stderr
     answers = [r.outcome for r in fault_proxy.records if r.operation == "PutResourcePolicy"]

@@ -88,6 +88,7 @@ from remediation.aws.session import (
     known_regions,
     make_client,
     make_session,
+    partition_of,
     require_recovery_period_model,
     session_region,
 )
@@ -150,6 +151,7 @@ __all__ = [
     "make_session",
     "make_sns_client",
     "make_sqs_client",
+    "partition_of",
     "publish",
     "require_recovery_period_model",
     "securityhub_client",

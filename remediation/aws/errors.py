@@ -173,7 +173,12 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ResponseField(
         "dynamodb", "UpdateContinuousBackups", f"{_PITR_DESCRIPTION}.RecoveryPeriodInDays"
     ),
+    ResponseField("dynamodb", "GetResourcePolicy", "Policy"),
+    ResponseField("dynamodb", "GetResourcePolicy", "RevisionId"),
+    ResponseField("dynamodb", "PutResourcePolicy", "RevisionId"),
     ResponseField("sts", "GetCallerIdentity", "Account"),
+    ResponseField("sts", "GetCallerIdentity", "Arn"),
+    ResponseField("iam", "GetRole", "Role.Arn"),
     ResponseField("sts", "AssumeRole", "Credentials.AccessKeyId"),
     ResponseField("sts", "AssumeRole", "Credentials.SecretAccessKey"),
     ResponseField("sts", "AssumeRole", "Credentials.SessionToken"),

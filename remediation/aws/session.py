@@ -242,6 +242,15 @@ def dynamodb_client(session: Session, region: str | None, settings: Settings) ->
     return client
 
 
+def partition_of(session: Session, region: str) -> str:
+    """The partition of `region` (aws, aws-cn, aws-us-gov, ...), no call; "aws" for a region
+    botocore does not know (the run then fails on the region itself, with its own message)."""
+    try:
+        return str(session.get_partition_for_region(region))
+    except BotoCoreError:
+        return "aws"
+
+
 def in_partition(session: Session, region: str, home: str | None) -> bool:
     """Whether `region` is in the partition of `home` (aws, aws-cn, ...); a region botocore cannot
     place at all counts as in it, so that it is reported rather than ignored."""

@@ -71,16 +71,11 @@ def resolve(asked: TableGuardrail, scope: Scope, settings: aws.Settings) -> Reso
     ConfirmRemoveSelfResourceAccess. Raise GuardrailError (exit 3) for an ARN of another partition
     (before any call), and when a caller that writes the policies is not allowed and
     --confirm-remove-self-access was not given; aws.SetupError when STS cannot say who calls."""
-    from botocore.exceptions import BotoCoreError
-
     from remediation import aws
 
     session = aws.make_session(settings)
     region = settings.region or aws.session_region(session) or "us-east-1"
-    try:
-        partition = session.get_partition_for_region(region)
-    except BotoCoreError:
-        partition = "aws"
+    partition = aws.partition_of(session, region)
     guardrail.check_principals(asked.principals, partition)
     try:
         role = aws.hardener_role_arn(session, region, settings, asked.principals.allow)
