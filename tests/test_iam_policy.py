@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from remediation import aws, controls, fleet
+from remediation.cli import harden_guardrail
 from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import TableFactory, create_table
 from tests.fault_proxy import FaultProxy
@@ -256,8 +257,8 @@ IAM_ROLES = "arn:aws:iam::*:role/*"
 def test_the_guardrail_policy_adds_exactly_its_read_and_write_and_iam_get_role() -> None:
     policy = allowed(GUARDRAIL_POLICY)
     needed = controls.iam_actions((*controls.ALL, controls.GUARDRAIL))
-    assert set(policy) == {*needed, aws.GET_ROLE_ACTION}
-    assert policy.pop(aws.GET_ROLE_ACTION) == {IAM_ROLES}
+    assert set(policy) == {*needed, harden_guardrail.ROLE_ACTION}
+    assert policy.pop(harden_guardrail.ROLE_ACTION) == {IAM_ROLES}
     assert policy.pop(controls.DISCOVERY_ACTION) == {"*"}
     assert all(resources == {TABLE_RESOURCE} for resources in policy.values())
 

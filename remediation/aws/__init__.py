@@ -31,12 +31,11 @@ from remediation.aws.errors import (
 from remediation.aws.identity import (
     ACTIVE,
     ENABLED_REGION,
-    GET_ROLE_ACTION,
     IDENTITY_RATES,
     Account,
     HardenerRole,
     Identity,
-    hardener_role_arn,
+    hardener_role,
 )
 from remediation.aws.notify import (
     SNS_SUBJECT_MAX,
@@ -88,7 +87,6 @@ from remediation.aws.session import (
     known_regions,
     make_client,
     make_session,
-    partition_of,
     require_recovery_period_model,
     session_region,
 )
@@ -102,7 +100,6 @@ __all__ = [
     "DEFAULT_WORKERS",
     "ENABLED_REGION",
     "ERROR_KEYS",
-    "GET_ROLE_ACTION",
     "IDENTITY_RATES",
     "IMPORT_ACTION",
     "IMPORT_BATCH",
@@ -143,7 +140,7 @@ __all__ = [
     "dynamodb_client",
     "dynamodb_regions",
     "endpoint_url",
-    "hardener_role_arn",
+    "hardener_role",
     "in_partition",
     "known_regions",
     "make_client",
@@ -151,7 +148,6 @@ __all__ = [
     "make_session",
     "make_sns_client",
     "make_sqs_client",
-    "partition_of",
     "publish",
     "require_recovery_period_model",
     "securityhub_client",

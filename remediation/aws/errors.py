@@ -159,6 +159,10 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].RegionName"),
     ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaArn"),
     ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaStatus"),
+    # The table guardrail (harden --guardrail, the guard).
+    ResponseField("dynamodb", "GetResourcePolicy", "Policy"),
+    ResponseField("dynamodb", "GetResourcePolicy", "RevisionId"),
+    ResponseField("dynamodb", "PutResourcePolicy", "RevisionId"),
     ResponseField(
         "dynamodb", "DescribeContinuousBackups", f"{_PITR_DESCRIPTION}.PointInTimeRecoveryStatus"
     ),
@@ -173,9 +177,6 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ResponseField(
         "dynamodb", "UpdateContinuousBackups", f"{_PITR_DESCRIPTION}.RecoveryPeriodInDays"
     ),
-    ResponseField("dynamodb", "GetResourcePolicy", "Policy"),
-    ResponseField("dynamodb", "GetResourcePolicy", "RevisionId"),
-    ResponseField("dynamodb", "PutResourcePolicy", "RevisionId"),
     ResponseField("sts", "GetCallerIdentity", "Account"),
     ResponseField("sts", "GetCallerIdentity", "Arn"),
     ResponseField("iam", "GetRole", "Role.Arn"),
@@ -188,6 +189,19 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     # Retired on 2026-09-09 (botocore's Account documentation): only where State is absent.
     ResponseField("organizations", "ListAccounts", "Accounts[].Status", fallback_for="State"),
     ResponseField("organizations", "ListAccounts", "NextToken"),
+    # The guardrail's RCP (organizations_policies.py).
+    ResponseField("organizations", "DescribeOrganization", "Organization.Id"),
+    ResponseField("organizations", "DescribeOrganization", "Organization.MasterAccountId"),
+    ResponseField("organizations", "ListRoots", "Roots[].Id"),
+    ResponseField("organizations", "ListRoots", "Roots[].PolicyTypes[].Type"),
+    ResponseField("organizations", "ListPolicies", "Policies[].Id"),
+    ResponseField("organizations", "ListPolicies", "Policies[].Name"),
+    ResponseField("organizations", "ListPolicies", "Policies[].AwsManaged"),
+    ResponseField("organizations", "ListPolicies", "NextToken"),
+    ResponseField("organizations", "DescribePolicy", "Policy.Content"),
+    ResponseField("organizations", "ListTargetsForPolicy", "Targets[].TargetId"),
+    ResponseField("organizations", "ListTargetsForPolicy", "NextToken"),
+    ResponseField("organizations", "CreatePolicy", "Policy.PolicySummary.Id"),
     ResponseField("ec2", "DescribeRegions", "Regions[].RegionName"),
     ResponseField("ec2", "DescribeRegions", "Regions[].OptInStatus"),
     ResponseField("sns", "Publish", "MessageId"),

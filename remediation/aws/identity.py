@@ -1,16 +1,18 @@
 """The caller's accounts: STS (who am I, assume a role), Organizations (which accounts) and
-EC2's DescribeRegions (which regions an account has enabled), through the same door."""
+EC2's DescribeRegions (which regions an account has enabled), through the same door; and the
+caller's own role ARN with its path (`hardener_role`), which the guardrail must allow."""
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import RefreshableCredentials
 
-from remediation.aws.errors import CallFailed, _Door
+from remediation.aws.errors import _Door
 from remediation.aws.session import AccountCredentials, Settings, SetupError, SharedClients, _client
 
 if TYPE_CHECKING:
@@ -24,14 +26,12 @@ IDENTITY_RATES: Mapping[str, float] = {
     "AssumeRole": 50.0,
     "ListAccounts": 4.0,
     "DescribeRegions": 20.0,
+    # IAM: a handful of calls a second per account; one GetRole per run.
+    "GetRole": 5.0,
 }
 
 
 ACTIVE = "ACTIVE"
-
-GET_ROLE_ACTION = "iam:GetRole"
-"""The one IAM action `harden --guardrail` needs beyond DynamoDB's: the hardener's own role's path
-(sts:GetCallerIdentity needs no permission). Not needed when --allow-role names that role."""
 
 ENABLED_REGION = frozenset({"opt-in-not-required", "opted-in"})
 """EC2's OptInStatus of a region the account can use; `not-opted-in` is not enabled."""
@@ -75,6 +75,20 @@ class Identity:
         Raises CallFailed."""
         account: str = self._sts.call("GetCallerIdentity")["Account"]
         return account
+
+    def caller_arn(self) -> str:
+        """The caller's ARN as STS answers it: for a role, its assumed-role ARN, which carries
+        no path. Raises CallFailed."""
+        arn: str = self._sts.call("GetCallerIdentity")["Arn"]
+        return arn
+
+    def role_arn(self, name: str) -> str:
+        """The ARN of the caller account's role `name`, path included (iam:GetRole). Raises
+        CallFailed."""
+        client = _client(self._session, "iam", self._region, self._settings)
+        door = _Door(client, "iam", IDENTITY_RATES, self._cancel)
+        arn: str = door.call("GetRole", RoleName=name)["Role"]["Arn"]
+        return arn
 
     def caller_credentials(self) -> AccountCredentials:
         """The caller's own credentials (botocore refreshes them when their source can)."""
@@ -145,45 +159,49 @@ class Identity:
         return regions
 
 
+# -- the hardener's own role, as aws:PrincipalArn carries it --------------------------------------
+
+_ASSUMED_ROLE = re.compile(
+    r"arn:(?P<partition>[\w-]+):sts::(?P<account>\d{12}):assumed-role/(?P<name>[\w+=,.@-]+)/.+"
+)
+
+
 @dataclass(frozen=True)
 class HardenerRole:
-    """Who the hardener is, for the guardrail's `aws:PrincipalArn`: the role ARN with its path,
-    and which source gave it."""
+    """The caller's role ARN with its path, or None when the caller is no role; `source` says in
+    one line how it was learned (or why there is none), for the person to check."""
 
-    caller: str
-    """The caller's ARN as sts:GetCallerIdentity answers it (an assumed-role ARN has no path)."""
     arn: str | None
-    """The role's ARN with its path; None when the caller is not a role or its ARN is unknown."""
     source: str
-    """"--allow-role", "iam:GetRole", or why no role ARN was found."""
 
 
-def hardener_role_arn(
-    session: Session, region: str | None, settings: Settings, named: tuple[str, ...] = ()
-) -> HardenerRole:
-    """The caller's role ARN with its path: from a role ARN the user named (`--allow-role`) with
-    the same account and name, else from iam:GetRole. Raises CallFailed when STS cannot answer.
+def hardener_role(identity: Identity, named: Sequence[str] = ()) -> HardenerRole:
+    """The caller's own role ARN, path included, as `aws:PrincipalArn` carries it.
 
-    `aws:PrincipalArn` carries the role's path (`role/aws-reserved/sso.amazonaws.com/...`), and
-    sts:GetCallerIdentity answers `assumed-role/NAME/SESSION` without it.
+    sts:GetCallerIdentity gives an assumed-role ARN without the path (SSO roles live under
+    `role/aws-reserved/sso.amazonaws.com/...`): a role ARN among `named` (the --allow-role ARNs,
+    no wildcards) with the same account and name is taken as it is, else iam:GetRole finds it.
+    A caller that is no role (an IAM user, the root user) gets None, and `source` says so.
+    Raises CallFailed (GetCallerIdentity, or GetRole denied).
     """
-    cancel = threading.Event()
-    home = region or "us-east-1"
-    sts = _Door(_client(session, "sts", home, settings), "sts", IDENTITY_RATES, cancel)
-    caller: str = sts.call("GetCallerIdentity")["Arn"]
-    parts = caller.split(":", 5)
-    resource = parts[5] if len(parts) == 6 else ""
-    if not resource.startswith("assumed-role/"):
-        return HardenerRole(caller, None, "the caller is not a role (an IAM user or the root)")
-    partition, account, name = parts[1], parts[4], resource.split("/")[1]
+    caller = identity.caller_arn()
+    found = _ASSUMED_ROLE.fullmatch(caller)
+    if found is None:
+        return HardenerRole(
+            None,
+            f"the caller {caller} is not an assumed role: not added (the guardrail allows "
+            "roles; name the roles that must change tables with --allow-role)",
+        )
+    account, name = found["account"], found["name"]
     for arn in named:
-        if "*" in arn or "?" in arn:
-            continue
-        if arn.startswith(f"arn:{partition}:iam::{account}:role/") and arn.endswith(f"/{name}"):
-            return HardenerRole(caller, arn, "--allow-role")
-    iam = _Door(_client(session, "iam", home, settings), "iam", IDENTITY_RATES, cancel)
-    try:
-        role = iam.call("GetRole", RoleName=name)["Role"]
-    except CallFailed as exc:
-        return HardenerRole(caller, None, f"unknown: iam:GetRole answered {exc.error.code}")
-    return HardenerRole(caller, str(role["Arn"]), "iam:GetRole")
+        parts = arn.split(":")
+        if (
+            len(parts) == 6
+            and parts[4] == account
+            and parts[5].startswith("role/")
+            and parts[5].rsplit("/", 1)[-1] == name
+            and not any(c in arn for c in "*?")
+        ):
+            return HardenerRole(arn, f"{arn} (from --allow-role, matching the caller {caller})")
+    arn = identity.role_arn(name)
+    return HardenerRole(arn, f"{arn} (from iam:GetRole for the caller {caller})")

@@ -193,9 +193,9 @@ def session_region(session: Session) -> str | None:
 _ENV_NAMES: Mapping[str, str] = {
     "dynamodb": "DYNAMODB",
     "sts": "STS",
-    "iam": "IAM",
     "organizations": "ORGANIZATIONS",
     "ec2": "EC2",
+    "iam": "IAM",
     "sns": "SNS",
     "sqs": "SQS",
     "securityhub": "SECURITYHUB",
@@ -242,15 +242,6 @@ def dynamodb_client(session: Session, region: str | None, settings: Settings) ->
     return client
 
 
-def partition_of(session: Session, region: str) -> str:
-    """The partition of `region` (aws, aws-cn, aws-us-gov, ...), no call; "aws" for a region
-    botocore does not know (the run then fails on the region itself, with its own message)."""
-    try:
-        return str(session.get_partition_for_region(region))
-    except BotoCoreError:
-        return "aws"
-
-
 def in_partition(session: Session, region: str, home: str | None) -> bool:
     """Whether `region` is in the partition of `home` (aws, aws-cn, ...); a region botocore cannot
     place at all counts as in it, so that it is reported rather than ignored."""
@@ -259,6 +250,19 @@ def in_partition(session: Session, region: str, home: str | None) -> bool:
         return bool(session.get_partition_for_region(region) == partition)
     except BotoCoreError:  # UnknownRegionError: newer than this botocore
         return True
+
+
+def region_partition(region: str | None, profile: str | None) -> str:
+    """The partition (aws, aws-cn, ...) of `region`, else of the profile's or environment's
+    region, else aws's (botocore's endpoint data: no call, no credentials). Raises SetupError."""
+    try:
+        session = boto3.session.Session(profile_name=profile)
+        partition: str = session.get_partition_for_region(
+            region or session.region_name or "us-east-1"
+        )
+    except BotoCoreError as exc:  # an unknown region or profile
+        raise SetupError(str(exc)) from None
+    return partition
 
 
 def dynamodb_regions(session: Session, region: str | None) -> list[str]:

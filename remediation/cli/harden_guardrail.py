@@ -4,6 +4,7 @@ before any call, and the guardrail they ask for (the hardener's own role is adde
 from __future__ import annotations
 
 import argparse
+import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,10 @@ from remediation.guardrail import GuardrailError, Principals, TableGuardrail
 if TYPE_CHECKING:
     from remediation import aws
     from remediation.targets import Scope
+
+ROLE_ACTION = "iam:GetRole"
+"""The one IAM action `harden --guardrail` needs beyond DynamoDB's: the hardener's own role's path
+(sts:GetCallerIdentity needs no permission); not called when --allow-role names that role."""
 
 _PRINCIPAL_FLAGS = ("break_glass_role", "allow_role", "guard_role")
 
@@ -72,24 +77,30 @@ def resolve(asked: TableGuardrail, scope: Scope, settings: aws.Settings) -> Reso
     (before any call), and when a caller that writes the policies is not allowed and
     --confirm-remove-self-access was not given; aws.SetupError when STS cannot say who calls."""
     from remediation import aws
+    from remediation.aws.session import region_partition
 
-    session = aws.make_session(settings)
-    region = settings.region or aws.session_region(session) or "us-east-1"
-    partition = aws.partition_of(session, region)
+    partition = region_partition(settings.region, settings.profile)
     guardrail.check_principals(asked.principals, partition)
+    session = aws.make_session(settings)
+    region = settings.region or aws.session_region(session)
+    identity = aws.Identity(session, region, settings, threading.Event())
     try:
-        role = aws.hardener_role_arn(session, region, settings, asked.principals.allow)
+        role = aws.hardener_role(identity, asked.principals.allow)
     except aws.CallFailed as exc:
-        raise aws.SetupError(f"cannot tell who the hardener is: {exc.error}") from None
+        if exc.error.action != ROLE_ACTION:
+            raise aws.SetupError(f"cannot tell who the hardener is: {exc.error}") from None
+        # Denied iam:GetRole: the role's path is unknown, so it cannot be allowed by its ARN.
+        role = aws.HardenerRole(None, f"unknown: {exc.error}")
     principals = replace(asked.principals, hardener=role.arn)
-    writers = [role.arn or _without_session(role.caller)]
+    writers = [role.arn or "the caller"]
     writers += list(scope.role_arns)
     if scope.role_name is not None:  # any account of the organization: only a '*' account fits
         writers.append(f"arn:{partition}:iam::*:role/{scope.role_name}")
     outside = [arn for arn in writers if not guardrail.allows(principals, arn)]
     if outside and not asked.confirm_remove_self_access:
+        who = outside[0] if outside[0] != "the caller" else f"the caller ({role.source})"
         raise GuardrailError(
-            f"{outside[0]} writes the tables' policies but is not among the guardrail's allowed "
+            f"{who} writes the tables' policies but is not among the guardrail's allowed "
             "roles, so the guardrail would deny it any later change to them: name it with "
             "--allow-role, or pass --confirm-remove-self-access"
         )
@@ -98,12 +109,3 @@ def resolve(asked: TableGuardrail, scope: Scope, settings: aws.Settings) -> Reso
         role.arn,
         role.source,
     )
-
-
-def _without_session(caller: str) -> str:
-    """An assumed-role ARN as the role ARN it stands for (its path unknown); any other as is."""
-    parts = caller.split(":", 5)
-    if len(parts) == 6 and parts[5].startswith("assumed-role/"):
-        name = parts[5].split("/")[1]
-        return f"arn:{parts[1]}:iam::{parts[4]}:role/{name}"
-    return caller

@@ -309,10 +309,9 @@ def _read_problems(state: TableState, shown: tuple[Control, ...]) -> list[str]:
 def _guardrail_lines(resolved: Resolved) -> list[str]:
     asked = resolved.guardrail
     allowed = len(asked.principals.arns())
-    role = resolved.hardener_role_arn or "not known"
     lines = [
-        f"Guardrail ({asked.mode.value}): {allowed} allowed role(s); the hardener's role: {role} "
-        f"({resolved.hardener_role_source})"
+        f"Guardrail ({asked.mode.value}): {allowed} allowed role(s); the hardener's role: "
+        f"{resolved.hardener_role_source}"
     ]
     if asked.mode is Mode.LENIENT:
         lines.append(f"  {LENIENT_LEAVES_OPEN}")
