@@ -239,3 +239,20 @@ def test_a_guard_without_a_guardrail_ignores_policy_events(
 def test_a_bad_guardrail_setting_is_a_config_error(settings: dict[str, str], says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         GuardConfig.from_env(settings)
+
+
+def test_a_guardrail_put_back_is_a_security_hub_finding_naming_the_remover(
+    env: Any, server: MotoServer, server_table: TableFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub = regional_client(server.url, "securityhub", REGION)
+    hub.enable_security_hub()
+    env(security_hub="true")
+    server_table(TABLE, deletion_protection=True, pitr=True)
+    event = sample("guardrail/delete-resource-policy-by-root")
+    run(event)
+    assert decision(capsys)["security_hub"] == "imported"
+    [found] = hub.get_findings()["Findings"]
+    assert found["ProductFields"]["sentinel/who"] == "arn:aws:iam::123456789012:root"
+    assert found["ProductFields"]["sentinel/reprotected"] == "dynamodb-guardrail"
+    assert found["Compliance"]["Status"] == "PASSED"
+    assert found["Action"]["AwsApiCallAction"]["Api"] == "DeleteResourcePolicy"

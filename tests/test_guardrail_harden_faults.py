@@ -267,3 +267,23 @@ def test_each_replica_gets_a_policy_of_its_own_arn_and_an_excluded_table_none(
         assert found["Statement"][0]["Resource"] == arn_of(client, "sentinel-global")
     assert policy_of(clients["us-east-1"], excluded) is None
     assert fault_proxy.calls("GetResourcePolicy", excluded) == 0
+
+
+def test_security_hub_gets_a_guardrail_finding_per_table_closed_once_it_holds(
+    env: dict[str, str], server: MotoServer, server_client: Any, fault_proxy: FaultProxy
+) -> None:
+    hub = boto3.client("securityhub", endpoint_url=server.url, region_name=REGION, **KEYS)
+    hub.enable_security_hub()
+    name = create_table(server_client, "sentinel-a", deletion_protection=True, pitr=True)
+    first = run_cli([*GUARDED, "--check", "--security-hub"], env)
+    assert first.returncode == ExitStatus.FAILED, first.stderr
+    assert "Security Hub: 3 findings imported" in first.stdout
+    guard_id = f"{arn_of(server_client, name)}/dynamodb-guardrail"
+    found = {f["Id"]: f for f in hub.get_findings()["Findings"]}
+    assert found[guard_id]["Compliance"]["Status"] == "FAILED"
+    assert "SecurityControlId" not in found[guard_id]["Compliance"]  # FSBP has no such control
+    second = run_cli([*GUARDED, "--force", "--security-hub"], env)
+    assert second.returncode == ExitStatus.OK, second.stderr
+    found = {f["Id"]: f for f in hub.get_findings()["Findings"]}
+    assert found[guard_id]["Compliance"]["Status"] == "PASSED"
+    assert found[guard_id]["Workflow"]["Status"] == "RESOLVED"
