@@ -113,9 +113,19 @@ class TableGuardrail:
     mode: Mode = Mode.STRICT
     confirm_remove_self_access: bool = False
     """Sent only when the caller is not among the allowed principals, and only when asked."""
+    also: tuple[Principals, ...] = ()
+    """Other allowed lists whose statement counts as the guardrail too, when judging only: a
+    `--check` accepts the statement with or without its caller's own role."""
 
     def policy(self, table_arn: str) -> dict[str, Any]:
         return table_policy(table_arn, self.principals, self.mode)
+
+    def held_by(self, policy: str | None, table_arn: str) -> bool:
+        """Whether a table's policy (JSON, None for none) carries the guardrail."""
+        return any(
+            holds(policy, table_policy(table_arn, principals, self.mode))
+            for principals in (self.principals, *self.also)
+        )
 
 
 def covers(pattern: str, arn: str) -> bool:

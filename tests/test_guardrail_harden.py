@@ -337,3 +337,25 @@ def test_a_member_role_the_guardrail_would_lock_out_is_refused_before_any_table_
         "--role-arn", member, "--allow-role", "arn:aws:iam::*:role/SentinelHardener", "--dry-run"
     )
     assert "writes the tables' policies" not in allowed.stderr
+
+
+def test_a_check_by_the_hardener_or_by_another_caller_finds_what_the_hardener_put(
+    as_hardener: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_table(as_hardener, "sentinel-a", deletion_protection=True, pitr=True)
+    create_table(as_hardener, "sentinel-b", deletion_protection=True, pitr=True)
+    assert guarded("--table", "sentinel-a", "--force").status == ExitStatus.OK
+    assert guarded("--table", "sentinel-b", "--allow-role", HARDENER, "--force").status == 0
+    # The hardener itself checks (its role found again by iam:GetRole): both hold.
+    assert guarded("--check").status == ExitStatus.OK
+    # A CI user, which writes nothing, is neither refused nor added to the statement: naming
+    # the hardener's role as the writing runs had it (found or named), the statement holds.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    named = guarded("--check", "--allow-role", HARDENER, "--json")
+    assert named.status == ExitStatus.OK, named.stderr
+    assert {t["result"] for t in named.json()["tables"]} == {"already_protected"}
+    # Without it the statement allows a role the flags do not: not the guardrail asked for, so
+    # unprotected (never a pass on a statement that allows someone else).
+    assert guarded("--check").status == ExitStatus.FAILED

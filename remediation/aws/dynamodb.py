@@ -296,7 +296,7 @@ class Hardener:
         except CallFailed as exc:
             return Reading(None, exc.error)
         self._policies[arn] = (policy, revision)
-        return Reading(guardrail.holds(policy, asked.policy(arn)))
+        return Reading(asked.held_by(policy, arn))
 
     def _get_policy(self, arn: str) -> tuple[str | None, str]:
         """The table's policy (None: none) and its RevisionId (NO_POLICY). Raises CallFailed."""

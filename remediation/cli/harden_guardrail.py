@@ -71,7 +71,9 @@ class Resolved:
     hardener_role_source: str
 
 
-def resolve(asked: TableGuardrail, scope: Scope, settings: aws.Settings) -> Resolved:
+def resolve(
+    asked: TableGuardrail, scope: Scope, settings: aws.Settings, *, check: bool = False
+) -> Resolved:
     """Add the hardener's own role (with its path) to the allowed principals, and decide
     ConfirmRemoveSelfResourceAccess. Raise GuardrailError (exit 3) for an ARN of another partition
     (before any call), and when a caller that writes the policies is not allowed and
@@ -87,11 +89,17 @@ def resolve(asked: TableGuardrail, scope: Scope, settings: aws.Settings) -> Reso
     try:
         role = aws.hardener_role(identity, asked.principals.allow)
     except aws.CallFailed as exc:
-        if exc.error.action != ROLE_ACTION:
+        if exc.error.action != ROLE_ACTION and not check:
             raise aws.SetupError(f"cannot tell who the hardener is: {exc.error}") from None
         # Denied iam:GetRole: the role's path is unknown, so it cannot be allowed by its ARN.
         role = aws.HardenerRole(None, f"unknown: {exc.error}")
     principals = replace(asked.principals, hardener=role.arn)
+    if check:
+        # --check writes nothing: its caller need not be allowed, and the statement a writer put
+        # counts whether or not it names this caller's role (a CI role checking the hardener's
+        # work finds the statement built from the flags alone).
+        judged = TableGuardrail(asked.principals, asked.mode, also=(principals,))
+        return Resolved(judged, role.arn, role.source)
     writers = [role.arn or "the caller"]
     writers += list(scope.role_arns)
     if scope.role_name is not None:  # any account of the organization: only a '*' account fits

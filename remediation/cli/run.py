@@ -121,7 +121,9 @@ def _select(options: Options, facts: _Facts) -> Fleet:
     )
     if options.guardrail is not None:
         try:
-            facts.guardrail = harden_guardrail.resolve(options.guardrail, scope, settings)
+            facts.guardrail = harden_guardrail.resolve(
+                options.guardrail, scope, settings, check=options.check
+            )
         except GuardrailError as exc:
             raise UsageError(str(exc)) from None
         settings = replace(settings, guardrail=facts.guardrail.guardrail)
