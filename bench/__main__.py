@@ -8,6 +8,7 @@ from bench import (
     bench_cli,
     bench_fleet,
     bench_guard,
+    bench_guardrail,
     bench_pack,
     bench_pulumi,
     bench_scale,
@@ -30,6 +31,8 @@ def main() -> int:
     bench_scale.main([])
     print("\n== The runtime guard ==", flush=True)
     bench_guard.main([])
+    print("\n== The guardrail on 1,000 tables ==", flush=True)
+    bench_guardrail.main([])
     return 0
 
 

@@ -22,6 +22,9 @@ faster and its quota floor is ten times lower; the ratio to the floor is unchang
   plus `update_seconds` (0 by default: DynamoDB applies deletion protection at once).
 - UpdateContinuousBackups: no documented per-operation rate, so only the control-plane quota by
   default; add one with `quotas={"UpdateContinuousBackups": 10}` (`--quota` on the command line).
+- GetResourcePolicy, PutResourcePolicy: no documented per-operation rate either (only the control
+  plane's); a table's policy is blocked for 15 s (divided by `scale`) after each successful put,
+  answered ResourceInUseException, and ExpectedRevisionId and the 20 KB limit are enforced.
 
 Each bucket holds `burst_seconds` (1 s) of its rate and starts full, like an idle AWS account; a
 client that spends the whole burst at start and then paces at the full rate gets throttled by a
@@ -74,11 +77,16 @@ OPERATIONS: Final = (
     "DescribeContinuousBackups",
     "UpdateTable",
     "UpdateContinuousBackups",
+    "GetResourcePolicy",
+    "PutResourcePolicy",
 )
 DEFAULT_QUOTAS: Final[Mapping[str, float]] = {"DescribeContinuousBackups": 10.0}
 CONTROL_PLANE_RATE: Final = 2500.0
 UPDATES_IN_FLIGHT: Final = 500
 LIST_TABLES_PAGE: Final = 100
+POLICY_BLOCK_SECONDS: Final = 15.0
+"""DynamoDB blocks a table's policy for 15 s after each successful update (scaled like quotas)."""
+POLICY_MAX_BYTES: Final = 20 * 1024
 DEFAULT_REGIONS: Final = (
     "ap-northeast-1",
     "ap-northeast-2",
@@ -152,6 +160,9 @@ class _Table:
     deletion_protection: bool
     pitr: bool
     updating_until: float = 0.0
+    policy: str | None = None
+    revision: int = 0
+    policy_blocked_until: float = 0.0
 
 
 @dataclass
@@ -288,6 +299,11 @@ class SimState:
                 "updates_in_flight": self._update_limit,
             },
         }
+
+    def with_policy(self) -> int:
+        """How many tables have a resource policy."""
+        with self._lock:
+            return sum(t.policy is not None for t in self._tables.values())
 
     def tables(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -434,6 +450,41 @@ class SimState:
         table.pitr = enabled
         return _backups(table)
 
+    def _policy_table(self, request: Mapping[str, Any]) -> _Table:
+        arn = request.get("ResourceArn")
+        if not isinstance(arn, str) or ":table/" not in arn:
+            raise _Reject("ValidationException", "ResourceArn is required")
+        return self._table({"TableName": arn}, "ResourceNotFoundException")
+
+    def _get_resource_policy(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        table = self._policy_table(request)
+        if table.policy is None:
+            raise _Reject(
+                "PolicyNotFoundException", f"Resource-based policy not found: {table.arn}"
+            )
+        return {"Policy": table.policy, "RevisionId": str(table.revision)}
+
+    def _put_resource_policy(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        table = self._policy_table(request)
+        policy = request.get("Policy")
+        if not isinstance(policy, str) or len(policy.encode()) > POLICY_MAX_BYTES:
+            raise _Reject("ValidationException", "Policy is missing or over 20 KB")
+        expected = request.get("ExpectedRevisionId")
+        current = "NO_POLICY" if table.policy is None else str(table.revision)
+        if expected is not None and expected != current:
+            raise _Reject("PolicyNotFoundException", f"revision {current}, not {expected}")
+        now = time.monotonic()
+        if now < table.policy_blocked_until:
+            raise _Reject(
+                "ResourceInUseException",
+                "Attempt to change a resource which is still in use: a policy update is in "
+                "progress",
+            )
+        table.policy = policy
+        table.revision += 1
+        table.policy_blocked_until = now + POLICY_BLOCK_SECONDS / self.scale
+        return {"RevisionId": str(table.revision)}
+
     def _description(self, table: _Table) -> dict[str, Any]:
         updating = time.monotonic() < table.updating_until
         return {
@@ -462,6 +513,8 @@ _HANDLERS: Final = {
     "DescribeContinuousBackups": SimState._describe_continuous_backups,
     "UpdateTable": SimState._update_table,
     "UpdateContinuousBackups": SimState._update_continuous_backups,
+    "GetResourcePolicy": SimState._get_resource_policy,
+    "PutResourcePolicy": SimState._put_resource_policy,
 }
 
 

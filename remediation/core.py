@@ -216,14 +216,17 @@ def period_write(fresh: TableState, minimum: int) -> PeriodWrite:
 
 
 def state_json(state: TableState, requirement: Requirement = Requirement()) -> dict[str, object]:
-    """A table's state as every report writes it (CLI JSON, guard log): None is unknown, and
-    PITR is None when the requirement did not read it."""
-    return {
+    """A table's state as every report writes it (CLI JSON, guard log): None is unknown, PITR is
+    None when the requirement did not read it, and `guardrail` is there only when it asks it."""
+    found: dict[str, object] = {
         "deletion_protection": state.deletion_protection.enabled,
         "pitr_enabled": state.pitr.enabled if PITR in requirement.controls else None,
         "pitr_recovery_period_days": state.pitr_recovery_days,
         "table_status": state.status,
     }
+    if GUARDRAIL in requirement.controls:  # only under --guardrail: other runs keep their shape
+        found["guardrail"] = state.guardrail.enabled
+    return found
 
 
 def is_protected(state: TableState, requirement: Requirement = Requirement()) -> bool:
@@ -301,7 +304,7 @@ def changed_controls(before: TableState, after: TableState) -> tuple[Control, ..
     when it was on and now keeps more days."""
     return tuple(
         c
-        for c in ALL
+        for c in (*ALL, GUARDRAIL)
         if after.reading(c).enabled is True
         and (before.reading(c).enabled is not True or (c is PITR and _period_raised(before, after)))
     )

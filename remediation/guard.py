@@ -16,6 +16,9 @@ Configuration comes from the environment (see README, "Runtime guard"):
                                   not visible yet) is re-checked later through it
     SENTINEL_GUARD_ROLE_ARN       the function's own role: events it caused are ignored (no loop)
     SENTINEL_SECURITY_HUB         true: each re-protection is also an ASFF finding in Security Hub
+    SENTINEL_GUARDRAIL_BREAK_GLASS_ROLES, SENTINEL_GUARDRAIL_ALLOW_ROLES (comma-separated role
+    ARNs), SENTINEL_GUARDRAIL_HARDENER_ROLE, SENTINEL_GUARDRAIL_MODE (strict or lenient): the
+                                  table guardrail kept on PutResourcePolicy/DeleteResourcePolicy
 
 EventBridge events and the re-check queue's messages (SQS records, batch size 1) both arrive here.
 
@@ -33,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from remediation import aws, controls, core, findings
-from remediation.controls import ALL
+from remediation.controls import ALL, GUARDRAIL
 from remediation.core import AwsError, Outcome, parse_arn
 from remediation.guard_config import ConfigError, GuardConfig
 from remediation.guard_events import (
@@ -48,11 +51,11 @@ from remediation.guard_events import (
     Target,
     Trigger,
     event_id,
-    guardrail_table,
     named_table,
     parse,
     targets,
 )
+from remediation.guard_guardrail import POLICY_EVENTS, REMOVED_BY_ALLOWED, judge_policy
 from remediation.guard_recheck import (
     NOT_FOUND_HORIZON_SECONDS,
     RECHECK_ACTION,
@@ -144,11 +147,9 @@ class Guard:
             return [self._log({**base, **_without_call(trigger)}, trigger.event_id)]
         if not found:
             nothing = "the call changed nothing the guard protects"
-            policy_table = guardrail_table(trigger)
-            if policy_table is not None:  # the guardrail's check hooks in here
-                base |= {"region": trigger.region, "table": policy_table}
-                nothing = "a resource-policy change: the guardrail is not checked by this guard"
             return [self._log({**base, "decision": "ignored", "reason": nothing}, trigger.event_id)]
+        if trigger.event_name in POLICY_EVENTS:
+            return [self._policy_event(trigger, target, limits) for target in found]
         now = self.clock()
         looks = [
             Recheck(
@@ -225,6 +226,41 @@ class Guard:
             verdict = verdict | {"security_hub": self._report(look, verdict, limits)}
         logged = self._log(record | verdict, look.event_id)
         if logged.get("changed") and self.config.alert_topic_arn:
+            self._alert(logged, limits)
+        return logged
+
+    def _policy_event(
+        self, trigger: Trigger, target: Target, limits: aws.ClientLimits
+    ) -> dict[str, Any]:
+        """A table's resource policy was put or deleted: is the guardrail still there?"""
+        record: dict[str, Any] = {
+            "who": trigger.who,
+            "event": trigger.event_name,
+            "region": target.region,
+            "table": target.table,
+        }
+        left_alone = self._left_alone(target)
+        if left_alone is not None:
+            return self._log(
+                record | {"decision": "ignored", "reason": left_alone}, trigger.event_id
+            )
+        # DynamoDB blocks the table's policy for 15 s after the update that fired this event.
+        hardener = self._hardener(target.region, limits).bounded(INLINE_WAIT_SECONDS)
+        verdict = judge_policy(hardener, self.config.guardrail, target.table, trigger)
+        alerted = verdict.get("changed") or verdict["decision"] == REMOVED_BY_ALLOWED
+        if alerted and self.config.security_hub:
+            look = Recheck(
+                target,
+                trigger.event_name,
+                trigger.event_id,
+                trigger.who,
+                self.clock(),
+                0,
+                trigger.event_time,
+            )
+            verdict = verdict | {"security_hub": self._report(look, verdict, limits)}
+        logged = self._log(record | verdict, trigger.event_id)
+        if alerted and self.config.alert_topic_arn:
             self._alert(logged, limits)
         return logged
 
@@ -314,7 +350,13 @@ class Guard:
         hardener = self._hardeners.get((region, limits))
         if hardener is None:
             rates = dict(self.config.rates)
-            settings = aws.Settings(region=region, workers=1, rates=rates, limits=limits)
+            settings = aws.Settings(
+                region=region,
+                workers=1,
+                rates=rates,
+                limits=limits,
+                guardrail=self.config.guardrail,
+            )
             client, _ = aws.make_client(settings)
             hardener = self._hardeners[(region, limits)] = aws.Hardener(client, settings)
         return hardener
@@ -355,7 +397,7 @@ class Guard:
             event_id=look.event_id,
             weakened_at=weakened,
             reprotected_at=datetime.fromtimestamp(self.clock(), UTC),
-            controls=tuple(c for c in ALL if c.id in verdict["changed"]),
+            controls=_guarded(verdict),
             protected=verdict["decision"] == "hardened",
             source=look.source,
         )
@@ -373,8 +415,13 @@ class Guard:
         assert topic is not None
         if record["decision"] == "deleted":
             subject = f"Sentinel guard: {record['table']} was DELETED by {record.get('who')}"
+        elif record["decision"] == REMOVED_BY_ALLOWED:
+            subject = (
+                f"Sentinel guard: the guardrail was removed from {record['table']} by "
+                f"{record.get('who')} (an allowed principal)"
+            )
         else:
-            labels = {control.id: control.label for control in ALL}
+            labels = {control.id: control.label for control in (*ALL, GUARDRAIL)}
             changed = ", ".join(labels.get(c, c) for c in record["changed"])
             subject = f"Sentinel guard re-protected {record['table']} ({changed})"
         try:
@@ -420,6 +467,13 @@ def _when(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _guarded(verdict: Mapping[str, Any]) -> tuple[controls.Control, ...]:
+    """What the guard turned back on; the guardrail itself when it is what was removed."""
+    if verdict["decision"] == REMOVED_BY_ALLOWED:
+        return (GUARDRAIL,)
+    return tuple(c for c in (*ALL, GUARDRAIL) if c.id in verdict["changed"])
 
 
 def _gone(outcome: Outcome) -> bool:

@@ -19,12 +19,14 @@ import pulumi_aws as aws
 
 from remediation import guard
 from remediation.aws import DEFAULT_RATES, IMPORT_ACTION
+from remediation.controls import GUARDRAIL
 from remediation.guard_events import (
     DEFAULT_PATTERN_QUOTA,
     event_pattern,
     pattern_json,
     pattern_over_quota,
 )
+from remediation.guardrail import TableGuardrail
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUARD_MODULES = (
@@ -43,7 +45,9 @@ GUARD_MODULES = (
     "guard",
     "guard_config",
     "guard_events",
+    "guard_guardrail",
     "guard_recheck",
+    "guardrail",
 )
 """The files `import remediation.guard` loads: the Lambda's code, and nothing else (no Pulumi)."""
 
@@ -128,6 +132,21 @@ def code_archive() -> pulumi.AssetArchive:
     )
 
 
+def guardrail_variables(kept: TableGuardrail) -> dict[str, pulumi.Input[str]]:
+    """The guardrail the guard keeps, as `guard_config.guardrail_from_env` reads it (the guard's
+    own role is SENTINEL_GUARD_ROLE_ARN already)."""
+    principals = kept.principals
+    variables: dict[str, pulumi.Input[str]] = {
+        "SENTINEL_GUARDRAIL_BREAK_GLASS_ROLES": ",".join(principals.break_glass),
+        "SENTINEL_GUARDRAIL_MODE": kept.mode.value,
+    }
+    if principals.allow:
+        variables["SENTINEL_GUARDRAIL_ALLOW_ROLES"] = ",".join(principals.allow)
+    if principals.hardener:
+        variables["SENTINEL_GUARDRAIL_HARDENER_ROLE"] = principals.hardener
+    return variables
+
+
 def policy_document(
     *,
     table_arn: str,
@@ -136,16 +155,20 @@ def policy_document(
     recheck_queue_arn: str,
     topic_arn: str | None,
     security_hub: bool = False,
+    guardrail: bool = False,
 ) -> dict[str, Any]:
     """The guard's role policy: its DynamoDB actions on the prefix's tables, its logs, the DLQ,
     the re-check queue (sent to by the handler, polled by Lambda with this role), Publish on
     the alert topic only when there is one, and BatchImportFindings only when re-protections go
     to Security Hub."""
+    actions = list(guard.IAM_ACTIONS)
+    if guardrail:  # put back a guardrail someone not allowed removed
+        actions += [GUARDRAIL.read_action, GUARDRAIL.write_action]
     statements: list[dict[str, Any]] = [
         {
             "Sid": "GuardTables",
             "Effect": "Allow",
-            "Action": list(guard.IAM_ACTIONS),
+            "Action": actions,
             "Resource": table_arn,
         },
         {
@@ -212,6 +235,7 @@ class TableGuard(pulumi.ComponentResource):
         timeout_seconds: int = 300,
         reserved_concurrency: int | None = DEFAULT_RESERVED_CONCURRENCY,
         event_pattern_quota: int = DEFAULT_PATTERN_QUOTA,
+        guardrail: TableGuardrail | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         if not prefix:
@@ -231,10 +255,12 @@ class TableGuard(pulumi.ComponentResource):
             f"{name}-logs", retention_in_days=log_retention_days, opts=child
         )
         topic_arn = self.alert_topic.arn if self.alert_topic else None
-        self._role(name, table_arn, topic_arn, security_hub, child)
+        self._role(name, table_arn, topic_arn, security_hub, child, guardrail is not None)
         variables = self._variables(
             prefix, exclude, min_recovery_days, security_hub, reserved_concurrency, topic_arn
         )
+        if guardrail is not None:
+            variables.update(guardrail_variables(guardrail))
         self._function(name, variables, timeout_seconds, reserved_concurrency, child)
         self._rule(name, prefix, min_recovery_days, child)
         self._alarm(name, child)
@@ -288,6 +314,7 @@ class TableGuard(pulumi.ComponentResource):
         topic_arn: pulumi.Output[str] | None,
         security_hub: bool,
         child: pulumi.ResourceOptions,
+        guardrail: bool = False,
     ) -> None:
         """The function's role, and its policy: exactly what the handler calls."""
         self.role = aws.iam.Role(
@@ -324,6 +351,7 @@ class TableGuard(pulumi.ComponentResource):
                         recheck_queue_arn=arns[3],
                         topic_arn=arns[4],
                         security_hub=security_hub,
+                        guardrail=guardrail,
                     )
                 )
             ),

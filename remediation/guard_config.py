@@ -9,6 +9,13 @@ from dataclasses import dataclass, field
 from remediation import aws, core
 from remediation.controls import ALL
 from remediation.core import Requirement, Selection
+from remediation.guardrail import (
+    GuardrailError,
+    Principals,
+    TableGuardrail,
+    check_principals,
+    mode_named,
+)
 
 
 class ConfigError(ValueError):
@@ -25,6 +32,9 @@ class GuardConfig:
     own_role_arn: str | None = None
     security_hub: bool = False
     """Import each re-protection into the region's Security Hub as an ASFF finding."""
+    guardrail: TableGuardrail | None = None
+    """The table policy the guard keeps on PutResourcePolicy/DeleteResourcePolicy events
+    (SENTINEL_GUARDRAIL_*); None when no break-glass role is configured."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GuardConfig:
@@ -52,6 +62,12 @@ class GuardConfig:
         hub = env.get("SENTINEL_SECURITY_HUB", "").strip().lower()
         if hub not in ("", "true", "false"):
             raise ConfigError(f"SENTINEL_SECURITY_HUB is true or false, got {hub!r}")
+        kept = None
+        if env.get("SENTINEL_GUARDRAIL_BREAK_GLASS_ROLES", "").strip():
+            try:
+                kept = guardrail_from_env(env, role)
+            except GuardrailError as exc:
+                raise ConfigError(f"SENTINEL_GUARDRAIL_*: {exc}") from None
         return cls(
             Selection(prefix, exclude),
             requirement,
@@ -60,7 +76,27 @@ class GuardConfig:
             queue,
             role,
             security_hub=hub == "true",
+            guardrail=kept,
         )
+
+
+def guardrail_from_env(env: Mapping[str, str], guard_role: str | None) -> TableGuardrail:
+    """The guardrail the guard keeps, from SENTINEL_GUARDRAIL_*; raise GuardrailError."""
+    principals = Principals(
+        break_glass=_arns(env.get("SENTINEL_GUARDRAIL_BREAK_GLASS_ROLES", "")),
+        allow=_arns(env.get("SENTINEL_GUARDRAIL_ALLOW_ROLES", "")),
+        hardener=env.get("SENTINEL_GUARDRAIL_HARDENER_ROLE", "").strip() or None,
+        guard=guard_role,
+    )
+    mode = mode_named(env.get("SENTINEL_GUARDRAIL_MODE", "").strip() or "strict")
+    arns = principals.arns()
+    partition = arns[0].split(":")[1] if arns and arns[0].count(":") >= 5 else "aws"
+    check_principals(principals, partition)
+    return TableGuardrail(principals, mode)
+
+
+def _arns(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _parse_rates(text: str) -> dict[str, float]:

@@ -100,6 +100,12 @@ def _import_table(trigger: Trigger) -> list[tuple[str | None, str, bool]]:
     return [(None, required_str(params, "tableName"), False)]
 
 
+def _policy_resource(trigger: Trigger) -> list[tuple[str | None, str, bool]]:
+    """A resource-policy call names its table by ARN; a stream's policy is not the guardrail."""
+    arn = required_str(trigger.request, "resourceArn")
+    return [] if "/stream/" in arn else [(None, arn, False)]
+
+
 LOOKUPS: Mapping[str, Lookup] = {
     "CreateTable": _table_name("tableName"),
     "UpdateTable": _update_table,
@@ -107,6 +113,8 @@ LOOKUPS: Mapping[str, Lookup] = {
     "RestoreTableToPointInTime": _table_name("targetTableName"),
     "RestoreTableFromBackup": _table_name("targetTableName"),
     "ImportTable": _import_table,
+    "PutResourcePolicy": _policy_resource,
+    "DeleteResourcePolicy": _policy_resource,
 }
 """Event name -> the tables it concerns. DeleteTable is only reported: `deleted` or
 `deletion_blocked`."""
@@ -198,15 +206,6 @@ def named_table(trigger: Trigger) -> str | None:
     return None
 
 
-def guardrail_table(trigger: Trigger) -> str | None:
-    """The hook for the guardrail's check: the table (name or ARN) whose resource policy a
-    PutResourcePolicy or DeleteResourcePolicy changed, or None for any other event. `targets`
-    gives these events no table to re-protect: deletion protection and PITR are untouched."""
-    if trigger.event_name not in RESOURCE_POLICY_EVENTS:
-        return None
-    return named_table(trigger)
-
-
 def event_id(event: object) -> str | None:
     detail = event.get("detail") if isinstance(event, dict) else None
     return optional_str(detail.get("eventID")) if isinstance(detail, dict) else None
@@ -215,9 +214,9 @@ def event_id(event: object) -> str | None:
 # -- the EventBridge pattern: exactly the events above -----------------------------------------
 
 RESOURCE_POLICY_EVENTS = frozenset({"PutResourcePolicy", "DeleteResourcePolicy"})
-"""Calls that may take the guardrail (issue 19: a table resource policy) off a table; the table is
-named by ARN in requestParameters.resourceArn. Matched by the pattern; `targets` maps them to no
-table until the guardrail's check is built on this hook (`guardrail_table`)."""
+"""Calls that may take the guardrail (a table resource policy) off a table; the table is named by
+ARN in requestParameters.resourceArn. Matched by the pattern; `LOOKUPS` maps them to their table and
+`guard_guardrail` judges them."""
 
 DEFAULT_PATTERN_QUOTA = 2048
 """EventBridge's default "Event pattern size" quota, in characters (Service Quotas, EventBridge,
@@ -323,7 +322,6 @@ __all__ = [
     "Trigger",
     "event_id",
     "event_pattern",
-    "guardrail_table",
     "named_table",
     "optional_str",
     "parse",

@@ -104,6 +104,41 @@ class Principals:
         return tuple(dict.fromkeys(arn for arn in ordered if arn))
 
 
+@dataclass(frozen=True)
+class TableGuardrail:
+    """What `harden --guardrail` (and the guard) put on each table: who is allowed, the mode, and
+    whether the caller may lock itself out of the policy (`ConfirmRemoveSelfResourceAccess`)."""
+
+    principals: Principals
+    mode: Mode = Mode.STRICT
+    confirm_remove_self_access: bool = False
+    """Sent only when the caller is not among the allowed principals, and only when asked."""
+    also: tuple[Principals, ...] = ()
+    """Other allowed lists whose statement counts as the guardrail too, when judging only: a
+    `--check` accepts the statement with or without its caller's own role."""
+
+    def policy(self, table_arn: str) -> dict[str, Any]:
+        return table_policy(table_arn, self.principals, self.mode)
+
+    def held_by(self, policy: str | None, table_arn: str) -> bool:
+        """Whether a table's policy (JSON, None for none) carries the guardrail."""
+        return any(
+            holds(policy, table_policy(table_arn, principals, self.mode))
+            for principals in (self.principals, *self.also)
+        )
+
+
+def covers(pattern: str, arn: str) -> bool:
+    """Whether an `aws:PrincipalArn` pattern (`ArnLike`: '*' and '?', case-sensitive) matches."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, arn, re.DOTALL) is not None
+
+
+def allows(principals: Principals, arn: str) -> bool:
+    """Whether the guardrail exempts `arn` (a role ARN with its path, or any principal ARN)."""
+    return any(covers(pattern, arn) for pattern in principals.arns())
+
+
 def check_principals(principals: Principals, partition: str) -> None:
     """Raise GuardrailError unless there is a break-glass role and every ARN is a role ARN of
     `partition`."""

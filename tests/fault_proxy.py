@@ -50,6 +50,7 @@ __all__ = [
     "ERRORS",
     "FORWARDED",
     "ORGANIZATIONS_ERRORS",
+    "POLICY_UPDATE_BLOCKED",
     "QUERY_ERRORS",
     "REST_ERRORS",
     "AnswerEdit",
@@ -179,6 +180,21 @@ ERRORS: Final[dict[str, ErrorShape]] = {
         ),
     )
 }
+
+POLICY_UPDATE_BLOCKED: Final = ErrorShape(
+    "ResourceInUseException",
+    _DYNAMODB,
+    "Attempt to change a resource which is still in use: a resource-based policy update is "
+    "already in progress for {arn}",
+)
+"""DynamoDB's answer to a policy update on a table within 15 seconds of the last one. AWS
+documents the block ("Subsequent updates to a policy for a given resource are blocked for 15
+seconds after a successful update", developer guide, "Resource-based policy considerations") and
+PutResourcePolicy's and DeleteResourcePolicy's models list ResourceInUseException ("you tried to
+update a resource that was already being updated"); AWS publishes no wording of the message, so
+the text here is ours. `FaultProxy.block_policy_updates` sends it."""
+
+_POLICY_WRITES: Final = frozenset({"PutResourcePolicy", "DeleteResourcePolicy"})
 
 # Security Hub's errors (REST-JSON): botocore reads the code from `__type` as from DynamoDB's.
 REST_ERRORS: Final[dict[str, ErrorShape]] = {
@@ -432,6 +448,8 @@ class FaultProxy:
         self._refusals: list[tuple[str, str, int | None]] = []
         self._token_deadlines: dict[str, float] = {}
         self._hook_errors: list[BaseException] = []
+        self._policy_block: float | None = None
+        self._policy_blocked_until: dict[str | None, float] = {}
         self._connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -543,6 +561,13 @@ class FaultProxy:
         with self._lock:
             self._windows.append(window)
         return window
+
+    def block_policy_updates(self, seconds: float = 15.0) -> None:
+        """As DynamoDB: after a successful PutResourcePolicy or DeleteResourcePolicy on a table,
+        answer further ones on it with POLICY_UPDATE_BLOCKED (ResourceInUseException) for
+        `seconds`."""
+        with self._lock:
+            self._policy_block = seconds
 
     def on_call(
         self,
@@ -671,6 +696,9 @@ class FaultProxy:
             rejecting = any(w.reject_writes for w in live)
             if decision.fault is None and operation == "UpdateTable" and rejecting:
                 decision.fault = ERRORS["ResourceInUseException"]
+            blocked = self._policy_blocked_until.get(table, -1.0)
+            if decision.fault is None and operation in _POLICY_WRITES and now < blocked:
+                decision.fault = POLICY_UPDATE_BLOCKED
             if decision.fault is None and operation == "DescribeTable":
                 decision.windows = live
             if decision.fault is None:
@@ -757,7 +785,8 @@ class FaultProxy:
             document = {}
         if not isinstance(document, dict):
             document = {}
-        table = table_name(document.get("TableName"))
+        # TableName names the table, or ResourceArn (the resource-policy calls)
+        table = table_name(document.get("TableName") or document.get("ResourceArn"))
         decision = self._decide(operation, table, _region(headers))
         self._run_hooks(decision.hooks, Call(operation, table, document, self.backend_url))
 
@@ -773,6 +802,9 @@ class FaultProxy:
         status, reason, response_headers, content = self._forward_or_502(
             method, path, headers, body
         )
+        if status == 200 and operation in _POLICY_WRITES and self._policy_block is not None:
+            with self._lock:
+                self._policy_blocked_until[table] = time.monotonic() + self._policy_block
         rewritten = False
         if decision.windows and status == 200:
             content, rewritten = _with_table_status(content, decision.windows[0].status)

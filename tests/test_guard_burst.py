@@ -77,6 +77,9 @@ def test_a_burst_of_200_events_on_50_tables_makes_only_the_calls_they_need_and_n
         # one read per event; each write's answer is its read-back
         "DescribeTable": 200,
         "DescribeContinuousBackups": 200,
+        # no guardrail configured, and no policy event: the table policy is never asked about
+        "GetResourcePolicy": 0,
+        "PutResourcePolicy": 0,
     }
     assert stats["tables"] == {"count": TABLES, "deletion_protection": TABLES, "pitr": TABLES}
 

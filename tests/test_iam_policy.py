@@ -11,6 +11,7 @@ import pytest
 
 from remediation import aws, controls, fleet
 from remediation.aws import organizations_policies
+from remediation.cli import harden_guardrail
 from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import TableFactory, create_table
 from tests.fault_proxy import FaultProxy
@@ -297,3 +298,59 @@ def test_guardrail_apply_calls_exactly_what_its_policy_allows(org: Org) -> None:
     called = {op if ":" in op else f"dynamodb:{op}" for op in operations}
     # sts:GetCallerIdentity needs no permission: no policy can deny it.
     assert called - {fleet.CALLER_IDENTITY_ACTION} == set(allowed(GUARDRAIL_RCP_POLICY))
+
+
+# -- harden --guardrail: the table-policy form ---------------------------------------------
+
+GUARDRAIL_POLICY = ROOT / "docs" / "iam-policy-guardrail.json"
+IAM_ROLES = "arn:aws:iam::*:role/*"
+
+
+def test_the_guardrail_policy_adds_exactly_its_read_and_write_and_iam_get_role() -> None:
+    policy = allowed(GUARDRAIL_POLICY)
+    needed = controls.iam_actions((*controls.ALL, controls.GUARDRAIL))
+    assert set(policy) == {*needed, harden_guardrail.ROLE_ACTION}
+    assert policy.pop(harden_guardrail.ROLE_ACTION) == {IAM_ROLES}
+    assert policy.pop(controls.DISCOVERY_ACTION) == {"*"}
+    assert all(resources == {TABLE_RESOURCE} for resources in policy.values())
+
+
+def test_a_guardrail_run_calls_only_what_the_guardrail_policy_allows(
+    server: MotoServer, server_table: TableFactory, fault_proxy: FaultProxy
+) -> None:
+    server_table("sentinel-a")
+    server_table("sentinel-b", deletion_protection=True)
+    server_table("other")
+    env = aws_env(fault_proxy.url)
+    env.update(_assumed_role_keys(server))
+    flags = ["--guardrail", "--break-glass-role", "arn:aws:iam::123456789012:role/BreakGlass"]
+    result = run_cli(["harden", "--force", *flags, *UNPACED], env)
+    assert result.returncode == 0, result.stderr
+    called = {op if ":" in op else f"dynamodb:{op}" for op in fault_proxy.operations()}
+    called.discard("sts:GetCallerIdentity")  # no policy can deny it
+    assert called == set(allowed(GUARDRAIL_POLICY))
+    touched = {table for op, table in fault_proxy.table_counts() if table and ":" not in op}
+    assert touched == {"sentinel-a", "sentinel-b"}
+
+
+def _assumed_role_keys(server: MotoServer) -> dict[str, str]:
+    """Keys of a role under a path, assumed on the moto server: the hardener as SSO makes it."""
+    import boto3
+
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    boto3.client("iam", endpoint_url=server.url, region_name="us-east-1", **keys).create_role(
+        RoleName="Hardener", Path="/ops/", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    sts = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1", **keys)
+    found = sts.assume_role(
+        RoleArn="arn:aws:iam::123456789012:role/ops/Hardener", RoleSessionName="harden"
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": found["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": found["SessionToken"],
+    }

@@ -416,3 +416,28 @@ def test_each_account_and_region_has_its_own_tables_and_quota() -> None:
         "errors": 0,
     }
     assert state.stats()["operations"]["DescribeContinuousBackups"]["throttled"] == 1
+
+
+def test_resource_policies_keep_revisions_and_block_updates_for_15_seconds_scaled(
+    sim: SimEndpoint,
+) -> None:
+    dynamodb = client(sim.url)
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/sentinel-0000"
+    with pytest.raises(ClientError) as none:
+        dynamodb.get_resource_policy(ResourceArn=arn)
+    assert none.value.response["Error"]["Code"] == "PolicyNotFoundException"
+    first = dynamodb.put_resource_policy(
+        ResourceArn=arn, Policy="{}", ExpectedRevisionId="NO_POLICY"
+    )
+    with pytest.raises(ClientError) as blocked:  # within 15 s / scale 100 = 0.15 s
+        dynamodb.put_resource_policy(ResourceArn=arn, Policy='{"a":1}')
+    assert blocked.value.response["Error"]["Code"] == "ResourceInUseException"
+    time.sleep(0.2)
+    with pytest.raises(ClientError) as stale:
+        dynamodb.put_resource_policy(ResourceArn=arn, Policy='{"a":1}', ExpectedRevisionId="x")
+    assert stale.value.response["Error"]["Code"] == "PolicyNotFoundException"
+    second = dynamodb.put_resource_policy(
+        ResourceArn=arn, Policy='{"a":1}', ExpectedRevisionId=first["RevisionId"]
+    )
+    answer = dynamodb.get_resource_policy(ResourceArn=arn)
+    assert (answer["Policy"], answer["RevisionId"]) == ('{"a":1}', second["RevisionId"])

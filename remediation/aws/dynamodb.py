@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from remediation import guardrail
 from remediation.aws.errors import CallFailed, Cancelled, _Door, _interrupted
 from remediation.aws.pacing import _backoff
 from remediation.aws.session import AccountCredentials, Settings, SetupError
-from remediation.controls import DELETION_PROTECTION, PITR, Control
+from remediation.controls import DELETION_PROTECTION, GUARDRAIL, PITR, Control
 from remediation.core import (
     AwsError,
     Change,
@@ -43,6 +44,14 @@ PAGE_SIZE = 100
 _TRANSIENT = frozenset({"CREATING", "UPDATING"})
 """Table states that end by themselves: worth waiting for before a write."""
 
+NO_POLICY = "NO_POLICY"
+"""PutResourcePolicy's ExpectedRevisionId for "only if the table has no policy yet"."""
+
+POLICY_BUSY = "ResourceInUseException"
+"""DynamoDB blocks updates to a table's policy for 15 seconds after each successful one ("Resource-
+based policy considerations"); PutResourcePolicy's model lists ResourceInUseException, "you tried
+to update a resource that was already being updated", for that answer."""
+
 ProgressCallback = Callable[[int, int], None]
 """Called as (done, total) after each table finishes a phase."""
 
@@ -67,6 +76,8 @@ class Hardener:
         self._cancel = cancel if cancel is not None else threading.Event()
         self._credentials = credentials
         self._door = _Door(client, "dynamodb", settings.rates, self._cancel, credentials)
+        self._policies: dict[str, tuple[str | None, str]] = {}
+        """Each table's policy and RevisionId as read, by ARN: the write merges into it."""
 
     @property
     def region(self) -> str:
@@ -151,6 +162,8 @@ class Hardener:
         )
         if PITR in controls:
             state = replace(state, **self._read_pitr(name))
+        if GUARDRAIL in controls:
+            state = replace(state, guardrail=self._read_guardrail(state.arn))
         return state
 
     def _read_pitr(self, name: str) -> dict[str, Any]:
@@ -187,6 +200,8 @@ class Hardener:
                     after = replace(after, **written)
                     if fresh is not None:
                         basis = replace(basis, **fresh)
+                elif control is GUARDRAIL:
+                    after = replace(after, guardrail=self._put_guardrail(before))
             except CallFailed as exc:
                 errors[control.id] = exc.error
                 continue
@@ -261,6 +276,93 @@ class Hardener:
                     raise
                 self._sleep(_backoff(attempt))
                 attempt += 1
+
+    # -- the guardrail: the table's resource policy ---------------------------------------------
+
+    def _wanted(self, arn: str | None) -> tuple[guardrail.TableGuardrail, str]:
+        """The guardrail asked for and the table's ARN. Raises CallFailed when either is missing."""
+        asked = self._settings.guardrail
+        if asked is None or arn is None:
+            missing = "no guardrail was configured" if asked is None else "the table has no ARN"
+            raise CallFailed(AwsError(GUARDRAIL.read_action, "GuardrailNotConfigured", missing))
+        return asked, arn
+
+    def _read_guardrail(self, arn: str | None) -> Reading:
+        try:
+            asked, arn = self._wanted(arn)
+            policy, revision = self._get_policy(arn)
+        except CallFailed as exc:
+            return Reading(None, exc.error)
+        self._policies[arn] = (policy, revision)
+        return Reading(asked.held_by(policy, arn))
+
+    def _get_policy(self, arn: str) -> tuple[str | None, str]:
+        """The table's policy (None: none) and its RevisionId (NO_POLICY). Raises CallFailed."""
+        try:
+            answer = self._call("GetResourcePolicy", ResourceArn=arn)
+        except CallFailed as exc:
+            if exc.error.code == "PolicyNotFoundException":
+                return None, NO_POLICY
+            raise
+        return answer.get("Policy"), answer.get("RevisionId") or NO_POLICY
+
+    def _put_guardrail(self, before: TableState) -> Reading:
+        """Merge the guardrail into the table's policy (by Sid, others' statements kept) and put
+        the whole document in one PutResourcePolicy, conditional on the RevisionId it was merged
+        into: a policy changed meanwhile is re-read and merged once more, never overwritten. The
+        answer is GetResourcePolicy read again. Raises CallFailed.
+        """
+        asked, arn = self._wanted(before.arn)
+        wanted = asked.policy(arn)
+        deadline = time.monotonic() + self._settings.wait_timeout
+        known = self._policies.pop(arn, None)
+        merged_again = False
+        attempt = 0
+        while True:
+            policy, revision = known if known is not None else self._get_policy(arn)
+            known = (policy, revision)
+            try:
+                merge = guardrail.merge(policy, wanted)
+            except guardrail.GuardrailError as exc:
+                raise CallFailed(
+                    AwsError(GUARDRAIL.write_action, "GuardrailRefused", str(exc))
+                ) from None
+            if not merge.changed:  # put there meanwhile, by someone else: nothing to write
+                return Reading(True)
+            params: dict[str, Any] = {
+                "ResourceArn": arn,
+                "Policy": guardrail.dumps(merge.document),
+                "ExpectedRevisionId": revision,
+            }
+            if asked.confirm_remove_self_access:
+                params["ConfirmRemoveSelfResourceAccess"] = True
+            try:
+                answer = self._call("PutResourcePolicy", **params)
+            except CallFailed as exc:
+                if exc.error.code == "PolicyNotFoundException" and not merged_again:
+                    merged_again, known = True, None  # the revision moved on: read, merge again
+                    continue
+                wait = _backoff(attempt)
+                if exc.error.code != POLICY_BUSY or time.monotonic() + wait > deadline:
+                    raise
+                self._sleep(wait)  # within the 15 s that follow another policy update
+                attempt += 1
+                continue
+            return self._read_back_policy(arn, wanted, answer.get("RevisionId"), deadline)
+
+    def _read_back_policy(
+        self, arn: str, wanted: Mapping[str, Any], revision: str | None, deadline: float
+    ) -> Reading:
+        """GetResourcePolicy after the put, until it shows the put's revision (it is eventually
+        consistent: it may answer the old policy for a few seconds) or the deadline."""
+        attempt = 0
+        while True:
+            policy, found = self._get_policy(arn)
+            wait = _backoff(attempt)
+            if revision is None or found == revision or time.monotonic() + wait > deadline:
+                return Reading(guardrail.holds(policy, wanted))
+            self._sleep(wait)
+            attempt += 1
 
     def _wait_active(self, name: str, deadline: float) -> str | None:
         """Poll DescribeTable while the table is busy; return the status it last showed.

@@ -168,6 +168,10 @@ RESPONSE_FIELDS: tuple[ResponseField, ...] = (
     ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].RegionName"),
     ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaArn"),
     ResponseField("dynamodb", "DescribeTable", "Table.Replicas[].ReplicaStatus"),
+    # The table guardrail (harden --guardrail, the guard).
+    ResponseField("dynamodb", "GetResourcePolicy", "Policy"),
+    ResponseField("dynamodb", "GetResourcePolicy", "RevisionId"),
+    ResponseField("dynamodb", "PutResourcePolicy", "RevisionId"),
     ResponseField(
         "dynamodb", "DescribeContinuousBackups", f"{_PITR_DESCRIPTION}.PointInTimeRecoveryStatus"
     ),

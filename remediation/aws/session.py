@@ -27,6 +27,8 @@ from botocore.exceptions import (
 )
 from botocore.model import NoShapeFoundError, ServiceModel
 
+from remediation.guardrail import TableGuardrail
+
 if TYPE_CHECKING:
     from boto3.session import Session
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -180,6 +182,9 @@ class Settings:
     rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     limits: ClientLimits = field(default_factory=ClientLimits)
+    guardrail: TableGuardrail | None = None
+    """Under `harden --guardrail` (and in the guard): the table policy each Hardener reads, judges
+    and puts; None when the guardrail is not asked for."""
 
 
 def make_client(settings: Settings) -> tuple[DynamoDBClient, str]:

@@ -9,16 +9,17 @@ import argparse
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 from remediation import core, pulumi_state
-from remediation.cli import formats, guardrail_rcp
-from remediation.controls import ALL, DELETION_PROTECTION
+from remediation.cli import formats, guardrail_rcp, harden_guardrail
+from remediation.controls import ALL, DELETION_PROTECTION, GUARDRAIL
 from remediation.core import Requirement, TableRef
+from remediation.guardrail import GuardrailError, TableGuardrail
 from remediation.pulumi_state import ManagedTables
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ KNOWN_OPERATIONS = (
     "DescribeContinuousBackups",
     "UpdateTable",
     "UpdateContinuousBackups",
+    "GetResourcePolicy",
+    "PutResourcePolicy",
 )
 
 
@@ -88,6 +91,7 @@ def _add_harden_arguments(harden: argparse.ArgumentParser) -> None:
     """Every flag of the harden command, in the order `--help` lists them."""
     _add_selection_arguments(harden)
     _add_requirement_arguments(harden)
+    harden_guardrail.add_arguments(harden)
     _add_mode_arguments(harden)
     _add_pulumi_arguments(harden)
     _add_report_arguments(harden)
@@ -364,6 +368,8 @@ class Options:
     security_hub: bool = False
     allow_empty: bool = False
     """An empty selection exits 0 instead of 4."""
+    guardrail: TableGuardrail | None = None
+    """--guardrail: the table policy asked for; the run adds the hardener's own role."""
 
     @property
     def as_json(self) -> bool:
@@ -393,6 +399,12 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
     report_format, output = _report_destination(args)
     managed = _managed(args)
     requirement = _requirement(args.no_pitr, args.min_recovery_days)
+    try:
+        table_guardrail = harden_guardrail.asked(args)
+    except GuardrailError as exc:
+        raise UsageError(str(exc)) from None
+    if table_guardrail is not None:
+        requirement = replace(requirement, controls=(*requirement.controls, GUARDRAIL))
     scope = _scope(args)
     return Options(
         refs=tuple(refs),
@@ -413,6 +425,7 @@ def parse_options(argv: Sequence[str], prog: str | None = None) -> Options:
         output=output,
         security_hub=args.security_hub,
         allow_empty=args.allow_empty,
+        guardrail=table_guardrail,
     )
 
 

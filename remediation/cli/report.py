@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from remediation import core
+from remediation.cli.harden_guardrail import Resolved
 from remediation.cli.status import ExitStatus
 from remediation.controls import Control
 from remediation.core import AwsError, Change, Outcome, Requirement, TableState
@@ -205,6 +206,8 @@ class Report:
     """When the run's verdicts were read (UTC): the time every finding carries."""
     security_hub: tuple[HubImport, ...] = ()
     """Per account-region, the findings imported into Security Hub CSPM (with --security-hub)."""
+    guardrail: Resolved | None = None
+    """--guardrail: the policy put, and where the hardener's own role ARN came from."""
 
     # -- counts (over the selected tables; excluded ones are counted apart) --------------------
 

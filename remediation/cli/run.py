@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 from remediation import core
+from remediation.cli import harden_guardrail
 from remediation.cli.args import Options, UsageError
 from remediation.cli.findings import send_to_security_hub
 from remediation.cli.progress import Progress, isatty
@@ -27,6 +28,7 @@ from remediation.cli.report import (
 from remediation.cli.status import ExitStatus
 from remediation.cli.words import count, place
 from remediation.core import AwsError, Change, Outcome, TableRef, TableState
+from remediation.guardrail import GuardrailError
 from remediation.pulumi_state import ManagedTable
 
 if TYPE_CHECKING:
@@ -116,6 +118,14 @@ def _select(options: Options, facts: _Facts) -> Fleet:
             aws.DEFAULT_WAIT_TIMEOUT if options.wait_timeout is None else options.wait_timeout
         ),
     )
+    if options.guardrail is not None:
+        try:
+            facts.guardrail = harden_guardrail.resolve(
+                options.guardrail, scope, settings, check=options.check
+            )
+        except GuardrailError as exc:
+            raise UsageError(str(exc)) from None
+        settings = replace(settings, guardrail=facts.guardrail.guardrail)
     targets = fleet.Fleet(scope, settings)
     facts.fleet = targets
     facts.regions = targets.regions
@@ -293,6 +303,7 @@ class _Facts:
     usage_error: bool = False
     at: datetime | None = None
     security_hub: list[HubImport] = field(default_factory=list)
+    guardrail: harden_guardrail.Resolved | None = None
 
     def fail(self, message: str, usage: bool) -> None:
         self.error = message
@@ -328,6 +339,7 @@ class _Facts:
             error_status=error_status,
             at=self.at or datetime.now(UTC),
             security_hub=tuple(self.security_hub),
+            guardrail=self.guardrail,
         )
 
     def _table(self, row: Row, writes: set[RowKey]) -> TableResult:

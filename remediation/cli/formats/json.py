@@ -6,8 +6,9 @@ from typing import IO, Any
 
 from remediation import core
 from remediation.cli.formats.writer import write_json
+from remediation.cli.harden_guardrail import Resolved
 from remediation.cli.report import HubImport, HubRejection, Report, TableResult, TargetResult
-from remediation.controls import DELETION_PROTECTION, PITR
+from remediation.controls import DELETION_PROTECTION, GUARDRAIL, PITR
 from remediation.core import AwsError
 
 
@@ -17,7 +18,7 @@ def render(report: Report, stream: IO[str]) -> None:
 
 def document(report: Report) -> dict[str, Any]:
     tables = [_table(report, t) for t in report.tables]
-    tables += [_excluded(*key) for key in report.excluded]
+    tables += [_excluded(*key, guarded=_guarded(report)) for key in report.excluded]
     return {
         "tables": sorted(
             tables,
@@ -32,6 +33,7 @@ def document(report: Report) -> dict[str, Any]:
         "error": report.error,
         "targets": [_target(report, t) for t in report.targets],
         **({"security_hub": [_hub(h) for h in report.security_hub]} if report.security_hub else {}),
+        **({"guardrail": _guardrail(report.guardrail)} if report.guardrail else {}),
     }
 
 
@@ -85,6 +87,7 @@ def _table(report: Report, table: TableResult) -> dict[str, Any]:
         "replica_regions": list(state.replica_regions),
         "deletion_protection_changed": DELETION_PROTECTION in table.changed,
         "pitr_changed": PITR in table.changed,
+        **({"guardrail_changed": GUARDRAIL in table.changed} if _guarded(report) else {}),
         "result": table.result,
         "planned": [c.id for c in table.planned.enable] if table.planned and not table.held else [],
         "before": core.state_json(table.before, report.requirement),
@@ -102,7 +105,25 @@ def _table(report: Report, table: TableResult) -> dict[str, Any]:
     return entry
 
 
-def _excluded(account: str | None, region: str | None, name: str) -> dict[str, Any]:
+def _guardrail(resolved: Resolved) -> dict[str, Any]:
+    asked = resolved.guardrail
+    return {
+        "mode": asked.mode.value,
+        "allowed_roles": list(asked.principals.arns()),
+        "hardener_role_arn": resolved.hardener_role_arn,
+        "hardener_role_source": resolved.hardener_role_source,
+        "confirm_remove_self_access": asked.confirm_remove_self_access,
+    }
+
+
+def _guarded(report: Report) -> bool:
+    """Under --guardrail only: other runs keep the document's shape."""
+    return GUARDRAIL in report.requirement.controls
+
+
+def _excluded(
+    account: str | None, region: str | None, name: str, *, guarded: bool
+) -> dict[str, Any]:
     """An excluded table: never read, so nothing about it is known."""
     return {
         "table_name": name,
@@ -113,6 +134,7 @@ def _excluded(account: str | None, region: str | None, name: str) -> dict[str, A
         "replica_regions": [],
         "deletion_protection_changed": False,
         "pitr_changed": False,
+        **({"guardrail_changed": False} if guarded else {}),
         "result": "excluded",
         "planned": [],
         "before": None,

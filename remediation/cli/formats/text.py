@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import IO
 
 from remediation import core
+from remediation.cli.harden_guardrail import Resolved
 from remediation.cli.report import Report, TableResult
 from remediation.cli.words import count as _count
 from remediation.cli.words import of as _of
 from remediation.cli.words import place
-from remediation.controls import ALL, PITR, Control
+from remediation.controls import ALL, GUARDRAIL, PITR, Control
 from remediation.core import Change, TableState, parse_arn
+from remediation.guardrail import LENIENT_LEAVES_OPEN, Mode
 
 _FIX_IN_PULUMI = (
     "in the code, or run `pulumi up --policy-pack policy_pack`: a change made here is "
@@ -74,11 +76,17 @@ def _status(report: Report, say: _Lines) -> None:
     say()
     say(_heading(report))
     say()
+    if report.guardrail is not None:
+        for line in _guardrail_lines(report.guardrail):
+            say(line)
+        say()
     if tables:
         _table(report, say)
         say()
     problems = [
-        f"! {report.label(t)}: {problem}" for t in tables for problem in _read_problems(t.before)
+        f"! {report.label(t)}: {problem}"
+        for t in tables
+        for problem in _read_problems(t.before, _shown(report))
     ]
     for line in problems:
         say(line)
@@ -187,7 +195,7 @@ def _table(report: Report, say: _Lines) -> None:
     names = [_table_cell(t) for t in tables]
     width = max(len("Table"), *(len(n) for n in names)) + 4
     managed = report.managed
-    labels = [c.label for c in ALL] + (["Pulumi"] if managed else [])
+    labels = [c.label for c in _shown(report)] + (["Pulumi"] if managed else [])
     lead: list[tuple[str, int]] = []
     if show_account:
         lead.append(("Account", max(len("Account"), *(len(t.account or "-") for t in tables))))
@@ -204,7 +212,7 @@ def _table(report: Report, say: _Lines) -> None:
             *([table.account or "-"] if show_account else []),
             *([table.region or "-"] if show_region else []),
         ]
-        cells = [_cell(report, table.before, c) for c in ALL]
+        cells = [_cell(report, table.before, c) for c in _shown(report)]
         if managed:
             stack = table.managed_by.stack if table.managed_by else None
             cells.append(f"managed (stack {stack})" if stack else "")
@@ -282,13 +290,38 @@ def _step(state: TableState, change: Change, control: Control) -> str:
             f"{change.recovery_days} days"
         )
     unknown = " (current state unknown)" if control in change.unknown else ""
+    if control is GUARDRAIL:
+        return f"Put {control.noun} (merged by Sid into the table's resource policy){unknown}"
     return f"Enable {control.noun}{unknown}"
 
 
-def _read_problems(state: TableState) -> list[str]:
+def _read_problems(state: TableState, shown: tuple[Control, ...]) -> list[str]:
     if state.error is not None:
         return [f"cannot be read: {state.error}"]
-    return [f"{c.noun} unknown: {state.reading(c).error}" for c in ALL if state.reading(c).error]
+    return [f"{c.noun} unknown: {state.reading(c).error}" for c in shown if state.reading(c).error]
+
+
+def _guardrail_lines(resolved: Resolved) -> list[str]:
+    asked = resolved.guardrail
+    allowed = len(asked.principals.arns())
+    lines = [
+        f"Guardrail ({asked.mode.value}): {allowed} allowed role(s); the hardener's role: "
+        f"{resolved.hardener_role_source}"
+    ]
+    if asked.mode is Mode.LENIENT:
+        lines.append(f"  {LENIENT_LEAVES_OPEN}")
+    if asked.confirm_remove_self_access:
+        lines.append(
+            "  --confirm-remove-self-access: the caller is not allowed, and will no longer be able "
+            "to change these tables' policies"
+        )
+    return lines
+
+
+def _shown(report: Report) -> tuple[Control, ...]:
+    """The columns: deletion protection and PITR always (PITR "not checked" under --no-pitr),
+    and the guardrail when asked for."""
+    return (*ALL, GUARDRAIL) if GUARDRAIL in report.requirement.controls else ALL
 
 
 def _table_cell(table: TableResult) -> str:
