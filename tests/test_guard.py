@@ -559,7 +559,7 @@ def test_an_update_that_weakens_nothing_makes_no_call(
 
 
 @pytest.mark.parametrize("name", ["put-resource-policy", "delete-resource-policy"])
-def test_a_resource_policy_call_the_pattern_delivers_names_its_table_and_makes_no_call(
+def test_a_resource_policy_call_names_its_table_and_without_a_guardrail_configured_makes_no_call(
     name: str,
     env: Any,
     server_table: TableFactory,
@@ -570,8 +570,8 @@ def test_a_resource_policy_call_the_pattern_delivers_names_its_table_and_makes_n
     result = run(sample(name))
     assert result["decisions"] == ["ignored"]
     line = decision(capsys)
-    assert line["table"] == f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
-    assert "resource-policy" in line["reason"]
+    assert (line["table"], line["region"]) == (TABLE, "us-east-1")
+    assert line["reason"] == "no guardrail is configured for this guard"
     assert fault_proxy.calls() == 0
 
 

@@ -277,7 +277,7 @@ def test_security_hub_gets_a_guardrail_finding_per_table_closed_once_it_holds(
     name = create_table(server_client, "sentinel-a", deletion_protection=True, pitr=True)
     first = run_cli([*GUARDED, "--check", "--security-hub"], env)
     assert first.returncode == ExitStatus.FAILED, first.stderr
-    assert "Security Hub: 3 findings imported" in first.stdout
+    assert "Security Hub CSPM: 3 findings imported" in first.stdout
     guard_id = f"{arn_of(server_client, name)}/dynamodb-guardrail"
     found = {f["Id"]: f for f in hub.get_findings()["Findings"]}
     assert found[guard_id]["Compliance"]["Status"] == "FAILED"
