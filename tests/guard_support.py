@@ -98,3 +98,25 @@ def sqs_event(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 def log_lines(out: str) -> list[dict[str, Any]]:
     """The guard's JSON log lines in captured stdout."""
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def alert_inbox(url: str, region: str) -> tuple[str, Any, str]:
+    """An SNS topic with an SQS queue subscribed, raw: (topic ARN, SQS client, queue URL)."""
+    sns = regional_client(url, "sns", region)
+    sqs = regional_client(url, "sqs", region)
+    topic = sns.create_topic(Name="sentinel-guard-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return topic, sqs, queue
+
+
+def received(sqs: Any, queue: str) -> list[dict[str, Any]]:
+    """The alerts the inbox holds now, each message's body parsed."""
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]

@@ -24,8 +24,10 @@ from tests.guard_support import (
     REPLICA_REGION,
     TABLE,
     Context,
+    alert_inbox,
     guard_environment,
     log_lines,
+    received,
     regional_client,
     sample,
     sqs_event,
@@ -394,23 +396,7 @@ def test_a_table_deleted_before_the_guard_reads_it_is_logged_as_gone(
 @pytest.fixture
 def alerts(server: MotoServer) -> tuple[str, Any, str]:
     """An SNS topic with an SQS queue subscribed: (topic ARN, SQS client, queue URL)."""
-    sns = regional_client(server.url, "sns", "us-east-1")
-    sqs = regional_client(server.url, "sqs", "us-east-1")
-    topic = sns.create_topic(Name="sentinel-guard-alerts")["TopicArn"]
-    queue = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=queue_arn["Attributes"]["QueueArn"],
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return topic, sqs, queue
-
-
-def received(sqs: Any, queue: str) -> list[dict[str, Any]]:
-    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    return alert_inbox(server.url, "us-east-1")
 
 
 def test_each_change_publishes_one_alert_and_a_duplicate_none(

@@ -18,8 +18,10 @@ from tests.guard_support import (
     FUNCTION_TIMEOUT,
     TABLE,
     Context,
+    alert_inbox,
     guard_environment,
     log_lines,
+    received,
     regional_client,
     sample,
 )
@@ -81,23 +83,8 @@ def decision(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 
 @pytest.fixture
 def alerts(server: MotoServer) -> tuple[str, Any, str]:
-    sns = regional_client(server.url, "sns", REGION)
-    sqs = regional_client(server.url, "sqs", REGION)
-    topic = sns.create_topic(Name="sentinel-guard-alerts")["TopicArn"]
-    queue = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=queue_arn["Attributes"]["QueueArn"],
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return topic, sqs, queue
-
-
-def received(sqs: Any, queue: str) -> list[dict[str, Any]]:
-    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    """An SNS topic with an SQS queue subscribed: (topic ARN, SQS client, queue URL)."""
+    return alert_inbox(server.url, REGION)
 
 
 def test_the_root_deleting_the_policy_gets_the_guardrail_put_back_and_alerted(
