@@ -227,8 +227,8 @@ def test_a_caller_the_guardrail_would_lock_out_is_refused_in_one_line(mocked_aws
     result = guarded("--force")
     assert result.status == ExitStatus.USAGE
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: the caller (the caller arn:aws:sts::123456789012:user/moto is")
-    assert "writes the tables' policies" in line
+    assert line.startswith("error: the caller arn:aws:sts::123456789012:user/moto is not an")
+    assert "deny this caller any later change to the tables' policies" in line
     assert "--confirm-remove-self-access" in line
     assert policy_of(mocked_aws, name) is None
     assert protection(mocked_aws, name) == (False, False)

@@ -106,9 +106,14 @@ def resolve(
         writers.append(f"arn:{partition}:iam::*:role/{scope.role_name}")
     outside = [arn for arn in writers if not guardrail.allows(principals, arn)]
     if outside and not asked.confirm_remove_self_access:
-        who = outside[0] if outside[0] != "the caller" else f"the caller ({role.source})"
+        if outside[0] == "the caller":  # no role: nothing --allow-role could name
+            raise GuardrailError(
+                f"{role.source}; the guardrail would then deny this caller any later change to "
+                "the tables' policies: run as a role named with --allow-role, or pass "
+                "--confirm-remove-self-access"
+            )
         raise GuardrailError(
-            f"{who} writes the tables' policies but is not among the guardrail's allowed "
+            f"{outside[0]} writes the tables' policies but is not among the guardrail's allowed "
             "roles, so the guardrail would deny it any later change to them: name it with "
             "--allow-role, or pass --confirm-remove-self-access"
         )
