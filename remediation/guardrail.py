@@ -129,9 +129,17 @@ class TableGuardrail:
 
 
 def covers(pattern: str, arn: str) -> bool:
-    """Whether an `aws:PrincipalArn` pattern (`ArnLike`: '*' and '?', case-sensitive) matches."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, arn, re.DOTALL) is not None
+    """Whether an `aws:PrincipalArn` pattern matches as IAM's `ArnLike` does: each of the six
+    `:` parts on its own, '*' and '?' the only wildcards, case-sensitive."""
+    wanted, given = pattern.split(":", 5), arn.split(":", 5)
+    if len(wanted) != 6 or len(given) != 6:
+        return False
+    return all(_glob(w).fullmatch(g) is not None for w, g in zip(wanted, given, strict=True))
+
+
+def _glob(part: str) -> re.Pattern[str]:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in part)
+    return re.compile(regex, re.DOTALL)
 
 
 def allows(principals: Principals, arn: str) -> bool:

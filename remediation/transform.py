@@ -20,7 +20,6 @@ from the stack config `guardrail_from_config` reads:
 from __future__ import annotations
 
 import copy
-import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ import pulumi_aws as aws
 
 from remediation import guardrail as rail
 from remediation.core import DEFAULT_PREFIX, Requirement, Selection
+from remediation.guardrail import covers as allows
 from remediation.pulumi_guardrail_policy import (
     ALLOW_ROLES_KEY,
     BREAK_GLASS_ROLES_KEY,
@@ -97,15 +97,6 @@ class TableGuardrail:
     mode: rail.Mode = rail.Mode.STRICT
 
 
-def allows(pattern: str, arn: str) -> bool:
-    """Whether IAM's ArnLike matches `arn` to `pattern`: each of the six `:` parts on its own,
-    `*` and `?` the only wildcards."""
-    wanted, given = pattern.split(":", 5), arn.split(":", 5)
-    if len(wanted) != 6 or len(given) != 6:
-        return False
-    return all(fnmatch.fnmatchcase(g, w) for w, g in zip(wanted, given, strict=True))
-
-
 def guardrail_from_config(config: pulumi.Config) -> TableGuardrail | None:
     """The guardrail the stack config asks for, None when it names no break-glass role.
 
@@ -139,7 +130,7 @@ def guardrail_from_config(config: pulumi.Config) -> TableGuardrail | None:
         rail.check_role_arn(deploy_role, partition)
     except rail.GuardrailError as error:
         raise pulumi.RunError(f"guardrail: {error}") from None
-    if not any(allows(pattern, deploy_role) for pattern in principals.arns()):
+    if not rail.allows(principals, deploy_role):
         raise pulumi.RunError(
             f"guardrail: the deploy role {deploy_role} ({DEPLOY_ROLE_KEY}) is not among the "
             f"allowed roles ({BREAK_GLASS_ROLES_KEY}, {ALLOW_ROLES_KEY}): after this update the "

@@ -171,3 +171,18 @@ def test_a_policy_that_is_not_json_is_refused() -> None:
 def test_principals_are_listed_once_in_order() -> None:
     p = Principals(break_glass=(BREAK_GLASS, DEPLOY), allow=(DEPLOY,), guard=BREAK_GLASS)
     assert p.arns() == (BREAK_GLASS, DEPLOY)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "arn", "expected"),
+    [
+        ("arn:aws:iam::*:role/BreakGlass", "arn:aws:iam::111111111111:role/BreakGlass", True),
+        ("arn:aws:iam::*", "arn:aws:iam::111111111111:role/BreakGlass", False),
+        ("arn:aws:iam::*:role/*", "arn:aws:sts::111111111111:assumed-role/X/y", False),
+        ("arn:aws:iam::11111111111?:root", "arn:aws:iam::111111111111:root", True),
+    ],
+)
+def test_an_allowed_pattern_matches_as_iams_arn_like_each_part_on_its_own(
+    pattern: str, arn: str, expected: bool
+) -> None:
+    assert guardrail.covers(pattern, arn) is expected
