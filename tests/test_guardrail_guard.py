@@ -25,6 +25,7 @@ from tests.guard_support import (
     regional_client,
     sample,
 )
+from tests.guardrail_support import arn_of, policy_of
 from tests.servers import REGION, MotoServer
 
 BREAK_GLASS = "arn:aws:iam::123456789012:role/BreakGlass"
@@ -57,23 +58,9 @@ def run(event: object) -> dict[str, Any]:
     return guard.handler(event, Context(FUNCTION_TIMEOUT))
 
 
-def arn_of(client: Any, name: str) -> str:
-    arn: str = client.describe_table(TableName=name)["Table"]["TableArn"]
-    return arn
-
-
 def wanted(client: Any) -> dict[str, Any]:
     principals = Principals(break_glass=(BREAK_GLASS,), allow=(DEPLOY,), guard=GUARD_ROLE)
     return guardrail.table_policy(arn_of(client, TABLE), principals)
-
-
-def policy_of(client: Any) -> dict[str, Any] | None:
-    try:
-        answer = client.get_resource_policy(ResourceArn=arn_of(client, TABLE))
-    except client.exceptions.PolicyNotFoundException:
-        return None
-    document: dict[str, Any] = json.loads(answer["Policy"])
-    return document
 
 
 def decision(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
@@ -100,7 +87,7 @@ def test_the_root_deleting_the_policy_gets_the_guardrail_put_back_and_alerted(
     server_table(TABLE, deletion_protection=True, pitr=True)
     event = sample("delete-resource-policy-by-root")
     run(event)
-    assert policy_of(server_client) == wanted(server_client)
+    assert policy_of(server_client, TABLE) == wanted(server_client)
     line = decision(capsys)
     assert (line["decision"], line["changed"]) == ("hardened", ["dynamodb-guardrail"])
     assert line["who"] == "arn:aws:iam::123456789012:root"
@@ -122,7 +109,7 @@ def test_a_put_without_the_guardrail_by_a_role_not_allowed_is_merged_back_keepin
         Policy=event["detail"]["requestParameters"]["policy"],
     )
     run(event)
-    found = policy_of(server_client)
+    found = policy_of(server_client, TABLE)
     assert found is not None
     assert found["Statement"][0]["Sid"] == "AppReadOnly"
     assert found["Statement"][1:] == wanted(server_client)["Statement"]
@@ -141,7 +128,7 @@ def test_a_break_glass_role_removing_it_is_alerted_and_left_alone(
     env(alert_topic_arn=topic)
     server_table(TABLE, deletion_protection=True, pitr=True)
     run(sample("delete-resource-policy-by-break-glass"))
-    assert policy_of(server_client) is None
+    assert policy_of(server_client, TABLE) is None
     assert fault_proxy.calls("PutResourcePolicy") == 0
     line = decision(capsys)
     assert line["decision"] == "guardrail_removed"
@@ -195,7 +182,7 @@ def test_the_15_second_block_after_the_removal_is_waited_out(
     assert decision(capsys)["decision"] == "hardened"
     outcomes = [r.outcome for r in fault_proxy.records if r.operation == "PutResourcePolicy"]
     assert outcomes[1] == "ResourceInUseException" and outcomes[-1] == "forwarded"
-    found = policy_of(server_client)
+    found = policy_of(server_client, TABLE)
     assert found is not None and found["Statement"][1:] == wanted(server_client)["Statement"]
 
 

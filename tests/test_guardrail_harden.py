@@ -16,6 +16,7 @@ from remediation.cli import ExitStatus, main
 from remediation.guardrail import Mode, Principals
 from tests.cli_process import UNPACED
 from tests.conftest import create_table, protection
+from tests.guardrail_support import arn_of, assumed_role, policy_of
 from tests.pulumi_states import sentinel_export, write_json
 from tests.servers import REGION
 
@@ -56,35 +57,10 @@ def guarded(*args: str) -> Result:
 def as_hardener(mocked_aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The CLI runs as an assumed role that lives under a path (as SSO roles do): STS answers
     `assumed-role/SentinelHardener/...`, without the path."""
-    iam = boto3.client("iam", region_name=REGION)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-    iam.create_role(
-        RoleName="SentinelHardener", Path=HARDENER_PATH, AssumeRolePolicyDocument=json.dumps(trust)
-    )
-    found = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=HARDENER, RoleSessionName="harden"
-    )["Credentials"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", found["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", found["SecretAccessKey"])
-    monkeypatch.setenv("AWS_SESSION_TOKEN", found["SessionToken"])
+    iam, sts = (boto3.client(service, region_name=REGION) for service in ("iam", "sts"))
+    for key, value in assumed_role(iam, sts, "SentinelHardener", HARDENER_PATH).items():
+        monkeypatch.setenv(key, value)
     return mocked_aws
-
-
-def arn_of(client: Any, name: str) -> str:
-    arn: str = client.describe_table(TableName=name)["Table"]["TableArn"]
-    return arn
-
-
-def policy_of(client: Any, name: str) -> dict[str, Any] | None:
-    try:
-        answer = client.get_resource_policy(ResourceArn=arn_of(client, name))
-    except client.exceptions.PolicyNotFoundException:
-        return None
-    document: dict[str, Any] = json.loads(answer["Policy"])
-    return document
 
 
 def wanted(client: Any, name: str, mode: Mode = Mode.STRICT) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from remediation.guardrail import Principals
 from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import create_table
 from tests.fault_proxy import FaultProxy
+from tests.guardrail_support import arn_of, assumed_role, policy_of
 from tests.servers import REGION, MotoServer, aws_env
 
 BREAK_GLASS = "arn:aws:iam::123456789012:role/BreakGlass"
@@ -38,37 +39,13 @@ OTHERS = {
 @pytest.fixture
 def env(server: MotoServer, fault_proxy: FaultProxy) -> dict[str, str]:
     """The CLI through the proxy, as the role SentinelHardener under the path /ops/."""
-    iam = boto3.client("iam", endpoint_url=server.url, region_name=REGION, **KEYS)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-    iam.create_role(
-        RoleName="SentinelHardener", Path="/ops/", AssumeRolePolicyDocument=json.dumps(trust)
+    iam, sts = (
+        boto3.client(service, endpoint_url=server.url, region_name=REGION, **KEYS)
+        for service in ("iam", "sts")
     )
-    sts = boto3.client("sts", endpoint_url=server.url, region_name=REGION, **KEYS)
-    found = sts.assume_role(RoleArn=HARDENER, RoleSessionName="harden")["Credentials"]
     environment = aws_env(fault_proxy.url)
-    environment.update(
-        AWS_ACCESS_KEY_ID=found["AccessKeyId"],
-        AWS_SECRET_ACCESS_KEY=found["SecretAccessKey"],
-        AWS_SESSION_TOKEN=found["SessionToken"],
-    )
+    environment.update(assumed_role(iam, sts, "SentinelHardener", "/ops/"))
     return environment
-
-
-def arn_of(client: Any, name: str) -> str:
-    arn: str = client.describe_table(TableName=name)["Table"]["TableArn"]
-    return arn
-
-
-def policy_of(client: Any, name: str) -> dict[str, Any] | None:
-    try:
-        answer = client.get_resource_policy(ResourceArn=arn_of(client, name))
-    except client.exceptions.PolicyNotFoundException:
-        return None
-    document: dict[str, Any] = json.loads(answer["Policy"])
-    return document
 
 
 def ours(client: Any, name: str) -> dict[str, Any]:

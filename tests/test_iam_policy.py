@@ -15,6 +15,7 @@ from remediation.cli import harden_guardrail
 from tests.cli_process import ROOT, UNPACED, run_cli
 from tests.conftest import TableFactory, create_table
 from tests.fault_proxy import FaultProxy
+from tests.guardrail_support import assumed_role
 from tests.servers import MotoServer, assumed_client, aws_env, organization_members
 from tests.test_guardrail_rcp import Org, org  # noqa: F401 (org: the fixture, used by name)
 
@@ -338,19 +339,8 @@ def _assumed_role_keys(server: MotoServer) -> dict[str, str]:
     import boto3
 
     keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-    boto3.client("iam", endpoint_url=server.url, region_name="us-east-1", **keys).create_role(
-        RoleName="Hardener", Path="/ops/", AssumeRolePolicyDocument=json.dumps(trust)
+    iam, sts = (
+        boto3.client(service, endpoint_url=server.url, region_name="us-east-1", **keys)
+        for service in ("iam", "sts")
     )
-    sts = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1", **keys)
-    found = sts.assume_role(
-        RoleArn="arn:aws:iam::123456789012:role/ops/Hardener", RoleSessionName="harden"
-    )["Credentials"]
-    return {
-        "AWS_ACCESS_KEY_ID": found["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
-        "AWS_SESSION_TOKEN": found["SessionToken"],
-    }
+    return assumed_role(iam, sts, "Hardener", "/ops/")
