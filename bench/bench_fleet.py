@@ -18,14 +18,13 @@ its STS answers AssumeRole into any account. Two scenarios:
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.sim_endpoint import ACCOUNT_ID, SimEndpoint, SimState
+from bench.sim_endpoint import ACCOUNT_ID, SimEndpoint, SimState, client_env
 from remediation.aws import DEFAULT_RATES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,25 +32,11 @@ REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2")
 PITR_READ_QUOTA = 10.0
 
 
-def _env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=url,  # DynamoDB and STS alike
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    return env
-
-
 def _cli(url: str, args: Sequence[str], scale: float) -> float:
     pace = [f"--rate={op}={rate * scale:g}" for op, rate in DEFAULT_RATES.items()]
     command = [sys.executable, "-m", "remediation", "harden", "--json", *pace, *args]
     started = time.perf_counter()
-    process = subprocess.run(command, cwd=ROOT, env=_env(url), capture_output=True, text=True)
+    process = subprocess.run(command, cwd=ROOT, env=client_env(url), capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(args[:6])}... exited {process.returncode}: {process.stderr}")

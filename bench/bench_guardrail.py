@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -34,26 +33,12 @@ from typing import Any
 
 import boto3
 
-from bench.sim_endpoint import SimEndpoint, SimState
+from bench.sim_endpoint import SimEndpoint, SimState, client_env
 from remediation import guardrail
 from remediation.aws import DEFAULT_RATES
 
 ROOT = Path(__file__).resolve().parent.parent
 BREAK_GLASS = "arn:aws:iam::123456789012:role/BreakGlass"
-
-
-def _env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    return env
 
 
 def _ours(endpoint: SimEndpoint, workers: int | None, scale: float) -> tuple[float, str]:
@@ -78,7 +63,7 @@ def _ours(endpoint: SimEndpoint, workers: int | None, scale: float) -> tuple[flo
     ]
     started = time.perf_counter()
     process = subprocess.run(
-        command, cwd=ROOT, env=_env(endpoint.url), capture_output=True, text=True
+        command, cwd=ROOT, env=client_env(endpoint.url), capture_output=True, text=True
     )
     elapsed = time.perf_counter() - started
     if process.returncode != 0:

@@ -30,25 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.sim_endpoint import DEFAULT_REGIONS, SimEndpoint, SimState
+from bench.sim_endpoint import DEFAULT_REGIONS, SimEndpoint, SimState, client_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 120.0
 TARGET_BYTES = 1 << 30
-
-
-def _env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    return env
 
 
 def _measured(command: Sequence[str], env: dict[str, str]) -> tuple[float, int, str]:
@@ -145,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             endpoint.url,
             ",".join(sample),
         ]
-        base_s, base_peak, out = _measured(command, _env(endpoint.url))
+        base_s, base_peak, out = _measured(command, client_env(endpoint.url))
         base = json.loads(out)
         share = len(members) / len(sample)
         print(
@@ -168,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(args.workers),
             *reach,
         ]
-        ours_s, ours_peak, out = _measured(command, _env(endpoint.url))
+        ours_s, ours_peak, out = _measured(command, client_env(endpoint.url))
         document = json.loads(out)
         ok = sum(t["status"] == "ok" for t in document["targets"])
         print(

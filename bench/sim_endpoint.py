@@ -43,6 +43,7 @@ import argparse
 import contextlib
 import heapq
 import json
+import os
 import re
 import signal
 import sys
@@ -66,6 +67,7 @@ __all__ = [
     "SimEndpoint",
     "SimState",
     "TokenBucket",
+    "client_env",
     "main",
 ]
 
@@ -856,3 +858,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def client_env(url: str) -> dict[str, str]:
+    """The environment of a CLI run against the endpoint at `url`: every service there, dummy
+    keys, and none of the caller's own AWS settings or files."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    return env
